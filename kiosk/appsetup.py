@@ -1,0 +1,134 @@
+"""Pieces of app set-up that the factory calls: paths, logging, database, secrets, i18n."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from flask import Flask, request, session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+
+from kiosk.config import Settings, default_state_dir
+from kiosk.extensions import babel, db
+
+PACKAGE = Path(__file__).parent
+MIGRATIONS = str(PACKAGE / "migrations")
+LANGUAGES = ("nb", "nn", "en")
+
+
+def static_folder() -> Path:
+    """Return the static folder: inside the installed wheel, or the top-level one in a checkout."""
+    shipped = PACKAGE / "static"
+    return shipped if shipped.is_dir() else PACKAGE.parent / "static"
+
+
+def station_config_folder() -> Path:
+    """Return the folder with example.toml and demo.toml."""
+    shipped = PACKAGE / "station_config"
+    return shipped if shipped.is_dir() else PACKAGE.parent / "station_config"
+
+
+class _StationFilter(logging.Filter):
+    def __init__(self, station: str):
+        super().__init__()
+        self.station = station
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.station = self.station
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log one line per event to stderr, with level and station name (journald keeps it)."""
+    root = logging.getLogger()
+    if any(getattr(h, "_kiosk", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler._kiosk = True  # type: ignore[attr-defined]
+    handler.addFilter(_StationFilter(settings.station.name))
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s [%(station)s] %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(settings.logging.level)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Turn on WAL, foreign keys and a busy timeout on every SQLite connection."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def configure_database(app: Flask) -> None:
+    """Create the SQLite folder if needed and set engine options for the backend."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    options.setdefault("pool_pre_ping", True)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        options.setdefault("connect_args", {"timeout": 10, "check_same_thread": False})
+
+
+def load_secret_key(database_uri: str) -> str:
+    """Return the station's secret key, creating it (mode 0600) beside the state on first use."""
+    url = make_url(database_uri)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        folder = Path(url.database).parent
+    else:
+        folder = default_state_dir()
+    path = folder / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+def configure_i18n(app: Flask, settings: Settings) -> None:
+    """Set up Flask-Babel: ?lang= switches, the choice sticks in the session."""
+    default = settings.station.language
+
+    def select_locale() -> str:
+        wanted = request.args.get("lang")
+        if wanted in LANGUAGES:
+            session["lang"] = wanted
+            return wanted
+        return session.get("lang") if session.get("lang") in LANGUAGES else default
+
+    app.config["BABEL_DEFAULT_LOCALE"] = default
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PACKAGE / "translations")
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+
+
+def session_scope(app: Flask) -> Callable[[], AbstractContextManager[Session]]:
+    """Return a factory of `with` blocks that give a database session outside requests."""
+
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        with app.app_context():
+            try:
+                yield db.session
+            finally:
+                db.session.remove()
+
+    return scope

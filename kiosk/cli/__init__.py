@@ -1,0 +1,60 @@
+"""The `kiosk` command: `kiosk [--config PATH] SUBCOMMAND`.
+
+Exit codes: 0 success, 1 a failed operation, 2 bad usage or bad configuration.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kiosk import config as config_mod
+from kiosk.cli.context import StationContext
+from kiosk.cli.core import check_config, demo, init, serve
+
+COMMAND_MODULES = ("kiosk.cli.orders", "kiosk.cli.devices", "kiosk.cli.staff",
+                   "kiosk.cli.ops")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              envvar=config_mod.ENV_VAR, help="Station configuration (TOML).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Takeaway pickup station for public libraries."""
+    ctx.obj = StationContext(config_path)
+
+
+for command in (init, serve, demo, check_config):
+    cli.add_command(command)
+
+
+def _add_optional_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_add_optional_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    try:
+        cli.main(args=argv, prog_name="kiosk", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

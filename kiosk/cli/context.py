@@ -1,0 +1,44 @@
+"""Shared state of one CLI run: the configuration, loaded once, and the app."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from kiosk import config as config_mod
+
+
+class StationContext:
+    """Load settings and build the app on first use; bad configuration exits with 2."""
+
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._settings: config_mod.Settings | None = None
+        self._app: Flask | None = None
+
+    @property
+    def settings(self) -> config_mod.Settings:
+        if self._settings is None:
+            try:
+                self._settings = config_mod.load(self.config_path)
+            except config_mod.ConfigError as exc:
+                for problem in exc.problems:
+                    click.echo(f"error: {problem}", err=True)
+                raise SystemExit(2) from None
+        return self._settings
+
+    def app(self, **test_config) -> Flask:
+        if self._app is None:
+            from kiosk import create_app
+
+            self._app = create_app(self.settings, test_config or None)
+        return self._app
+
+
+pass_station = click.make_pass_decorator(StationContext)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print an error and exit with code (1 failed operation, 2 bad usage)."""
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)

@@ -1,0 +1,68 @@
+"""Core commands: init, serve, demo, check-config."""
+
+from __future__ import annotations
+
+import click
+
+from kiosk.cli.context import StationContext, fail, pass_station
+
+
+@click.command()
+@pass_station
+def init(station: StationContext) -> None:
+    """Create or upgrade the database schema and shelves (idempotent)."""
+    from kiosk.schema import upgrade_database
+
+    try:
+        changes = upgrade_database(station.app())
+    except Exception as exc:  # a database that cannot be reached or upgraded
+        fail(f"could not initialise the database: {exc}")
+    for change in changes:
+        click.echo(change)
+    click.echo("database is up to date")
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default: server.host).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: server.port).")
+@pass_station
+def serve(station: StationContext, host: str | None, port: int | None) -> None:
+    """Run the station: web server plus scanner, printer and ILS link as configured."""
+    from kiosk.schema import upgrade_database
+    from kiosk.serving import serve as run
+
+    settings = station.settings
+    app = station.app()
+    try:
+        upgrade_database(app)
+    except Exception as exc:
+        fail(f"database not ready: {exc}")
+    run(app, host or settings.server.host, port or settings.server.port)
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--no-serve", is_flag=True, help="Set up the demo database and exit.")
+@pass_station
+def demo(station: StationContext, port: int, host: str, no_serve: bool) -> None:
+    """Serve a throw-away demo station with shelves and orders in every state."""
+    from kiosk.demo import run_demo
+
+    run_demo(station, host=host, port=port, serve=not no_serve)
+
+
+@click.command("check-config")
+@pass_station
+def check_config(station: StationContext) -> None:
+    """Validate the configuration and report every problem."""
+    settings = station.settings  # exits 2 with every problem listed
+    click.echo(f"{settings.source}: configuration is valid")
+    click.echo(f"  station {settings.station.name!r}, branch {settings.station.branch!r}")
+    from sqlalchemy.engine import make_url
+
+    click.echo(f"  database {make_url(settings.database_url).render_as_string(True)}")
+    click.echo(f"  scanner {settings.scanner.kind}, printer {settings.printer.kind}, "
+               f"ILS {settings.ils.kind}")
+    click.echo(f"  {len(settings.shelves)} shelf/shelves, "
+               f"{sum(s['slots'] for s in settings.shelves)} slots")

@@ -1,0 +1,43 @@
+"""Patron card numbers: normalise what a scanner sends, accept only configured patterns."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+MAX_SCAN_LENGTH = 64
+
+
+class CardReader:
+    """Turn raw scanner text into a card number, or None when it is not one."""
+
+    def __init__(self, patterns: Iterable[str], strip: str = "", uppercase: bool = True):
+        self._patterns = [re.compile(p) for p in patterns]
+        self._strip = strip
+        self._uppercase = uppercase
+
+    def normalise(self, raw: str) -> str:
+        """Drop whitespace, control characters and configured framing characters."""
+        text = raw[: MAX_SCAN_LENGTH * 4]
+        kept = "".join(
+            ch for ch in text
+            if not ch.isspace() and unicodedata.category(ch)[0] != "C" and ch not in self._strip
+        )
+        return kept.upper() if self._uppercase else kept
+
+    def card(self, raw: str) -> str | None:
+        """Return the normalised card number if it matches a configured pattern."""
+        if not isinstance(raw, str) or len(raw) > MAX_SCAN_LENGTH * 4:
+            return None
+        number = self.normalise(raw)
+        if not number or len(number) > MAX_SCAN_LENGTH:
+            return None
+        return number if any(p.fullmatch(number) for p in self._patterns) else None
+
+
+def mask(card: str | None) -> str:
+    """Return a card number fit for logs: only the last three characters shown."""
+    if not card:
+        return "-"
+    return "*" * max(len(card) - 3, 0) + card[-3:]

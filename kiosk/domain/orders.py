@@ -1,0 +1,219 @@
+"""Orders through their life: received → packing → ready (on a slot) → collected.
+
+Plain functions over a SQLAlchemy session, shared by the kiosk, staff pages,
+the API and the CLI. Each function checks the move is allowed, records who made
+it in the audit trail, and leaves committing to the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kiosk.domain import pickup_codes
+from kiosk.models import AuditEvent, Item, Order, OrderStatus, utcnow
+
+S = OrderStatus
+
+ALLOWED: dict[str, set[str]] = {
+    S.RECEIVED: {S.PACKING, S.READY, S.CANCELLED},
+    S.PACKING: {S.RECEIVED, S.READY, S.CANCELLED},
+    S.READY: {S.READY, S.PACKING, S.COLLECTED, S.EXPIRED, S.CANCELLED},
+    S.COLLECTED: set(),
+    S.EXPIRED: set(),
+    S.CANCELLED: set(),
+}
+
+
+class OrderError(Exception):
+    """A request the order's state or data does not allow; the message says why."""
+
+    status_code = 409
+
+    def __init__(self, message: str, detail: object = None):
+        super().__init__(message)
+        self.detail = detail
+
+
+class NotFound(OrderError):
+    status_code = 404
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, and at which station: goes into the audit trail."""
+
+    name: str
+    station: str
+
+
+@dataclass(frozen=True)
+class NewItem:
+    barcode: str
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    card: str
+    items: tuple[NewItem, ...]
+    branch: str
+    ref: str | None = None
+    patron_name: str | None = None
+
+
+def record(session: Session, order: Order, actor: Actor, action: str,
+           to_status: str | None = None, detail: str | None = None,
+           from_status: str | None = None) -> None:
+    """Add an audit event for order."""
+    session.add(AuditEvent(
+        order=order, actor=actor.name, station=actor.station, action=action,
+        from_status=from_status or order.status, to_status=to_status or order.status,
+        detail=detail,
+    ))
+
+
+def move(session: Session, order: Order, to: str, actor: Actor, detail: str | None = None) -> None:
+    """Change an order's status if the move is allowed, with an audit event."""
+    if to not in ALLOWED[order.status]:
+        raise OrderError(f"order {order.id} is {order.status} and cannot become {to}",
+                         {"status": order.status, "wanted": to})
+    record(session, order, actor, to, to_status=to, detail=detail)
+    if to != S.READY:
+        order.place = None
+        order.place_id = None
+    if to in (S.COLLECTED, S.EXPIRED, S.CANCELLED):
+        order.closed_at = utcnow()
+    order.status = to
+
+
+def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "import",
+                 attempts: int = 20) -> Order:
+    """Add an order with a fresh pickup code (unique among open orders) and flush it."""
+    if not new.items:
+        raise OrderError("an order needs at least one item")
+    barcodes = [i.barcode for i in new.items]
+    if len(set(barcodes)) != len(barcodes):
+        raise OrderError("the same item barcode appears twice in one order")
+    if new.ref and session.scalar(select(Order.id).where(Order.ref == new.ref)):
+        raise OrderError(f"an order with ref {new.ref!r} exists already", {"ref": new.ref})
+    for _ in range(attempts):
+        code = pickup_codes.new_code()
+        order = Order(
+            ref=new.ref, card=new.card, branch=new.branch, patron_name=new.patron_name,
+            pickup_code=code, status=S.RECEIVED, source=source,
+            items=[Item(barcode=i.barcode, title=i.title) for i in new.items],
+        )
+        try:
+            with session.begin_nested():
+                session.add(order)
+                session.flush()
+        except IntegrityError as exc:
+            if new.ref and session.scalar(select(Order.id).where(Order.ref == new.ref)):
+                raise OrderError(f"an order with ref {new.ref!r} exists already") from exc
+            continue  # pickup code taken by an open order: draw again
+        record(session, order, actor, "created", detail=f"{len(new.items)} item(s)")
+        return order
+    raise OrderError("could not find a free pickup code; too many open orders")
+
+
+def get(session: Session, order_id: int) -> Order:
+    """Return the order or raise NotFound."""
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
+def by_pickup_code(session: Session, code: str) -> Order | None:
+    """Return the open order with this pickup code, if any."""
+    canonical = pickup_codes.parse_code(code)
+    if canonical is None:
+        return None
+    return session.scalar(select(Order).where(
+        Order.pickup_code == canonical, Order.status.in_([s.value for s in _OPEN])))
+
+
+_OPEN = (S.RECEIVED, S.PACKING, S.READY)
+
+
+def start_packing(session: Session, order: Order, actor: Actor) -> None:
+    """Mark an order as being packed."""
+    if order.status != S.PACKING:
+        move(session, order, S.PACKING, actor)
+
+
+def pack_item(session: Session, order: Order, barcode: str, actor: Actor) -> Item:
+    """Scan one item into the bag; a wrong or repeated item raises OrderError."""
+    item = next((i for i in order.items if i.barcode == barcode.strip()), None)
+    if item is None:
+        raise OrderError(f"item {barcode} does not belong to order {order.pickup_code}",
+                         {"barcode": barcode, "kind": "wrong_item"})
+    if item.packed_at is not None:
+        raise OrderError(f"item {barcode} is already in the bag",
+                         {"barcode": barcode, "kind": "duplicate_item"})
+    start_packing(session, order, actor)
+    item.packed_at = utcnow()
+    return item
+
+
+def missing_items(order: Order) -> list[Item]:
+    """Return the items not yet scanned into the bag."""
+    return [i for i in order.items if i.packed_at is None]
+
+
+def finish_packing(session: Session, order: Order, actor: Actor,
+                   override_reason: str | None = None) -> None:
+    """Mark the bag packed; missing items block this unless a reason is given."""
+    missing = missing_items(order)
+    if missing and not (override_reason and override_reason.strip()):
+        raise OrderError(f"{len(missing)} item(s) not packed",
+                         {"missing": [i.barcode for i in missing], "kind": "missing_items"})
+    if order.status == S.RECEIVED:
+        move(session, order, S.PACKING, actor)
+    order.packed_at = utcnow()
+    if missing:
+        order.pack_note = override_reason
+    record(session, order, actor, "packed",
+           detail=f"override: {override_reason}" if missing else None)
+
+
+def collect(session: Session, order: Order, actor: Actor, detail: str | None = None) -> None:
+    """Mark an order collected; its slot place is freed."""
+    move(session, order, S.COLLECTED, actor, detail)
+
+
+def cancel(session: Session, order: Order, actor: Actor, detail: str | None = None) -> None:
+    """Cancel an open order; its slot place is freed."""
+    move(session, order, S.CANCELLED, actor, detail)
+
+
+def expire(session: Session, order: Order, actor: Actor) -> None:
+    """Mark a shelved order as not collected in time (cleared from the shelf)."""
+    move(session, order, S.EXPIRED, actor, "cleared from the shelf")
+
+
+def anonymise(session: Session, before: dt.datetime, limit: int = 1000) -> int:
+    """Drop the card and name of orders closed before `before`; return how many."""
+    rows = session.scalars(select(Order).where(
+        Order.closed_at < before, Order.anonymised_at.is_(None)).limit(limit)).all()
+    now = utcnow()
+    for order in rows:
+        order.card = None
+        order.patron_name = None
+        order.anonymised_at = now
+    return len(rows)
+
+
+def open_orders_of(session: Session, card: str, branch: str) -> Iterable[Order]:
+    """Return a card's open orders at a branch, oldest first."""
+    return session.scalars(
+        select(Order).where(Order.card == card, Order.branch == branch,
+                            Order.status.in_([s.value for s in _OPEN]))
+        .order_by(Order.id)
+    ).all()

@@ -1,0 +1,195 @@
+"""Shelves, slots and putting bags on them.
+
+The capacity guarantee lives in the database: an order on the shelf owns one
+`Place` of its slot through a unique key. Shelving picks a free place and
+lets the database refuse a place another station took a moment earlier;
+`shelve` then tries the next free place, and a slot with none left is full.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from kiosk.domain.calendar import OpeningCalendar
+from kiosk.domain.orders import Actor, NotFound, OrderError, record
+from kiosk.models import Order, OrderStatus, Place, Shelf, Slot, utcnow
+
+T = TypeVar("T")
+LABEL_RE = re.compile(r"^([A-Za-z0-9]{1,4})-?(\d{1,3})$")
+
+
+class SlotFull(OrderError):
+    status_code = 409
+
+
+def slot_label(shelf: str, number: int) -> str:
+    """Return the printed label of a slot, e.g. ``B-07``."""
+    return f"{shelf}-{number:02d}"
+
+
+def parse_label(text: str) -> str | None:
+    """Return the canonical label for a typed or scanned slot label, or None."""
+    m = LABEL_RE.match("".join(text.split()).upper())
+    return slot_label(m.group(1), int(m.group(2))) if m else None
+
+
+def sync_shelves(session: Session, shelves: Iterable[dict]) -> list[str]:
+    """Bring shelves, slots and places in line with the configuration; return changes.
+
+    Slots and places that still hold a bag are kept (marked inactive) rather
+    than deleted, so nothing on the shelf is ever lost by a configuration change.
+    """
+    changes: list[str] = []
+    for pos, conf in enumerate(shelves):
+        shelf = session.scalar(select(Shelf).where(Shelf.name == conf["name"]))
+        if shelf is None:
+            shelf = Shelf(name=conf["name"], position=pos)
+            session.add(shelf)
+            changes.append(f"shelf {conf['name']} added")
+        shelf.position = pos
+        existing = {s.number: s for s in shelf.slots}
+        for n in range(1, max(conf["slots"], max(existing, default=0)) + 1):
+            slot = existing.get(n)
+            wanted = n <= conf["slots"]
+            if slot is None and wanted:
+                slot = Slot(number=n, label=slot_label(conf["name"], n), capacity=0)
+                shelf.slots.append(slot)
+            if slot is None:
+                continue
+            slot.active = wanted
+            _sync_places(session, slot, conf["capacity"] if wanted else 0, changes)
+    session.flush()
+    return changes
+
+
+def _sync_places(session: Session, slot: Slot, capacity: int, changes: list[str]) -> None:
+    numbers = {p.number: p for p in slot.places}
+    for n in range(1, capacity + 1):
+        if n not in numbers:
+            slot.places.append(Place(number=n))
+    for n, place in numbers.items():
+        if n > capacity:
+            taken = place.id and session.scalar(select(Order.id).where(Order.place_id == place.id))
+            if taken:
+                changes.append(f"slot {slot.label}: place {n} kept until its bag is gone")
+            else:
+                slot.places.remove(place)
+    new_capacity = max(capacity, 1)
+    if slot.capacity != new_capacity:
+        slot.capacity = new_capacity
+
+
+def get_slot(session: Session, label: str) -> Slot:
+    """Return the slot with this label or raise NotFound."""
+    canonical = parse_label(label)
+    slot = canonical and session.scalar(select(Slot).where(Slot.label == canonical))
+    if not slot:
+        raise NotFound(f"no slot {label!r}", {"slot": label})
+    return slot
+
+
+def occupancy(session: Session) -> dict[int, int]:
+    """Return the number of bags in each slot, by slot id."""
+    rows = session.execute(
+        select(Place.slot_id, func.count(Order.id)).join(Order, Order.place_id == Place.id)
+        .group_by(Place.slot_id)
+    )
+    return dict(rows.all())
+
+
+def free_places(session: Session, slot: Slot) -> list[Place]:
+    """Return the slot's places no bag is in, lowest first."""
+    taken = select(Order.place_id).where(Order.place_id.is_not(None))
+    return list(session.scalars(
+        select(Place).where(Place.slot_id == slot.id, Place.id.not_in(taken))
+        .order_by(Place.number)
+    ))
+
+
+def shelve(session: Session, order: Order, slot: Slot, actor: Actor,
+           calendar: OpeningCalendar, days_on_shelf: int, today: dt.date | None = None) -> None:
+    """Put an order's bag in a free place of slot; raise SlotFull if there is none.
+
+    Runs in a savepoint per attempt: when another station takes the same place
+    first, the unique key refuses ours and the next free place is tried.
+    """
+    if order.status not in (OrderStatus.RECEIVED, OrderStatus.PACKING, OrderStatus.READY):
+        raise OrderError(f"order {order.id} is {order.status} and cannot be shelved",
+                         {"status": order.status})
+    if not slot.active:
+        raise OrderError(f"slot {slot.label} is not in use")
+    if order.place is not None and order.place.slot_id == slot.id:
+        return
+    previous, was_on = order.status, order.slot_label
+    for place in free_places(session, slot):
+        try:
+            with session.begin_nested():
+                order.place = place
+                order.status = OrderStatus.READY
+                session.flush()
+        except IntegrityError:
+            order.place, order.status = None, previous
+            continue
+        detail = f"moved from {was_on} to {slot.label}" if was_on else f"on {slot.label}"
+        record(session, order, actor, "shelved", OrderStatus.READY, detail, from_status=previous)
+        order.packed_at = order.packed_at or utcnow()
+        order.slot_label = slot.label
+        order.shelved_at = order.shelved_at or utcnow()
+        start = today or dt.date.today()
+        order.deadline = calendar.next_open(calendar.add_opening_days(start, days_on_shelf))
+        return
+    raise SlotFull(f"slot {slot.label} is full", {"slot": slot.label, "capacity": slot.capacity})
+
+
+def unshelve(session: Session, order: Order, actor: Actor) -> None:
+    """Take a bag off its slot; the order goes back to packing."""
+    if order.status != OrderStatus.READY:
+        raise OrderError(f"order {order.id} is not on a shelf")
+    record(session, order, actor, "unshelved", OrderStatus.PACKING, f"off {order.slot_label}")
+    order.place = None
+    order.status = OrderStatus.PACKING
+    order.slot_label = None
+    order.deadline = None
+
+
+def suggest_slot(session: Session, order: Order) -> Slot | None:
+    """Suggest a slot: beside the patron's other bags if there is room, else the emptiest."""
+    counts = occupancy(session)
+    slots = session.scalars(select(Slot).where(Slot.active.is_(True)).join(Shelf)
+                            .order_by(Shelf.position, Slot.number)).all()
+    room = {s.id: s.capacity - counts.get(s.id, 0) for s in slots}
+    if order.card:
+        siblings = session.scalars(select(Place.slot_id).join(Order, Order.place_id == Place.id)
+                                   .where(Order.card == order.card, Order.id != order.id)).all()
+        for slot_id in siblings:
+            if room.get(slot_id, 0) > 0:
+                return session.get(Slot, slot_id)
+    free = [s for s in slots if room[s.id] > 0]
+    return max(free, key=lambda s: room[s.id] / s.capacity, default=None)
+
+
+_RETRYABLE = ("database is locked", "could not serialize", "deadlock detected")
+
+
+def with_retry(session: Session, work: Callable[[], T], attempts: int = 8) -> T:
+    """Run work and commit; on a lock or serialization conflict roll back and run it again."""
+    for attempt in range(attempts):
+        try:
+            result = work()
+            session.commit()
+            return result
+        except OperationalError as exc:
+            session.rollback()
+            if attempt == attempts - 1 or not any(s in str(exc) for s in _RETRYABLE):
+                raise
+        except Exception:
+            session.rollback()
+            raise
+    raise AssertionError("unreachable")

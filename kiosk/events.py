@@ -1,0 +1,84 @@
+"""An in-process event bus: one queue per subscriber, so a slow screen never blocks a scan."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SCAN_RESULT = "scan"
+DEVICE_STATE = "device"
+
+
+class TooManySubscribers(Exception):
+    """Raised when the configured number of open streams is reached."""
+
+
+class EventBus:
+    """Publish events to every subscriber's bounded queue; drop for the slow ones."""
+
+    def __init__(self, max_subscribers: int = 8, queue_size: int = 100):
+        self._subs: set[queue.Queue] = set()
+        self._lock = threading.Lock()
+        self._max = max_subscribers
+        self._size = queue_size
+        self._ids = itertools.count(1)
+
+    def publish(self, kind: str, data: dict[str, Any]) -> int:
+        """Send an event to every subscriber; return its id."""
+        event_id = next(self._ids)
+        message = (event_id, kind, data)
+        with self._lock:
+            subs = list(self._subs)
+        for q in subs:
+            try:
+                q.put_nowait(message)
+            except queue.Full:
+                log.warning("event subscriber is not keeping up; event %s dropped", event_id)
+        return event_id
+
+    def subscribe(self) -> queue.Queue:
+        """Return a new subscriber queue; raise TooManySubscribers past the limit."""
+        q: queue.Queue = queue.Queue(maxsize=self._size)
+        with self._lock:
+            if len(self._subs) >= self._max:
+                raise TooManySubscribers(f"{self._max} streams open already")
+            self._subs.add(q)
+        return q
+
+    def unsubscribe(self, q: queue.Queue) -> None:
+        with self._lock:
+            self._subs.discard(q)
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subs)
+
+    def stream(self, q: queue.Queue, keepalive_s: float = 15.0,
+               max_seconds: float = 300.0) -> Iterator[str]:
+        """Yield server-sent-event text from q until max_seconds, with keep-alives.
+
+        The stream ends on its own after max_seconds (EventSource reconnects), so
+        a client that vanished without a TCP reset frees its thread in time.
+        """
+        import time
+
+        deadline = time.monotonic() + max_seconds
+        try:
+            yield "retry: 2000\n: connected\n\n"
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    event_id, kind, data = q.get(timeout=min(keepalive_s, left))
+                except queue.Empty:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
+        finally:
+            self.unsubscribe(q)

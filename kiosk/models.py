@@ -1,0 +1,205 @@
+"""Tables of the station: orders and their items, shelves, slots, staff, audit, ILS queue.
+
+A slot's capacity is enforced by the database itself: each slot has one
+`Place` row per bag it can hold, and an order on the shelf owns one place
+through a unique foreign key. Two stations can never put a bag in the same
+place, so a slot can never hold more bags than it has places.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kiosk.extensions import db
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time in UTC, timezone-aware."""
+    return dt.datetime.now(dt.UTC)
+
+
+class OrderStatus(enum.StrEnum):
+    """Where an order stands; see kiosk.domain.orders for the allowed moves."""
+
+    RECEIVED = "received"
+    PACKING = "packing"
+    READY = "ready"
+    COLLECTED = "collected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = (OrderStatus.RECEIVED, OrderStatus.PACKING, OrderStatus.READY)
+_ACTIVE_SQL = "status IN ('received', 'packing', 'ready')"
+_STATUS_SQL = "status IN ('received','packing','ready','collected','expired','cancelled')"
+
+
+class Shelf(db.Model):
+    __tablename__ = "shelves"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(8), unique=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    slots: Mapped[list[Slot]] = relationship(
+        back_populates="shelf", order_by="Slot.number", cascade="all, delete-orphan"
+    )
+
+
+class Slot(db.Model):
+    __tablename__ = "slots"
+    __table_args__ = (
+        UniqueConstraint("shelf_id", "number"),
+        CheckConstraint("capacity > 0", name="slot_capacity_positive"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shelf_id: Mapped[int] = mapped_column(ForeignKey("shelves.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(16), unique=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(default=True)
+    shelf: Mapped[Shelf] = relationship(back_populates="slots")
+    places: Mapped[list[Place]] = relationship(
+        back_populates="slot", order_by="Place.number", cascade="all, delete-orphan"
+    )
+
+
+class Place(db.Model):
+    """One bag's room in a slot; there are exactly `capacity` of them per slot."""
+
+    __tablename__ = "places"
+    __table_args__ = (UniqueConstraint("slot_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    slot: Mapped[Slot] = relationship(back_populates="places")
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(_STATUS_SQL, name="order_status_known"),
+        CheckConstraint(
+            "place_id IS NULL OR status = 'ready'", name="order_on_shelf_only_when_ready"
+        ),
+        Index(
+            "uq_orders_active_pickup_code",
+            "pickup_code",
+            unique=True,
+            sqlite_where=db.text(_ACTIVE_SQL),
+            postgresql_where=db.text(_ACTIVE_SQL),
+        ),
+        Index("ix_orders_card_status", "card", "status"),
+        Index("ix_orders_status_branch", "status", "branch"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    card: Mapped[str | None] = mapped_column(String(64))
+    patron_name: Mapped[str | None] = mapped_column(String(200))
+    branch: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.RECEIVED)
+    pickup_code: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16), default="import")
+    place_id: Mapped[int | None] = mapped_column(
+        ForeignKey("places.id", ondelete="RESTRICT"), unique=True
+    )
+    slot_label: Mapped[str | None] = mapped_column(String(16))
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    packed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    shelved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    pack_note: Mapped[str | None] = mapped_column(Text)
+
+    place: Mapped[Place | None] = relationship()
+    items: Mapped[list[Item]] = relationship(
+        back_populates="order", order_by="Item.id", cascade="all, delete-orphan"
+    )
+    audit: Mapped[list[AuditEvent]] = relationship(
+        back_populates="order", order_by="AuditEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class Item(db.Model):
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("order_id", "barcode"), Index("ix_items_barcode", "barcode"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    barcode: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(500))
+    packed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    due_date: Mapped[str | None] = mapped_column(String(32))
+    ils_message: Mapped[str | None] = mapped_column(String(500))
+    order: Mapped[Order] = relationship(back_populates="items")
+
+
+class AuditEvent(db.Model):
+    """One change of an order: who (staff or station), when, where, from and to."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    station: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    order: Mapped[Order] = relationship(back_populates="audit")
+
+
+class StaffUser(db.Model):
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint("role IN ('staff', 'admin')", name="staff_role_known"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(8), default="staff")
+    card: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CheckoutJob(db.Model):
+    """A checkout to send to the library system; kept until it went through (or failed)."""
+
+    __tablename__ = "checkout_jobs"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'done', 'refused', 'failed')", name="job_state"),
+        Index("ix_checkout_jobs_state", "state", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("items.id", ondelete="SET NULL"), unique=True
+    )
+    card: Mapped[str] = mapped_column(String(64))
+    item_barcode: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    due_date: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(String(500))

@@ -1,0 +1,65 @@
+"""Run the station: waitress serving the app, plus the background services configured."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Flask
+from waitress.server import create_server
+
+log = logging.getLogger(__name__)
+
+# Each starter gets the app, starts its background work and returns a stopper.
+Starter = Callable[[Flask], Callable[[], None]]
+STARTERS: list[str] = [
+    "kiosk.devices.runtime:start",
+    "kiosk.ils.runtime:start",
+    "kiosk.offers.runtime:start",
+]
+
+
+def start_services(app: Flask) -> list[Callable[[], None]]:
+    """Start every available background service; return their stoppers."""
+    import importlib
+
+    stoppers = []
+    for spec in STARTERS:
+        module_name, func = spec.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        stoppers.append(getattr(module, func)(app))
+    return stoppers
+
+
+def make_server(app: Flask, host: str, port: int):
+    """Return a waitress server for app, with threads enough for the open event streams."""
+    settings = app.config["KIOSK_SETTINGS"]
+    threads = max(settings.server.threads, settings.server.max_streams + 4)
+    return create_server(app, host=host, port=port, threads=threads,
+                         channel_timeout=30, ident="kiosk")
+
+
+def serve(app: Flask, host: str, port: int, on_ready: Callable[[], None] | None = None) -> None:
+    """Serve until interrupted; start background services first, stop them after."""
+    stoppers = start_services(app)
+    server = make_server(app, host, port)
+    log.info("station %s serving on http://%s:%s", app.config["KIOSK_SETTINGS"].station.name,
+             host, server.effective_port)
+    if on_ready:
+        on_ready()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        for stop in stoppers:
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping a service failed")

@@ -1,0 +1,94 @@
+"""The station at run time: the one path every scan takes, and the devices' states.
+
+scan → normalised card → lookup → result event → screen (SSE) and printer.
+The patron view and the scanner thread both call `Station.handle_scan`; views
+never talk to devices, and devices never import Flask.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.config import Settings
+from kiosk.domain.calendar import OpeningCalendar
+from kiosk.domain.cards import CardReader, mask
+from kiosk.domain.lookup import NOT_RECOGNISED, LookupResult, find_pickups
+from kiosk.events import SCAN_RESULT, EventBus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeviceState:
+    """What /healthz reports for one device: state, detail and when it last worked."""
+
+    state: str = "absent"  # absent | connected | disconnected | error | ok
+    detail: str = ""
+    since: float = field(default_factory=time.time)
+    last_activity: float | None = None
+
+    def set(self, state: str, detail: str = "") -> None:
+        if state != self.state:
+            self.since = time.time()
+        self.state, self.detail = state, detail
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "detail": self.detail, "since": self.since,
+                "last_activity": self.last_activity}
+
+
+class Station:
+    """Holds configuration, the event bus and device states; runs the scan path."""
+
+    def __init__(self, settings: Settings, session_scope: Callable[[], Any]):
+        self.settings = settings
+        self.name = settings.station.name
+        self.branch = settings.station.branch
+        self.cards = CardReader(settings.cards.patterns, settings.cards.strip,
+                                settings.cards.uppercase)
+        p = settings.pickup
+        self.calendar = OpeningCalendar(p.closed_weekdays, [str(d) for d in p.closed_dates],
+                                        p.holidays_country)
+        self.bus = EventBus(max_subscribers=settings.server.max_streams)
+        self.devices: dict[str, DeviceState] = {
+            "scanner": DeviceState(), "printer": DeviceState(), "ils": DeviceState()}
+        self._session_scope = session_scope
+        self._lock = threading.Lock()
+        self.printer: Any = None  # set by kiosk.devices when a printer is configured
+        self.ils: Any = None  # set when an ILS link is configured
+        self.lookup_hooks: list[Callable[[Any, str, LookupResult], None]] = []
+
+    def lookup(self, card: str) -> LookupResult:
+        """Look the card up in the database (and any ILS hook) and return the result."""
+        k = self.settings.kiosk
+        with self._session_scope() as session:
+            result = find_pickups(session, card, self.branch,
+                                  show_titles=k.show_titles, show_names=k.show_names)
+            for hook in self.lookup_hooks:
+                hook(session, card, result)
+        return result
+
+    def handle_scan(self, raw: str, source: str) -> dict[str, Any]:
+        """Turn raw scanner text into the screen's answer and publish it as an event."""
+        started = time.perf_counter()
+        card = self.cards.card(raw) if isinstance(raw, str) else None
+        if card is None:
+            result = LookupResult(outcome=NOT_RECOGNISED)
+            log.info("scan from %s: not a card number", source)
+        else:
+            result = self.lookup(card)
+            log.info("scan from %s: card %s, %s, %d bag(s)", source, mask(card),
+                     result.outcome, len(result.pickups))
+            log.debug("scan from %s: card %s", source, card)
+        data = result.as_dict()
+        data["source"] = source
+        data["idle_seconds"] = self.settings.kiosk.idle_seconds
+        data["at"] = time.time()
+        data["event_id"] = self.bus.publish(SCAN_RESULT, data)
+        log.debug("scan handled in %.2f ms", (time.perf_counter() - started) * 1000)
+        return data

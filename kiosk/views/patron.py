@@ -1,0 +1,62 @@
+"""The patron screen: GET /, POST /kiosk/scan, GET /kiosk/events (no login)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app, render_template, request
+
+from kiosk.events import TooManySubscribers
+from kiosk.extensions import csrf, limiter
+from kiosk.views.errors import json_error
+
+bp = Blueprint("patron", __name__)
+MAX_CODE_LENGTH = 256
+
+
+def _station():
+    return current_app.extensions["station"]
+
+
+def _scan_limit() -> str:
+    limit = _station().settings.kiosk.rate_limit
+    return "1000000/second" if limit == "off" else limit
+
+
+@bp.get("/")
+def screen():
+    station = _station()
+    return render_template("patron/screen.html", station=station,
+                           settings=station.settings)
+
+
+@bp.post("/kiosk/scan")
+@csrf.exempt
+@limiter.limit(_scan_limit, exempt_when=lambda: _station().settings.kiosk.rate_limit == "off")
+def scan():
+    if not request.is_json:
+        return json_error(415, "expected JSON", 'send {"code": "..."} as application/json')
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
+        return json_error(400, "bad request", 'send {"code": "..."} with a string code')
+    if len(payload["code"]) > MAX_CODE_LENGTH:
+        return json_error(400, "bad request", f"code longer than {MAX_CODE_LENGTH} characters")
+    return _station().handle_scan(payload["code"], source="screen")
+
+
+@bp.get("/kiosk/events")
+@limiter.exempt
+def events():
+    bus = _station().bus
+    try:
+        q = bus.subscribe()
+    except TooManySubscribers as exc:
+        return json_error(503, "too many open event streams", str(exc))
+    keepalive = current_app.config.get("KIOSK_SSE_KEEPALIVE_S", 15.0)
+    max_s = current_app.config.get("KIOSK_SSE_MAX_S", 300.0)
+    response = Response(bus.stream(q, keepalive, max_s), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response.call_on_close(lambda: bus.unsubscribe(q))  # also when the stream never started
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,146 @@
+"""Shared fixtures: a per-test database on SQLite or, with KIOSK_TEST_POSTGRES, PostgreSQL.
+
+Set KIOSK_TEST_POSTGRES to an admin URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5433/postgres)
+and every test gets a fresh PostgreSQL database cloned from a migrated template.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from kiosk import create_app
+from kiosk.config import parse
+from kiosk.extensions import db
+from kiosk.schema import upgrade_database
+
+POSTGRES_ADMIN = os.environ.get("KIOSK_TEST_POSTGRES", "")
+ENGINE = "postgresql" if POSTGRES_ADMIN else "sqlite"
+
+BASE_CONFIG = {
+    "station": {"name": "Test station", "branch": "main"},
+    "shelves": [{"name": "A", "slots": 6, "capacity": 2}, {"name": "B", "slots": 4, "capacity": 3}],
+    "kiosk": {"rate_limit": "off"},
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if ENGINE == "postgresql" and item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="SQLite only; this run is on PostgreSQL"))
+        if ENGINE == "sqlite" and item.get_closest_marker("postgres_only"):
+            item.add_marker(pytest.mark.skip(reason="PostgreSQL only; set KIOSK_TEST_POSTGRES"))
+
+
+def _admin_execute(sql: str) -> None:
+    engine = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def _postgres_url(name: str) -> str:
+    return make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
+
+
+def merge(base: dict, extra: dict | None) -> dict:
+    """Return base with the sections of extra laid over it (one level deep)."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key].update(value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> str:
+    """Create a migrated database once per run; tests get copies of it."""
+    if ENGINE == "postgresql":
+        name = f"kiosk_tpl_{uuid.uuid4().hex[:8]}"
+        _admin_execute(f'CREATE DATABASE "{name}"')
+        url = _postgres_url(name)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+    app = create_app(parse(merge(BASE_CONFIG, {"database": {"url": url}})), {"TESTING": True})
+    upgrade_database(app)
+    with app.app_context():
+        db.engine.dispose()
+    yield url
+    if ENGINE == "postgresql":
+        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(template_db, tmp_path) -> Iterator[str]:
+    """Return the URL of a fresh database for this test, already migrated."""
+    if ENGINE == "postgresql":
+        name = f"kiosk_t_{uuid.uuid4().hex[:10]}"
+        tpl = make_url(template_db).database
+        _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"')
+        yield _postgres_url(name)
+        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        path = tmp_path / "kiosk.db"
+        shutil.copy(make_url(template_db).database, path)
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def make_settings(database_url):
+    """Return a function building validated settings over the test database."""
+
+    def build(extra: dict | None = None):
+        return parse(merge(merge(BASE_CONFIG, {"database": {"url": database_url}}), extra))
+
+    return build
+
+
+@pytest.fixture
+def config_overrides() -> dict:
+    """Override in a test module to change the app's configuration."""
+    return {}
+
+
+@pytest.fixture
+def app(make_settings, config_overrides):
+    app = create_app(make_settings(config_overrides), {"TESTING": True,
+                                                       "WTF_CSRF_ENABLED": False})
+    upgrade_database(app)  # brings shelves in line with this test's configuration
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    """A database session inside an app context."""
+    with app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+@pytest.fixture
+def station(app):
+    return app.extensions["station"]
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    return Path(__file__).parent

@@ -1,0 +1,103 @@
+"""The patron endpoints: scan answers, privacy of the answer, bad input, events."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from factories import make_order
+
+
+def scan(client, code):
+    return client.post("/kiosk/scan", json={"code": code})
+
+
+def test_ready_order_shows_slot_code_and_deadline(client, session, station):
+    order = make_order(session, card="N123456789", items=3, slot="B-02", station=station)
+    body = scan(client, "n123456789\r\n").get_json()
+    assert body["outcome"] == "ready"
+    [pickup] = body["pickups"]
+    assert pickup["slot"] == "B-02" and pickup["items"] == 3
+    assert pickup["pickup_code"] == order.pickup_code
+    assert pickup["deadline"] == order.deadline.isoformat()
+
+
+def test_titles_and_card_stay_off_the_answer_by_default(client, session, station):
+    make_order(session, card="N123456789", slot="A-01", station=station)
+    raw = scan(client, "N123456789").get_data(as_text=True)
+    assert "Bok" not in raw and "N123456789" not in raw
+
+
+@pytest.mark.parametrize("config_overrides", [{"kiosk": {"show_titles": True}}])
+def test_titles_shown_when_configured(client, session, station, config_overrides):
+    make_order(session, card="N123456789", slot="A-01", station=station)
+    assert scan(client, "N123456789").get_json()["pickups"][0]["titles"]
+
+
+def test_unknown_card_and_nothing_ready_look_the_same(client, session, station):
+    make_order(session, card="N111111111", status="cancelled")
+    unknown = scan(client, "N999999999").get_json()
+    cancelled = scan(client, "N111111111").get_json()
+    for body in (unknown, cancelled):
+        body.pop("event_id"), body.pop("at")
+    assert unknown == cancelled
+    assert unknown["outcome"] == "nothing"
+
+
+def test_order_being_packed_says_not_ready_yet(client, session):
+    make_order(session, card="N222222222", status="packing")
+    body = scan(client, "N222222222").get_json()
+    assert body["outcome"] == "waiting" and body["waiting"] == 1 and body["pickups"] == []
+
+
+def test_other_branch_orders_are_not_shown(client, session, station):
+    make_order(session, card="N333333333", branch="other", status="packing")
+    assert scan(client, "N333333333").get_json()["outcome"] == "nothing"
+
+
+@pytest.mark.parametrize("code", ["hello", "N12345678", "N1234567890", "\x00N123456789\x07x",
+                                  "N" + "1" * 200, "'; DROP TABLE orders; --"])
+def test_not_a_card_is_not_recognised(client, code):
+    assert scan(client, code).get_json()["outcome"] == "not_recognised"
+
+
+@pytest.mark.parametrize("body,ctype,status", [
+    ("{not json", "application/json", 400),
+    ('{"code": 5}', "application/json", 400),
+    ('["N123456789"]', "application/json", 400),
+    ('{"code": "N123456789"}', "text/plain", 415),
+    (json.dumps({"code": "N" * 10_000}), "application/json", 400),
+    ("x" * (9 * 1024 * 1024), "application/json", 413),
+])
+def test_bad_requests_get_clear_4xx_json(client, body, ctype, status):
+    response = client.post("/kiosk/scan", data=body, content_type=ctype)
+    assert response.status_code == status
+    assert response.get_json()["error"]
+
+
+def test_wrong_method_is_405_json(client):
+    response = client.get("/kiosk/scan")
+    assert response.status_code == 405 and response.get_json()["error"]
+
+
+@pytest.mark.parametrize("config_overrides", [{"kiosk": {"rate_limit": "3/minute"}}])
+def test_scans_are_rate_limited_per_address(client, config_overrides):
+    codes = [scan(client, "N123456789").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    other = client.post("/kiosk/scan", json={"code": "N123456789"},
+                        environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 200
+
+
+def test_scan_is_published_as_event(station, client):
+    q = station.bus.subscribe()
+    body = scan(client, "N123456789").get_json()
+    event_id, kind, data = q.get(timeout=2)
+    assert kind == "scan" and data["event_id"] == body["event_id"] == event_id
+    station.bus.unsubscribe(q)
+
+
+def test_screen_renders(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Skann" in response.get_data(as_text=True)
