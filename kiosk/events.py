@@ -30,9 +30,13 @@ class EventBus:
         self._size = queue_size
         self._ids = itertools.count(1)
 
-    def publish(self, kind: str, data: dict[str, Any]) -> int:
+    def next_id(self) -> int:
+        """Reserve the id of an event about to be published."""
+        return next(self._ids)
+
+    def publish(self, kind: str, data: dict[str, Any], event_id: int | None = None) -> int:
         """Send an event to every subscriber; return its id."""
-        event_id = next(self._ids)
+        event_id = event_id if event_id is not None else self.next_id()
         message = (event_id, kind, data)
         with self._lock:
             subs = list(self._subs)

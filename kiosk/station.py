@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,23 @@ class Station:
         self.printer: Any = None  # set by kiosk.devices when a printer is configured
         self.ils: Any = None  # set when an ILS link is configured
         self.lookup_hooks: list[Callable[[Any, str, LookupResult], None]] = []
+        self._recent: OrderedDict[int, tuple[float, str | None, dict[str, Any]]] = OrderedDict()
+
+    def remember(self, event_id: int, card: str | None, data: dict[str, Any]) -> None:
+        """Keep a scan's result (and card) briefly, so print and collect can refer to it."""
+        with self._lock:
+            self._recent[event_id] = (time.monotonic(), card, data)
+            while len(self._recent) > 256:
+                self._recent.popitem(last=False)
+
+    def recent(self, event_id: int) -> tuple[str | None, dict[str, Any]] | None:
+        """Return (card, result) of a scan still on screen, or None once it has gone idle."""
+        keep_s = self.settings.kiosk.idle_seconds * 3 + 60
+        with self._lock:
+            entry = self._recent.get(event_id)
+        if entry is None or time.monotonic() - entry[0] > keep_s:
+            return None
+        return entry[1], entry[2]
 
     def lookup(self, card: str) -> LookupResult:
         """Look the card up in the database (and any ILS hook) and return the result."""
@@ -89,6 +107,8 @@ class Station:
         data["source"] = source
         data["idle_seconds"] = self.settings.kiosk.idle_seconds
         data["at"] = time.time()
-        data["event_id"] = self.bus.publish(SCAN_RESULT, data)
+        data["event_id"] = self.bus.next_id()
+        self.remember(data["event_id"], card, data)
+        self.bus.publish(SCAN_RESULT, data, event_id=data["event_id"])
         log.debug("scan handled in %.2f ms", (time.perf_counter() - started) * 1000)
         return data

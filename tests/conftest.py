@@ -144,3 +144,51 @@ def station(app):
 @pytest.fixture
 def shared_dir() -> Path:
     return Path(__file__).parent
+
+
+# --- a live station and real Chromium, for browser tests ---------------------------
+
+CHROMIUM = os.environ.get("KIOSK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the test app with waitress on a free loopback port; yield its base URL."""
+    import threading
+
+    from kiosk.serving import make_server
+
+    server = make_server(app, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright; skipped (or failed in CI) when absent."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("KIOSK_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} not found and KIOSK_REQUIRE_BROWSER is set")
+        pytest.skip(f"{CHROMIUM} not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser page (1280×800, like an entrance screen) pointed at the live server."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                  base_url=live_server)
+    page = context.new_page()
+    yield page
+    context.close()
