@@ -16,6 +16,7 @@ STARTERS: list[str] = [
     "kiosk.devices.runtime:start",
     "kiosk.ils.runtime:start",
     "kiosk.offers.runtime:start",
+    "kiosk.staff.jobs:start",
 ]
 
 
