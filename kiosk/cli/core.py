@@ -37,7 +37,10 @@ def serve(station: StationContext, host: str | None, port: int | None) -> None:
         upgrade_database(app)
     except Exception as exc:
         fail(f"database not ready: {exc}")
-    run(app, host or settings.server.host, port or settings.server.port)
+    from kiosk.systemd import ready_hook
+
+    host, port = host or settings.server.host, port or settings.server.port
+    run(app, host, port, on_ready=ready_hook(app, f"http://{host}:{port}"))
 
 
 @click.command()

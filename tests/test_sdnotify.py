@@ -1,0 +1,131 @@
+"""systemd notification: READY=1 once serving, WATCHDOG=1 while healthy, over a real socket."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+
+import pytest
+
+from kiosk import systemd
+
+KIOSK = [sys.executable, "-c", "import sys; from kiosk.cli import main; sys.exit(main())"]
+
+
+@pytest.fixture
+def notify_socket(tmp_path, monkeypatch):
+    """A unix datagram socket standing in for systemd; $NOTIFY_SOCKET points at it."""
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(20)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    yield sock
+    sock.close()
+
+
+def receive(sock: socket.socket) -> list[str]:
+    """Return the lines of the next datagram."""
+    return sock.recv(4096).decode().splitlines()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_notify_without_socket_does_nothing(monkeypatch):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert systemd.notify("READY=1") is False
+
+
+def test_notify_reaches_an_abstract_socket(monkeypatch):
+    name = f"kiosk-test-{uuid.uuid4().hex}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind("\0" + name)
+        sock.settimeout(5)
+        monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+        assert systemd.notify("STATUS=hello")
+        assert receive(sock) == ["STATUS=hello"]
+
+
+def test_notify_to_a_missing_socket_is_logged_not_raised(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "gone.sock"))
+    assert systemd.notify("READY=1") is False
+    assert "could not notify systemd" in caplog.text
+
+
+@pytest.mark.parametrize(("usec", "pid", "expected"), [
+    ("", "", None), ("0", "", None), ("junk", "", None),
+    ("3000000", "", 1.0), ("3000000", "self", 1.0), ("3000000", "1", None),
+])
+def test_watchdog_interval_is_a_third_of_watchdogsec(monkeypatch, usec, pid, expected):
+    monkeypatch.setenv("WATCHDOG_USEC", usec)
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()) if pid == "self" else pid)
+    assert systemd.watchdog_interval() == expected
+
+
+def test_watchdog_pings_only_while_every_check_passes(notify_socket):
+    state = {"problem": None}
+    dog = systemd.Watchdog([lambda: state["problem"]], interval=0.05).start()
+    try:
+        assert receive(notify_socket) == ["WATCHDOG=1"]
+        state["problem"] = "database does not answer: OperationalError"
+        while (msg := receive(notify_socket)) == ["WATCHDOG=1"]:
+            pass  # pings already in flight
+        assert msg == ["STATUS=unhealthy: database does not answer: OperationalError"]
+        assert receive(notify_socket)[0].startswith("STATUS=unhealthy")
+        state["problem"] = None
+        while (msg := receive(notify_socket))[0].startswith("STATUS=unhealthy"):
+            pass
+        assert msg == ["WATCHDOG=1"]
+        assert receive(notify_socket) == ["STATUS=serving"]
+    finally:
+        dog.stop()
+
+
+def test_a_broken_check_counts_as_unhealthy():
+    def broken() -> str | None:
+        raise ValueError("boom")
+
+    assert systemd.problems([broken, lambda: None]) == ["health check failed: ValueError('boom')"]
+
+
+def test_database_check_reports_an_unreachable_database(app, tmp_path):
+    assert systemd.database_check(app)() is None
+    from kiosk import create_app
+    from kiosk.config import parse
+
+    broken = create_app(parse({"database": {
+        "url": "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"}}),
+        {"TESTING": True, "SECRET_KEY": "x"})
+    assert systemd.database_check(broken)().startswith("database does not answer")
+
+
+def test_serve_sends_ready_then_watchdog_pings(notify_socket, database_url, tmp_path):
+    port = free_port()
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[station]\nname = "Notify test"\n[database]\nurl = "{database_url}"\n'
+                      '[kiosk]\nrate_limit = "off"\n')
+    env = {**os.environ, "WATCHDOG_USEC": "300000", "KIOSK_CONFIG": str(config)}
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen([*KIOSK, "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        lines = receive(notify_socket)
+        assert lines[0] == "READY=1", lines
+        assert lines[1] == f"STATUS=serving http://127.0.0.1:{port}"
+        # READY means the web server listens: /healthz answers straight away.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            assert resp.status == 200
+        assert [receive(notify_socket) for _ in range(3)] == [["WATCHDOG=1"]] * 3
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=20)[0].decode()
+    assert "systemd watchdog: checking every 0.1 s" in output
+    assert "[Notify test]" in output
