@@ -1,0 +1,48 @@
+"""Staff pages under /staff: login, orders in, packing, shelving, shelf map, audit.
+
+Every page of the `staff` blueprint needs a logged-in staff member (see
+`kiosk.staff.auth`); the optional `kiosk.staff.reports` module (labels,
+clearance, statistics) adds its own pages and is registered when present.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+from kiosk.staff import auth  # noqa: E402  (needs `bp` defined above)
+
+bp.before_request(auth.guard_blueprint)
+
+VIEW_MODULES = ("kiosk.staff.views", "kiosk.staff.packing", "kiosk.staff.shelving",
+                "kiosk.staff.orders")
+OPTIONAL = ("kiosk.staff.reports",)
+
+
+def _import_guarded(name: str, optional: bool):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name and (optional or name in VIEW_MODULES):
+            return None
+        raise
+
+
+def register_nav(app: Flask, endpoint: str, label: str, admin: bool = False) -> None:
+    """Add a link to the staff navigation bar (label is translated when shown)."""
+    app.extensions.setdefault("staff_nav", []).append((endpoint, label, admin))
+
+
+def init_app(app: Flask) -> None:
+    """Register the staff blueprint, its login guard and the optional reports pages."""
+    for name in VIEW_MODULES:
+        _import_guarded(name, optional=False)
+    # Imported before registration so that a module adding routes to `bp` still can.
+    optional = [m for m in (_import_guarded(n, optional=True) for n in OPTIONAL) if m]
+    auth.init_app(app)
+    app.register_blueprint(bp)
+    for module in optional:
+        module.init_app(app)

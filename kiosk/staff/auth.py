@@ -1,0 +1,148 @@
+"""Who is logged in on the staff pages: session handling, login guard and roles.
+
+A staff session lives in Flask's signed cookie: `staff_id` and `staff_seen`
+(last activity, seconds since the epoch). A session idle for longer than
+`[staff] session_minutes` ends; so does one whose account is gone.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask_babel import get_locale
+from werkzeug.exceptions import Forbidden
+
+from kiosk.domain.orders import Actor
+from kiosk.extensions import db
+from kiosk.models import StaffUser
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Endpoints of the staff blueprint that need no login.
+PUBLIC_ENDPOINTS = {"staff.login", "staff.card_login"}
+
+
+def _timeout_s() -> int:
+    return current_app.extensions["station"].settings.staff.session_minutes * 60
+
+
+def current_staff() -> StaffUser | None:
+    """Return the logged-in staff member of this request, or None."""
+    if "staff_user" in g:
+        return g.staff_user
+    user = None
+    staff_id = session.get("staff_id")
+    seen = session.get("staff_seen", 0)
+    if staff_id is not None:
+        if time.time() - seen > _timeout_s():
+            logout_user()
+            g.staff_timed_out = True
+        else:
+            user = db.session.get(StaffUser, staff_id)
+            if user is None:
+                logout_user()
+            else:
+                session["staff_seen"] = int(time.time())
+    g.staff_user = user
+    return user
+
+
+def login_user(user: StaffUser) -> None:
+    """Start a staff session for user (a fresh session, so no fixation)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session.permanent = True
+    session["staff_id"] = user.id
+    session["staff_seen"] = int(time.time())
+    g.staff_user = user
+
+
+def logout_user() -> None:
+    """End the staff session."""
+    session.pop("staff_id", None)
+    session.pop("staff_seen", None)
+    session.pop("staff_order", None)
+    g.staff_user = None
+
+
+def is_admin() -> bool:
+    """Return True when the logged-in staff member is an admin."""
+    user = current_staff()
+    return user is not None and user.role == "admin"
+
+
+def actor() -> Actor:
+    """Return the audit-trail actor of this request: staff username and station name."""
+    user = current_staff()
+    station = current_app.extensions["station"]
+    return Actor(name=user.username if user else "anonymous", station=station.name)
+
+
+def _wants_json() -> bool:
+    return (request.is_json or request.accept_mimetypes.best == "application/json"
+            or request.headers.get("X-Requested-With") == "fetch")
+
+
+def refuse_anonymous():
+    """Return the response for a request without a staff session: 401 JSON or a redirect."""
+    if _wants_json():
+        from kiosk.views.errors import json_error
+
+        return json_error(401, "login required", "log in at /staff/login")
+    target = request.full_path if request.method == "GET" else None
+    return redirect(url_for("staff.login", next=target.rstrip("?") if target else None))
+
+
+def login_required(view: F) -> F:
+    """Refuse the view to requests without a staff session."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_staff() is None:
+            return refuse_anonymous()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def admin_required(view: F) -> F:
+    """Refuse the view to anyone but a logged-in admin (403 for other staff)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        user = current_staff()
+        if user is None:
+            return refuse_anonymous()
+        if user.role != "admin":
+            raise Forbidden("this page is for admins")
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def guard_blueprint():
+    """Refuse every staff page but the login ones to requests without a staff session."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if current_staff() is None:
+        return refuse_anonymous()
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Give staff templates the logged-in staff member and the navigation links."""
+
+    @app.context_processor
+    def staff_context() -> dict[str, Any]:
+        if not request.path.startswith("/staff"):
+            return {}
+        nav = [(e, label, admin) for e, label, admin in app.extensions.get("staff_nav", [])
+               if e in app.view_functions]
+        return {"staff_user": current_staff(), "staff_nav": nav,
+                "staff_lang": str(get_locale() or "nb")}
