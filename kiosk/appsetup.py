@@ -80,7 +80,10 @@ def configure_database(app: Flask) -> None:
     options.setdefault("pool_pre_ping", True)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # reported by /healthz and `kiosk init`, not a crash here
+                logging.getLogger(__name__).error("cannot create the database folder: %s", exc)
         options.setdefault("connect_args", {"timeout": 10, "check_same_thread": False})
 
 

@@ -98,7 +98,9 @@ def _weekdays(v: list) -> str | None:
 
 
 def _label_name(v: str) -> str | None:
-    return None if re.fullmatch(r"[A-Za-z0-9]{1,4}", v) else "must be 1-4 letters or digits"
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,3}", v):
+        return None
+    return "must be a letter followed by up to 3 letters or digits"
 
 
 def _nonempty(v: str) -> str | None:

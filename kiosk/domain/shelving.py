@@ -22,7 +22,7 @@ from kiosk.domain.orders import Actor, NotFound, OrderError, record
 from kiosk.models import Order, OrderStatus, Place, Shelf, Slot, utcnow
 
 T = TypeVar("T")
-LABEL_RE = re.compile(r"^([A-Za-z0-9]{1,4})-?(\d{1,3})$")
+LABEL_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,3}?)-?(\d{1,3})$")
 
 
 class SlotFull(OrderError):
