@@ -14,7 +14,8 @@ from kiosk.cli.context import StationContext
 from kiosk.cli.core import check_config, demo, init, serve
 
 COMMAND_MODULES = ("kiosk.cli.orders", "kiosk.cli.devices", "kiosk.cli.staff",
-                   "kiosk.cli.labels", "kiosk.cli.ops", "kiosk.cli.ils", "kiosk.cli.offers")
+                   "kiosk.cli.labels", "kiosk.cli.privacy", "kiosk.cli.ops", "kiosk.cli.ils",
+                   "kiosk.cli.offers")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
