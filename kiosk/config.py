@@ -167,6 +167,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "rate_limit": Key(_STR, "30/minute", _rate),
         "self_collect": Key(_BOOL, True, None),
         "staff_pin": Key(_BOOL, False, None),
+        "offer_seconds": Key(_INT, 12, _positive),
     },
     "cards": {
         "patterns": Key(list, [r"^N\d{9}$"], _regexes),

@@ -36,6 +36,7 @@ class LookupResult:
     waiting: int = 0
     name: str | None = None
     notices: list[str] = field(default_factory=list)
+    offer: dict | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)

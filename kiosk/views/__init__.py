@@ -8,7 +8,7 @@ from flask import Flask
 
 from kiosk.views.errors import register_error_handlers
 
-BLUEPRINTS = ("kiosk.views.patron", "kiosk.views.health")
+BLUEPRINTS = ("kiosk.views.patron", "kiosk.views.health", "kiosk.offers.views")
 OPTIONAL = ("kiosk.api", "kiosk.staff")
 
 
