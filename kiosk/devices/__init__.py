@@ -1,0 +1,1 @@
+"""Station hardware: barcode scanner and receipt printer, with no Flask inside."""

@@ -1,0 +1,50 @@
+"""POST /kiosk/print: the patron asks for a slip of the scan on screen (no login)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+from kiosk.extensions import csrf, limiter
+from kiosk.views.errors import json_error
+
+bp = Blueprint("printing", __name__)
+
+PRINT_LIMIT = "10/minute"
+NOTE_THE_SLOT = "The slip could not be printed. Please note your shelf slot and pickup code."
+
+
+def _station():
+    return current_app.extensions["station"]
+
+
+def _limit_off() -> bool:
+    return _station().settings.kiosk.rate_limit == "off"
+
+
+@bp.post("/kiosk/print")
+@csrf.exempt
+@limiter.limit(PRINT_LIMIT, exempt_when=_limit_off)
+def print_slip():
+    if not request.is_json:
+        return json_error(415, "expected JSON", 'send {"event_id": N} as application/json')
+    payload = request.get_json(silent=True)
+    event_id = payload.get("event_id") if isinstance(payload, dict) else None
+    if not isinstance(event_id, int) or isinstance(event_id, bool) or event_id < 1:
+        return json_error(400, "bad request", 'send {"event_id": N} with a positive integer')
+    station = _station()
+    recent = station.recent(event_id)
+    if recent is None:
+        return json_error(404, "no such scan", "the scan is no longer on screen; scan again")
+    _card, result = recent
+    if result.get("outcome") != "ready" or not result.get("pickups"):
+        return json_error(409, "nothing to print", "this scan found nothing on the shelf")
+    if station.printer is None:
+        return json_error(503, "no printer", "this station has no receipt printer")
+    outcome = station.printer.print_result(result)
+    if not outcome.ok:
+        return json_error(503, "printer not available", NOTE_THE_SLOT)
+    return jsonify({"printed": True, "event_id": event_id})
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
