@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Install (or upgrade) the pickup station on a Debian 12 PC. Safe to run again.
+#
+#   sudo systemd/install.sh              station + Chromium kiosk screen on tty1
+#   sudo systemd/install.sh --no-screen  station only (the screen is another machine)
+#
+# What it does: Debian packages, the users kiosk and kiosk-display, /etc/kiosk and
+# /var/lib/kiosk, a virtualenv in /opt/kiosk/venv with this checkout installed,
+# a first /etc/kiosk/kiosk.toml (kept if present), the systemd units, the udev rule
+# and the Chromium policy, then `kiosk init` (migrations) and starts the units.
+# See docs/deploy.md.
+set -euo pipefail
+
+SRC="$(cd "$(dirname "$0")/.." && pwd)"
+PREFIX=/opt/kiosk
+CONFIG=/etc/kiosk/kiosk.toml
+SCREEN=1
+
+for arg in "$@"; do
+  case "$arg" in
+    --no-screen) SCREEN=0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "unknown option: $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "run as root (sudo $0)" >&2; exit 1; }
+command -v apt-get >/dev/null || { echo "this installer is for Debian 12" >&2; exit 1; }
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Debian packages"
+packages=(python3 python3-venv python3-pip postgresql-client)
+(( SCREEN )) && packages+=(chromium cage fonts-dejavu-core)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+step "users and directories"
+install -D -m 0644 "$SRC/systemd/kiosk.sysusers" /usr/lib/sysusers.d/kiosk.conf
+install -D -m 0644 "$SRC/systemd/kiosk.tmpfiles" /usr/lib/tmpfiles.d/kiosk.conf
+systemd-sysusers /usr/lib/sysusers.d/kiosk.conf
+systemd-tmpfiles --create /usr/lib/tmpfiles.d/kiosk.conf
+
+step "the station in $PREFIX/venv"
+# An upgrade: stop the running station so old and new code never mix.
+systemctl stop kiosk.service 2>/dev/null || true
+[ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
+"$PREFIX/venv/bin/python" -m pip install -q --upgrade pip
+"$PREFIX/venv/bin/python" -m pip install -q --upgrade "$SRC[postgres]"
+"$PREFIX/venv/bin/python" -m pip install -q --force-reinstall --no-deps "$SRC"
+# The unit's file system is read-only: compile now, not at first start.
+"$PREFIX/venv/bin/python" -m compileall -q "$PREFIX/venv/lib" >/dev/null || true
+
+step "configuration $CONFIG"
+if [ ! -e "$CONFIG" ]; then
+  cat >"$CONFIG" <<'TOML'
+# The pickup station's configuration; every key: station_config/example.toml.
+[station]
+name = "Pickup station"
+branch = "main"
+language = "nb"
+
+[database]
+url = "sqlite:////var/lib/kiosk/kiosk.db"
+
+[server]
+host = "127.0.0.1"
+port = 8080
+
+[scanner]
+kind = "none"      # "serial" with port = "/dev/kiosk-scanner" (see 99-kiosk-scanner.rules)
+
+[[shelves]]
+name = "A"
+slots = 24
+capacity = 3
+TOML
+  echo "wrote $CONFIG: edit it, then systemctl restart kiosk"
+else
+  echo "kept $CONFIG"
+fi
+chown root:kiosk "$CONFIG"
+chmod 0640 "$CONFIG"
+"$PREFIX/venv/bin/kiosk" --config "$CONFIG" check-config
+
+step "systemd units, udev rule, Chromium policy"
+install -D -m 0644 "$SRC/systemd/kiosk.service" /etc/systemd/system/kiosk.service
+install -D -m 0644 "$SRC/systemd/kiosk-browser.service" /etc/systemd/system/kiosk-browser.service
+install -D -m 0644 "$SRC/systemd/99-kiosk-scanner.rules" /etc/udev/rules.d/99-kiosk-scanner.rules
+install -D -m 0644 "$SRC/systemd/chromium-policy.json" /etc/chromium/policies/managed/kiosk.json
+install -D -m 0644 "$SRC/docs/deploy.md" /usr/share/doc/kiosk/deploy.md
+install -d -m 0755 /usr/share/doc/kiosk/examples
+install -m 0644 "$SRC"/systemd/kiosk.service.d/*.example /usr/share/doc/kiosk/examples/
+systemctl daemon-reload
+udevadm control --reload || true
+
+step "database (kiosk init: create or migrate)"
+runuser -u kiosk -- env KIOSK_CONFIG="$CONFIG" STATE_DIRECTORY=/var/lib/kiosk \
+  "$PREFIX/venv/bin/kiosk" init
+
+step "start"
+systemctl enable kiosk.service
+systemctl restart kiosk.service
+if (( SCREEN )); then
+  systemctl set-default graphical.target
+  systemctl enable kiosk-browser.service
+  systemctl restart kiosk-browser.service
+fi
+systemctl --no-pager --lines=5 status kiosk.service || true
+echo
+echo "done: the station serves http://127.0.0.1:8080 (logs: journalctl -u kiosk)"
