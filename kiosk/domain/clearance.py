@@ -1,0 +1,124 @@
+"""Clearance: bags left on the shelf past their deadline, and patron data past its time.
+
+A deadline is fixed at shelving (see `kiosk.domain.shelving.shelve`), counted
+in opening days. Should the calendar change afterwards (a day closed at short
+notice), a deadline that now falls on a closed day moves to the next open day:
+`effective_deadline` is what clearance and the shelf map go by.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from kiosk.domain import orders as order_ops
+from kiosk.domain import pickup_codes
+from kiosk.domain.calendar import OpeningCalendar
+from kiosk.domain.orders import Actor, NotFound, OrderError
+from kiosk.models import CheckoutJob, Order, OrderStatus, Place, Shelf, Slot, utcnow
+
+
+class BadCode(OrderError):
+    """What was scanned is not a pickup code at all."""
+
+    status_code = 400
+
+
+@dataclass(frozen=True)
+class ClearanceList:
+    """Bags to take off the shelf today (past their deadline) and bags due today."""
+
+    today: dt.date
+    overdue: list[Order]
+    due_today: list[Order]
+
+
+def effective_deadline(order: Order, calendar: OpeningCalendar) -> dt.date | None:
+    """Return the last day the order waits: its deadline, or the next open day after it."""
+    return calendar.next_open(order.deadline) if order.deadline else None
+
+
+def is_overdue(order: Order, calendar: OpeningCalendar, today: dt.date | None = None) -> bool:
+    """Return True if the order is on the shelf and its last day has passed."""
+    last = effective_deadline(order, calendar)
+    return (order.status == OrderStatus.READY and last is not None
+            and last < (today or dt.date.today()))
+
+
+def clearance_list(session: Session, calendar: OpeningCalendar,
+                   today: dt.date | None = None) -> ClearanceList:
+    """Return the orders on the shelf past their deadline and those due today, by slot."""
+    today = today or dt.date.today()
+    rows = session.scalars(
+        select(Order)
+        .join(Place, Order.place_id == Place.id).join(Slot).join(Shelf)
+        .where(Order.status == OrderStatus.READY, Order.deadline <= today)
+        .order_by(Shelf.position, Slot.number, Order.shelved_at, Order.id)
+    ).all()
+    overdue, due = [], []
+    for order in rows:
+        last = effective_deadline(order, calendar)
+        if last < today:
+            overdue.append(order)
+        elif last == today:
+            due.append(order)
+    return ClearanceList(today, overdue, due)
+
+
+def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCalendar,
+              today: dt.date | None = None) -> Order:
+    """Take a scanned bag off the shelf as not collected (expired); its slot place is freed.
+
+    Refuses (with the reason) a scan that is no pickup code, a code with no bag on the
+    shelf, and a bag whose deadline has not passed yet: that one goes back on its slot.
+    """
+    code = pickup_codes.parse_code(scanned or "")
+    if code is None:
+        raise BadCode(f"{scanned.strip()[:40]!r} is not a pickup code",
+                      {"kind": "not_a_pickup_code"})
+    order = order_ops.by_pickup_code(session, code)
+    if order is None:
+        latest = session.scalar(select(Order).where(Order.pickup_code == code)
+                                .order_by(Order.id.desc()).limit(1))
+        if latest is not None and latest.status == OrderStatus.EXPIRED:
+            raise OrderError(f"bag {code} was already cleared from {latest.slot_label}",
+                             {"kind": "already_cleared", "pickup_code": code})
+        raise NotFound(f"no bag with pickup code {code} is on the shelf",
+                       {"kind": "unknown_code", "pickup_code": code})
+    if order.status != OrderStatus.READY:
+        raise OrderError(f"bag {code} is not on the shelf (order is {order.status})",
+                         {"kind": "not_on_shelf", "status": order.status})
+    if not is_overdue(order, calendar, today):
+        last = effective_deadline(order, calendar)
+        raise OrderError(f"bag {code} may wait on {order.slot_label} until {last.isoformat()}; "
+                         "put it back", {"kind": "not_expired", "deadline": last.isoformat(),
+                                         "slot": order.slot_label})
+    order_ops.expire(session, order, actor)
+    return order
+
+
+def anonymise_closed(session: Session, after_days: int, now: dt.datetime | None = None,
+                     batch: int = 500) -> int:
+    """Drop card and name of orders closed more than after_days ago; return how many.
+
+    Statistics keep working: they come from the orders' statuses and timestamps.
+    The library-system checkout queue forgets the card of finished jobs too.
+    """
+    cutoff = (now or utcnow()) - dt.timedelta(days=after_days)
+    total = 0
+    while True:
+        done = order_ops.anonymise(session, cutoff, limit=batch)
+        session.flush()
+        total += done
+        if done < batch:
+            break
+    finished = session.scalars(select(CheckoutJob).join(Order, CheckoutJob.order_id == Order.id)
+                               .where(and_(CheckoutJob.state != "queued",
+                                           Order.anonymised_at.is_not(None),
+                                           CheckoutJob.card != ""))).all()
+    for job in finished:
+        job.card = ""
+    return total

@@ -1,0 +1,179 @@
+"""Statistics from orders' statuses and timestamps (never from cards, so they survive privacy).
+
+Counted per day and per ISO week in the library's local time: bags put on the
+shelf (ready), bags collected, bags cleared uncollected (expired); the median
+time from shelf to patron; the share never collected; and how the slots are used.
+Day buckets are computed in Python so the same plain SQL runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import statistics
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from kiosk.domain.shelving import occupancy
+from kiosk.models import Order, OrderStatus, Shelf, Slot
+
+MAX_DAYS = 732
+KINDS = ("ready", "collected", "expired")
+
+
+@dataclass
+class Bucket:
+    """Counts for one day or one ISO week (start is that day, or that week's Monday)."""
+
+    start: dt.date
+    name: str
+    ready: int = 0
+    collected: int = 0
+    expired: int = 0
+
+
+@dataclass(frozen=True)
+class SlotUse:
+    """One slot: bags in it now, its capacity, and bags shelved on it in the period."""
+
+    label: str
+    capacity: int
+    now: int
+    shelved: int
+
+
+@dataclass
+class Report:
+    """Every figure for one period."""
+
+    start: dt.date
+    end: dt.date
+    days: list[Bucket]
+    weeks: list[Bucket]
+    median_to_collect: dt.timedelta | None
+    uncollected_share: float | None
+    slots: list[SlotUse] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {k: sum(getattr(d, k) for d in self.days) for k in KINDS}
+
+    @property
+    def occupancy_now(self) -> tuple[int, int]:
+        """Return (bags on the shelf now, places in all slots in use)."""
+        return sum(s.now for s in self.slots), sum(s.capacity for s in self.slots)
+
+
+def _local_day(moment: dt.datetime, tz: dt.tzinfo | None) -> dt.date:
+    if moment.tzinfo is None:  # SQLite gives back naive UTC
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(tz).date()
+
+
+def _bounds(start: dt.date, end: dt.date, tz: dt.tzinfo | None) -> tuple[dt.datetime, ...]:
+    """Return the period's first and after-last moment in UTC, one day wider for safety."""
+    lo = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tz)
+    hi = dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), tz)
+    return lo.astimezone(dt.UTC), hi.astimezone(dt.UTC)
+
+
+def check_period(start: dt.date, end: dt.date) -> None:
+    """Raise ValueError unless start..end is a sensible period."""
+    if end < start:
+        raise ValueError("the period ends before it starts")
+    if (end - start).days >= MAX_DAYS:
+        raise ValueError(f"the period is longer than {MAX_DAYS} days")
+
+
+def report(session: Session, start: dt.date, end: dt.date,
+           tz: dt.tzinfo | None = None) -> Report:
+    """Return the statistics of the days start..end (inclusive), in time zone tz (local)."""
+    check_period(start, end)
+    lo, hi = _bounds(start, end, tz)
+    rows = session.execute(
+        select(Order.status, Order.shelved_at, Order.closed_at, Order.slot_label)
+        .where(or_(Order.shelved_at.between(lo, hi), Order.closed_at.between(lo, hi)))
+    ).all()
+    days = {start + dt.timedelta(days=i): Bucket(start + dt.timedelta(days=i), "")
+            for i in range((end - start).days + 1)}
+    for day, bucket in days.items():
+        bucket.name = day.isoformat()
+    waits: list[float] = []
+    shelved_on: dict[str, int] = {}
+    for status, shelved_at, closed_at, slot_label in rows:
+        shelved_day = _local_day(shelved_at, tz) if shelved_at else None
+        if shelved_day in days:
+            days[shelved_day].ready += 1
+            if slot_label:
+                shelved_on[slot_label] = shelved_on.get(slot_label, 0) + 1
+        closed_day = _local_day(closed_at, tz) if closed_at else None
+        if closed_day not in days or status not in (OrderStatus.COLLECTED, OrderStatus.EXPIRED):
+            continue
+        if status == OrderStatus.COLLECTED:
+            days[closed_day].collected += 1
+            if shelved_at:
+                waits.append(_seconds_between(shelved_at, closed_at))
+        elif shelved_at:  # expired: cleared from the shelf
+            days[closed_day].expired += 1
+    totals = {k: sum(getattr(b, k) for b in days.values()) for k in KINDS}
+    closed = totals["collected"] + totals["expired"]
+    return Report(
+        start=start, end=end, days=list(days.values()), weeks=_weeks(days.values()),
+        median_to_collect=dt.timedelta(seconds=statistics.median(waits)) if waits else None,
+        uncollected_share=totals["expired"] / closed if closed else None,
+        slots=slot_use(session, shelved_on),
+    )
+
+
+def _seconds_between(a: dt.datetime, b: dt.datetime) -> float:
+    a = a if a.tzinfo else a.replace(tzinfo=dt.UTC)
+    b = b if b.tzinfo else b.replace(tzinfo=dt.UTC)
+    return (b - a).total_seconds()
+
+
+def _weeks(days) -> list[Bucket]:
+    weeks: dict[tuple[int, int], Bucket] = {}
+    for d in days:
+        year, week, weekday = d.start.isocalendar()
+        bucket = weeks.get((year, week))
+        if bucket is None:
+            monday = d.start - dt.timedelta(days=weekday - 1)
+            bucket = weeks[(year, week)] = Bucket(monday, f"{year}-W{week:02d}")
+        for kind in KINDS:
+            setattr(bucket, kind, getattr(bucket, kind) + getattr(d, kind))
+    return list(weeks.values())
+
+
+def slot_use(session: Session, shelved_on: dict[str, int] | None = None) -> list[SlotUse]:
+    """Return every slot in use with its bags now and (if given) bags shelved in a period."""
+    now = occupancy(session)
+    slots = session.execute(select(Slot.id, Slot.label, Slot.capacity).join(Shelf)
+                            .where(Slot.active.is_(True))
+                            .order_by(Shelf.position, Slot.number)).all()
+    shelved_on = shelved_on or {}
+    return [SlotUse(label, capacity, now.get(slot_id, 0), shelved_on.get(label, 0))
+            for slot_id, label, capacity in slots]
+
+
+def hours(delta: dt.timedelta | None) -> float | None:
+    """Return a duration in hours, rounded to one decimal."""
+    return None if delta is None else round(delta.total_seconds() / 3600, 1)
+
+
+def to_csv(rep: Report, by: str = "day") -> str:
+    """Return the report as CSV: one row per day, per ISO week or per slot."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    if by == "slot":
+        writer.writerow(["slot", "capacity", "bags_now", "bags_shelved"])
+        writer.writerows([s.label, s.capacity, s.now, s.shelved] for s in rep.slots)
+        return out.getvalue()
+    if by not in ("day", "week"):
+        raise ValueError("by must be day, week or slot")
+    writer.writerow([by, "start", *KINDS])
+    for b in rep.days if by == "day" else rep.weeks:
+        writer.writerow([b.name, b.start.isoformat(), b.ready, b.collected, b.expired])
+    return out.getvalue()
