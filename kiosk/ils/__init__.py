@@ -1,0 +1,30 @@
+"""The library-system (ILS) link over SIP2: codec, client, link, checkout queue, hooks.
+
+Nothing here imports Flask except `staffpage`; `attach` wires a link to a station.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.ils.link import IlsLink
+from kiosk.ils.patrons import PinGuard, patron_check_hook, pin_gate_hook
+
+
+def attach(station: Any) -> IlsLink | None:
+    """Give the station its ILS link and scan hooks as `[ils]` configures; None if no ILS."""
+    ils = station.settings.ils
+    if ils.kind != "sip2" or getattr(station, "ils", None) is not None:
+        return getattr(station, "ils", None)
+    link = IlsLink.from_settings(ils, station.devices["ils"])
+    station.ils = link
+    station.pin_guard = PinGuard() if ils.require_pin else None
+    if ils.holds_from_ils:
+        from kiosk.ils.holds import holds_hook
+
+        station.lookup_hooks.append(holds_hook(link, station))
+    if ils.patron_check and not ils.require_pin:  # with a PIN, the check comes with the PIN
+        station.lookup_hooks.append(patron_check_hook(link))
+    if ils.require_pin:
+        station.lookup_hooks.append(pin_gate_hook(station.pin_guard))
+    return link

@@ -1,0 +1,102 @@
+"""Pickup with checkout: lend an order's items to the patron, then mark it collected.
+
+Each item not yet lent becomes a checkout job (kiosk.ils.queue) committed before it
+is sent. With the link up the jobs are sent at once; with the link down they stay
+queued and pickup goes on: a queued item counts as lent, the queue sends it later.
+
+Refused items: the order is collected only when every item is lent or queued. If
+the ILS refuses any item, the items it lent stay lent, and the order stays `ready`
+on its slot holding just the refused items (each with the ILS's screen message),
+with an audit note for staff; the patron is told to leave those items and see
+staff. Collecting the same order again later tries only the items not yet lent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy.orm import Session
+
+from kiosk.domain import orders as order_ops
+from kiosk.domain.cards import mask
+from kiosk.ils import queue
+from kiosk.ils.client import LinkDown, LoginRefused
+from kiosk.ils.link import IlsLink
+from kiosk.models import Order
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ItemOutcome:
+    """One item at pickup: lent (with due date), queued for the ILS, or refused."""
+
+    barcode: str
+    state: str  # "lent" | "queued" | "refused"
+    due_date: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class PickupOutcome:
+    """What pickup did to an order, for the screen."""
+
+    order_id: int
+    collected: bool
+    items: list[ItemOutcome] = field(default_factory=list)
+    ils: str = "none"  # "none" | "online" | "offline"
+
+    @property
+    def refused(self) -> list[ItemOutcome]:
+        return [i for i in self.items if i.state == "refused"]
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "refused": [asdict(i) for i in self.refused]}
+
+
+_STATE = {queue.DONE: "lent", queue.QUEUED: "queued", queue.REFUSED: "refused",
+          queue.FAILED: "refused"}
+
+
+def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLink | None,
+                          actor: order_ops.Actor) -> PickupOutcome:
+    """Lend the order's items to card (queueing when the ILS is down), then collect it."""
+    if link is None:
+        order_ops.collect(session, order, actor)
+        session.commit()
+        return PickupOutcome(order.id, True)
+    outcome = PickupOutcome(order.id, False, ils="online")
+    outcome.items = [ItemOutcome(i.barcode, "lent", i.due_date, i.ils_message)
+                     for i in order.items if i.lent_at is not None]
+    with link.queue_lock:
+        open_items = [i for i in order.items if i.lent_at is None]
+        jobs = [queue.job_for_item(session, item, card) for item in open_items]
+        session.commit()  # durable before anything is sent
+        offline = False
+        for job in jobs:
+            if not offline and job.state == queue.QUEUED:
+                try:
+                    queue.send_job(session, job, link)
+                except (LinkDown, LoginRefused) as exc:
+                    session.rollback()
+                    offline = True
+                    log.info("ILS unavailable at pickup (%s); checkouts queued", exc)
+            outcome.items.append(ItemOutcome(job.item_barcode, _STATE[job.state],
+                                             job.due_date, job.message))
+    if offline:
+        outcome.ils = "offline"
+    lent = [i for i in outcome.items if i.state != "refused"]
+    if not outcome.refused:
+        order_ops.collect(session, order, actor,
+                          detail=f"{len(lent)} item(s) lent"
+                          + (" (queued for the ILS)" if offline else ""))
+        outcome.collected = True
+    else:
+        detail = "; ".join(f"{i.barcode}: {i.message or 'refused'}" for i in outcome.refused)
+        order_ops.record(session, order, actor, "partly_lent",
+                         detail=f"ILS refused {len(outcome.refused)} item(s): {detail}")
+        log.info("pickup of order %s by card %s: %d item(s) refused", order.id, mask(card),
+                 len(outcome.refused))
+    session.commit()
+    return outcome

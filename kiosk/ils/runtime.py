@@ -1,0 +1,63 @@
+"""The ILS link's background work while the station serves: keepalive and queue replay."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kiosk.ils import attach, queue
+
+log = logging.getLogger(__name__)
+
+TICK_S = 2.0
+KEEPALIVE_S = 30.0
+
+
+def tick(session_scope: Callable[[], Any], link: Any, last_keepalive: float) -> float:
+    """Do one round: keepalive when due, replay queued jobs when the link answers."""
+    now = time.monotonic()
+    with session_scope() as session:
+        waiting = bool(queue.pending(session, limit=1))
+    if waiting or not link.up or now - last_keepalive >= KEEPALIVE_S:
+        if not link.ensure():
+            return last_keepalive
+        last_keepalive = now
+    if waiting:
+        with session_scope() as session:
+            queue.replay(session, link)
+    return last_keepalive
+
+
+def start(app: Any) -> Callable[[], None]:
+    """Start the keepalive and replay thread if an ILS is configured; return its stopper."""
+    from kiosk.appsetup import session_scope
+
+    station = app.extensions["station"]
+    link = attach(station)
+    if link is None:
+        return lambda: None
+    scope = session_scope(app)
+    stop = threading.Event()
+    interval = float(app.config.get("KIOSK_ILS_TICK_S", TICK_S))
+
+    def run() -> None:
+        last = 0.0
+        while not stop.is_set():
+            try:
+                last = tick(scope, link, last)
+            except Exception:  # keep the thread alive whatever one round does
+                log.exception("ILS background round failed")
+            stop.wait(interval)
+
+    thread = threading.Thread(target=run, name="ils-link", daemon=True)
+    thread.start()
+
+    def stopper() -> None:
+        stop.set()
+        thread.join(timeout=10)
+        link.close()
+
+    return stopper

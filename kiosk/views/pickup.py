@@ -1,0 +1,124 @@
+"""Pickup at the kiosk: POST /kiosk/collect ("I have collected it") and POST /kiosk/pin."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+from kiosk.domain import orders as order_ops
+from kiosk.domain.cards import mask
+from kiosk.extensions import csrf, db, limiter
+from kiosk.ils import attach
+from kiosk.ils.client import LinkDown, LoginRefused
+from kiosk.ils.lending import collect_with_checkout
+from kiosk.ils.patrons import PIN_LOCKED, SEE_STAFF, notice_for
+from kiosk.models import Order, OrderStatus
+from kiosk.views.errors import json_error
+
+log = logging.getLogger(__name__)
+bp = Blueprint("pickup", __name__)
+MAX_PIN_LENGTH = 32
+
+
+def _station():
+    return current_app.extensions["station"]
+
+
+def _json_ints(*names: str) -> dict[str, int] | tuple:
+    if not request.is_json:
+        return json_error(415, "expected JSON", "send application/json")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return json_error(400, "bad request", "send a JSON object")
+    out = {}
+    for name in names:
+        value = payload.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return json_error(400, "bad request", f"{name} must be a whole number")
+        out[name] = value
+    return out
+
+
+def _recent_or_error(event_id: int):
+    entry = _station().recent(event_id)
+    if entry is None or entry[0] is None:
+        return None, json_error(404, "scan not on screen",
+                                "scan the card again; this screen has gone idle")
+    return entry, None
+
+
+@bp.post("/kiosk/collect")
+@csrf.exempt
+@limiter.limit("30/minute")
+def collect():
+    station = _station()
+    if not station.settings.kiosk.self_collect:
+        return json_error(403, "self collect is off", "ask staff to hand over the order")
+    args = _json_ints("event_id", "order_id")
+    if isinstance(args, tuple):
+        return args
+    entry, error = _recent_or_error(args["event_id"])
+    if error:
+        return error
+    card, result = entry
+    shown = {p["order_id"] for p in result.get("pickups", [])}
+    if args["order_id"] not in shown:
+        return json_error(404, "order not shown", "that order was not on this scan's screen")
+    order = db.session.get(Order, args["order_id"])
+    if order is None or order.card != card:
+        return json_error(404, "order not shown", "that order was not on this scan's screen")
+    if order.status != OrderStatus.READY:
+        return json_error(409, f"order is {order.status}", {"status": order.status})
+    ils = station.settings.ils
+    link = attach(station) if ils.checkout_on_collect else None
+    actor = order_ops.Actor("kiosk", station.name)
+    outcome = collect_with_checkout(db.session, order, card, link, actor)
+    log.info("order %s collected at the kiosk by card %s: %s", order.id, mask(card),
+             "all lent" if outcome.collected else f"{len(outcome.refused)} refused")
+    body = outcome.as_dict()
+    body["status"] = order.status
+    if outcome.refused:
+        body["notices"] = [SEE_STAFF]
+    return jsonify(body), 200
+
+
+@bp.post("/kiosk/pin")
+@csrf.exempt
+@limiter.limit("10/minute")
+def pin():
+    station = _station()
+    guard = getattr(station, "pin_guard", None)
+    if attach(station) is None or guard is None:
+        return json_error(404, "no PIN here", "this station does not ask for a PIN")
+    payload = request.get_json(silent=True) if request.is_json else None
+    given = payload.get("pin") if isinstance(payload, dict) else None
+    if not isinstance(given, str) or not given.isdigit() or len(given) > MAX_PIN_LENGTH:
+        return json_error(400, "bad request", 'send {"event_id": N, "pin": "1234"}')
+    args = _json_ints("event_id")
+    if isinstance(args, tuple):
+        return args
+    entry, error = _recent_or_error(args["event_id"])
+    if error:
+        return error
+    card = entry[0]
+    if guard.locked(card):
+        return json_error(429, "too many wrong PINs", {"notices": [PIN_LOCKED]})
+    try:
+        info = station.ils.check_pin(card, given)
+    except (LinkDown, LoginRefused):
+        return json_error(503, "library system unavailable", "try again, or see staff")
+    if not info.pin_ok:
+        left = guard.wrong(card)
+        log.info("wrong PIN for card %s (%d tries left)", mask(card), left)
+        return json_error(403, "wrong PIN", {"tries_left": left})
+    guard.right(card)
+    data = station.handle_scan(card, source="pin")
+    notice = notice_for(info)
+    if notice and notice not in data["notices"]:
+        data["notices"].append(notice)
+    return jsonify(data), 200
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,309 @@
+"""A library system for tests: pysip2's SIP2Server in a thread, and a proxy that misbehaves.
+
+`FakeLibrary` holds patrons and loans and registers pysip2 handlers for login,
+patron information and checkout. `SipServer` runs a pysip2 server on a loopback
+port in its own thread. `FaultProxy` sits between the station and the server and
+can garble the checksum of an answer, swallow an answer and close (as if the link
+broke after the ILS acted), drop every connection, or speak TLS to the station.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import ssl
+import subprocess
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+from pysip2 import (
+    CHECKOUT,
+    LOGIN,
+    PATRON_INFORMATION,
+    CheckoutRequest,
+    CheckoutResponse,
+    LoginRequest,
+    LoginResponse,
+    PatronInformationRequest,
+    PatronInformationResponse,
+    RequestContext,
+    SIP2Server,
+)
+
+INSTITUTION = "testlib"
+
+
+@dataclass
+class Patron:
+    pin: str = "1234"
+    valid: bool = True
+    blocked: bool = False
+    name: str = "Åse Ødegård"
+    holds: list[str] = field(default_factory=list)
+
+
+class FakeLibrary:
+    """Patrons, loans and what the station asked; pysip2 handlers over them."""
+
+    def __init__(self, user: str = "kiosk", password: str = "s3cret",
+                 encoding: str = "utf-8", renew_repeats: bool = True):
+        self.user, self.password = user, password
+        self.patrons: dict[str, Patron] = {}
+        self.loans: dict[str, str] = {}  # item -> patron
+        self.refuse: dict[str, str] = {}  # item -> screen message
+        self.checkouts: Counter[str] = Counter()  # item -> 11 requests seen
+        self.logins: list[str] = []
+        self.patron_requests: list[PatronInformationRequest] = []
+        self.renew_repeats = renew_repeats
+        self.server = SIP2Server(encoding=encoding, institution_id=INSTITUTION,
+                                 login_required=True)
+        self.server.route(LOGIN)(self._login)
+        self.server.route(PATRON_INFORMATION)(self._patron_information)
+        self.server.route(CHECKOUT)(self._checkout)
+
+    def _login(self, req: LoginRequest, ctx: RequestContext) -> LoginResponse:
+        self.logins.append(req.login_user_id)
+        ok = req.login_user_id == self.user and req.login_password == self.password
+        return LoginResponse(ok="1" if ok else "0")
+
+    def _patron_information(self, req: PatronInformationRequest,
+                            ctx: RequestContext) -> PatronInformationResponse:
+        self.patron_requests.append(req)
+        patron = self.patrons.get(req.patron_identifier)
+        wants = req.summary
+        holds = tuple(patron.holds) if patron and wants[0] == "Y" else ()
+        charged = tuple(i for i, p in self.loans.items()
+                        if p == req.patron_identifier) if wants[2] == "Y" else ()
+        pin_ok = None
+        if req.patron_password is not None:
+            pin_ok = "Y" if patron and req.patron_password == patron.pin else "N"
+        status = ("Y" if patron and patron.blocked else " ") + " " * 13
+        return PatronInformationResponse(
+            patron_status=status, language="000", transaction_date=ctx.now_18(),
+            hold_items_count=f"{len(holds):04d}", overdue_items_count="0000",
+            charged_items_count=f"{len(charged):04d}", fine_items_count="0000",
+            recall_items_count="0000", unavailable_holds_count="0000",
+            institution_id=INSTITUTION, patron_identifier=req.patron_identifier,
+            personal_name=patron.name if patron else "",
+            valid_patron="Y" if patron and patron.valid else "N",
+            valid_patron_password=pin_ok, hold_items=holds, charged_items=charged,
+            screen_message=("Blocked: see staff",) if patron and patron.blocked else ())
+
+    def _checkout(self, req: CheckoutRequest, ctx: RequestContext) -> CheckoutResponse:
+        item, patron = req.item_identifier, req.patron_identifier
+        self.checkouts[item] += 1
+
+        def answer(ok: bool, renewal: bool = False, message: str = "") -> CheckoutResponse:
+            return CheckoutResponse(
+                ok="1" if ok else "0", renewal_ok="Y" if renewal else "N",
+                magnetic_media="N", desensitize="Y" if ok else "N",
+                transaction_date=ctx.now_18(), institution_id=INSTITUTION,
+                patron_identifier=patron, item_identifier=item, title_identifier="Bok",
+                due_date="2031-01-15" if ok else "",
+                screen_message=(message,) if message else ())
+
+        if item in self.refuse:
+            return answer(False, message=self.refuse[item])
+        if self.loans.get(item) == patron:
+            if self.renew_repeats and req.sc_renewal_policy == "Y":
+                return answer(True, renewal=True, message="Renewed")
+            return answer(False, message="Item already checked out to you")
+        if item in self.loans:
+            return answer(False, message="Item checked out to another patron")
+        self.loans[item] = patron
+        return answer(True)
+
+
+class SipServer:
+    """Run a pysip2 server on a loopback port in a thread until stopped."""
+
+    def __init__(self, library: FakeLibrary):
+        self.library = library
+        self.port = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> SipServer:
+        ready: queue.Queue = queue.Queue()
+        self._stop.clear()
+
+        async def main() -> None:
+            try:
+                async with self.library.server.start("127.0.0.1", 0) as bound:
+                    ready.put(bound)
+                    while not self._stop.is_set():
+                        await anyio.sleep(0.01)
+            except BaseException as exc:  # tell the starting test instead of hanging
+                ready.put(exc)
+                raise
+
+        self._thread = threading.Thread(target=anyio.run, args=(main,), daemon=True)
+        self._thread.start()
+        result = ready.get(timeout=10)
+        if isinstance(result, BaseException):
+            raise result
+        self.port = result
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+class FaultProxy:
+    """Forward SIP2 frames between station and server; break them on request."""
+
+    def __init__(self, upstream_port: int, tls: ssl.SSLContext | None = None):
+        self.upstream_port = upstream_port
+        self.tls = tls
+        self.garble_answers = 0  # how many of the next answers get a wrong checksum
+        self.swallow_answer_to: str | None = None  # e.g. "11": ILS acts, station hears nothing
+        self.requests: list[bytes] = []
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        self._running = True
+        self._threads = [threading.Thread(target=self._accept_loop, daemon=True)]
+        self._threads[0].start()
+
+    def _accept_loop(self) -> None:
+        while self._running:
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.append(sock)
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(None)
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                conn.close()
+                return
+        self._track(conn)
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=2)
+        except OSError:
+            _close(conn)  # the library system is down
+            return
+        upstream.settimeout(None)
+        self._track(upstream)
+        swallow = threading.Event()
+        t = threading.Thread(target=self._pump_requests, args=(conn, upstream, swallow),
+                             daemon=True)
+        t.start()
+        self._pump_answers(upstream, conn, swallow)
+        t.join(timeout=5)
+
+    def _pump_requests(self, src: socket.socket, dst: socket.socket,
+                       swallow: threading.Event) -> None:
+        for frame in _frames(src):
+            self.requests.append(frame)
+            if self.swallow_answer_to and frame[:2] == self.swallow_answer_to.encode():
+                self.swallow_answer_to = None
+                swallow.set()
+            try:
+                dst.sendall(frame)
+            except OSError:
+                break
+        _close(dst)
+
+    def _pump_answers(self, src: socket.socket, dst: socket.socket,
+                      swallow: threading.Event) -> None:
+        for frame in _frames(src):
+            if swallow.is_set():
+                break  # the ILS did it; the station never hears
+            if self.garble_answers > 0 and b"AZ" in frame:
+                self.garble_answers -= 1
+                frame = _garble(frame)
+            try:
+                dst.sendall(frame)
+            except OSError:
+                break
+        _close(dst)
+        _close(src)
+
+    def drop_all(self) -> None:
+        """Cut every open connection, as a network outage or an ILS restart would."""
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for s in socks:
+            _close(s)
+
+    def close(self) -> None:
+        self._running = False
+        self.drop_all()
+        self._threads[0].join(timeout=5)
+        self._listener.close()
+        for t in self._threads[1:]:
+            t.join(timeout=5)
+
+
+def _frames(sock: socket.socket):
+    buffer = b""
+    while True:
+        try:
+            chunk = sock.recv(4096)
+        except OSError:
+            return
+        if not chunk:
+            return
+        buffer += chunk
+        while b"\r" in buffer:
+            frame, _, buffer = buffer.partition(b"\r")
+            yield frame + b"\r"
+
+
+def _garble(frame: bytes) -> bytes:
+    last = frame[-2:-1]
+    return frame[:-2] + (b"0" if last != b"0" else b"1") + b"\r"
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+def self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    """Make a self-signed certificate for 127.0.0.1 with openssl; return (cert, key)."""
+    cert, key = folder / "ils.pem", folder / "ils.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True)
+    return cert, key
+
+
+def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def ils_config(port: int, folder: Path, **extra) -> dict:
+    """Return an `[ils]` section for the station, password files written into folder."""
+    (folder / "ils-password").write_text("s3cret\n")
+    (folder / "ils-terminal").write_text("term\n")
+    return {"kind": "sip2", "host": "127.0.0.1", "port": port, "user": "kiosk",
+            "password_file": str(folder / "ils-password"), "institution": INSTITUTION,
+            "location": "hall", "terminal_password_file": str(folder / "ils-terminal"),
+            "timeout_s": 2, **extra}
