@@ -8,9 +8,9 @@ from flask import Flask
 
 from kiosk.views.errors import register_error_handlers
 
-BLUEPRINTS = ("kiosk.views.patron", "kiosk.views.health", "kiosk.offers.views",
+BLUEPRINTS = ("kiosk.views.patron", "kiosk.views.health", "kiosk.api", "kiosk.offers.views",
               "kiosk.views.printing")
-OPTIONAL = ("kiosk.api", "kiosk.staff")
+OPTIONAL = ("kiosk.staff",)
 
 
 def register_blueprints(app: Flask) -> None:

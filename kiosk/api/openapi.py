@@ -1,0 +1,187 @@
+"""The OpenAPI 3.1 document of /api/v1, written as data."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+STATUSES = ["received", "packing", "ready", "collected", "expired", "cancelled"]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+ORDER_ID = {"name": "order_id", "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1}}
+REASON_BODY = {
+    "required": False,
+    "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"reason": {"type": "string", "maxLength": 500}},
+        "additionalProperties": False}}},
+}
+COMMON_ERRORS = {"401": _error("No token, or a token not accepted"),
+                 "404": _error("No such order"),
+                 "409": _error("The order's state does not allow this")}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object", "required": ["error", "detail"],
+        "properties": {"error": {"type": "string"}, "detail": {}},
+    },
+    "NewItem": {
+        "type": "object", "required": ["barcode"], "additionalProperties": False,
+        "properties": {"barcode": {"type": "string", "minLength": 1, "maxLength": 64},
+                       "title": {"type": ["string", "null"], "maxLength": 500}},
+    },
+    "NewOrder": {
+        "type": "object", "required": ["card", "items"], "additionalProperties": False,
+        "properties": {
+            "ref": {"type": ["string", "null"], "maxLength": 64,
+                    "description": "The library system's own reference; unique."},
+            "card": {"type": "string", "description": "Patron card number, as configured "
+                     "in [cards] patterns (default N + 9 digits)."},
+            "branch": {"type": ["string", "null"], "maxLength": 64,
+                       "description": "Pickup branch; the station's branch if left out."},
+            "patron_name": {"type": ["string", "null"], "maxLength": 200},
+            "items": {"type": "array", "minItems": 1, "maxItems": 200,
+                      "items": _ref("NewItem")},
+        },
+    },
+    "Item": {
+        "type": "object",
+        "properties": {"barcode": {"type": "string"}, "title": {"type": ["string", "null"]},
+                       "packed": {"type": "boolean"}, "lent": {"type": "boolean"}},
+    },
+    "Order": {
+        "type": "object",
+        "required": ["id", "status", "pickup_code", "branch", "items"],
+        "properties": {
+            "id": {"type": "integer"},
+            "ref": {"type": ["string", "null"]},
+            "status": {"type": "string", "enum": STATUSES},
+            "pickup_code": {"type": "string", "examples": ["KR-472"]},
+            "card": {"type": ["string", "null"],
+                     "description": "Null once the order has been anonymised."},
+            "branch": {"type": "string"},
+            "slot": {"type": ["string", "null"], "examples": ["B-12"],
+                     "description": "The shelf slot while the order is ready."},
+            "deadline": {"type": ["string", "null"], "format": "date",
+                         "description": "Last day on the shelf."},
+            "items": {"type": "array", "items": _ref("Item")},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "packed_at": NULLABLE_TIME, "shelved_at": NULLABLE_TIME,
+            "closed_at": NULLABLE_TIME,
+        },
+    },
+    "OrderList": {
+        "type": "object", "required": ["orders", "total"],
+        "properties": {"orders": {"type": "array", "items": _ref("Order")},
+                       "total": {"type": "integer", "description": "Matches over all pages."},
+                       "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+    },
+}
+
+
+def _action(summary: str, description: str) -> dict[str, Any]:
+    return {"post": {
+        "summary": summary, "description": description, "parameters": [ORDER_ID],
+        "requestBody": REASON_BODY,
+        "responses": {"200": _json(_ref("Order"), "The order after the change"),
+                      "400": _error("Bad body"), **COMMON_ERRORS},
+    }}
+
+
+PATHS: dict[str, Any] = {
+    "/orders": {
+        "post": {
+            "summary": "Add an order",
+            "description": "The order gets a pickup code and the status received.",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("NewOrder")}}},
+            "responses": {
+                "201": _json(_ref("Order"), "The order as stored"),
+                "400": _error("Invalid order; detail lists every problem"),
+                "401": COMMON_ERRORS["401"],
+                "409": _error("An order with this ref exists; detail names its id"),
+                "413": _error("Body larger than 1 MiB"),
+                "415": _error("Body is not JSON"),
+            },
+        },
+        "get": {
+            "summary": "List orders, filtered and paged",
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"type": "string"},
+                 "description": "One status or several, comma-separated: " + ", ".join(STATUSES)},
+                {"name": "ref", "in": "query", "schema": {"type": "string"}},
+                {"name": "card", "in": "query", "schema": {"type": "string"}},
+                {"name": "branch", "in": "query", "schema": {"type": "string"}},
+                {"name": "limit", "in": "query",
+                 "schema": {"type": "integer", "minimum": 1, "default": 50},
+                 "description": "At most 500 are returned."},
+                {"name": "offset", "in": "query",
+                 "schema": {"type": "integer", "minimum": 0, "default": 0}},
+            ],
+            "responses": {"200": _json(_ref("OrderList"), "One page of orders, oldest first"),
+                          "400": _error("A bad or unknown parameter"),
+                          "401": COMMON_ERRORS["401"]},
+        },
+    },
+    "/orders/{order_id}": {"get": {
+        "summary": "Get one order", "parameters": [ORDER_ID],
+        "responses": {"200": _json(_ref("Order"), "The order"),
+                      "401": COMMON_ERRORS["401"], "404": COMMON_ERRORS["404"]},
+    }},
+    "/orders/{order_id}/shelve": {"post": {
+        "summary": "Put the order's bag on a shelf slot",
+        "description": "An order not yet packed is taken as packed: the caller vouches for "
+                       "it. The deadline is counted in opening days from today.",
+        "parameters": [ORDER_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["slot"],
+            "properties": {"slot": {"type": "string", "examples": ["B-12"]}}}}}},
+        "responses": {"200": _json(_ref("Order"), "The order, now ready on the slot"),
+                      "400": _error("No slot given"), "401": COMMON_ERRORS["401"],
+                      "404": _error("No such order or slot"),
+                      "409": _error("The slot is full, or the order is closed")},
+    }},
+    "/orders/{order_id}/collect": _action(
+        "Mark the order collected", "Only an order on the shelf can be collected."),
+    "/orders/{order_id}/cancel": _action(
+        "Cancel the order", "Any open order can be cancelled; its slot is freed."),
+    "/openapi.json": {"get": {
+        "summary": "This document", "security": [],
+        "responses": {"200": {"description": "OpenAPI 3.1 document",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }},
+}
+
+
+def document(server: str = "/api/v1") -> dict[str, Any]:
+    """Return the OpenAPI document, with server as the base URL."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Pickup station integration API", "version": "1.0.0",
+            "description": "Orders in, shelving, collection and cancellation for a library "
+                           "takeaway pickup station. Tokens come from the file named by "
+                           "[api] tokens_file.",
+        },
+        "servers": [{"url": server}],
+        "security": [{"bearer": []}],
+        "paths": copy.deepcopy(PATHS),
+        "components": {
+            "schemas": copy.deepcopy(SCHEMAS),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

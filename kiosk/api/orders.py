@@ -1,0 +1,253 @@
+"""The integration API under /api/v1: orders in, shelving, collection, cancellation.
+
+Every request but the OpenAPI document needs `Authorization: Bearer <token>`.
+Errors are JSON `{"error", "detail"}` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from kiosk.api.auth import TokenFile, bearer_token
+from kiosk.api.openapi import document
+from kiosk.domain import importer, shelving
+from kiosk.domain import orders as order_ops
+from kiosk.extensions import db
+from kiosk.models import Order, OrderStatus
+from kiosk.views.errors import json_error
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_BODY = 1024 * 1024
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+LIST_PARAMS = ("status", "ref", "card", "branch", "limit", "offset")
+PUBLIC = {"api.openapi"}
+
+
+class BadRequest(order_ops.OrderError):
+    status_code = 400
+
+
+class _Unsupported(order_ops.OrderError):
+    status_code = 415
+
+
+def _station():
+    return current_app.extensions["station"]
+
+
+def _actor() -> order_ops.Actor:
+    return order_ops.Actor("api", _station().name)
+
+
+def _tokens() -> TokenFile | None:
+    path = _station().settings.api.tokens_file
+    if not path:
+        return None
+    tokens = current_app.extensions.get("api_tokens")
+    if tokens is None or tokens.path != path:
+        tokens = current_app.extensions["api_tokens"] = TokenFile(path)
+    return tokens
+
+
+@bp.before_request
+def authenticate():
+    request.max_content_length = MAX_BODY
+    if request.endpoint in PUBLIC:
+        return None
+    tokens = _tokens()
+    token = bearer_token(request.headers.get("Authorization"))
+    if tokens is None:
+        problem = "the API is off: no [api] tokens_file is configured"
+    elif token is None:
+        problem = "send Authorization: Bearer <token>"
+    elif not tokens.check(token):
+        problem = "token not accepted"
+    else:
+        return None
+    response = json_error(401, "unauthorized", problem)
+    response[0].headers["WWW-Authenticate"] = 'Bearer realm="kiosk"'
+    return response
+
+
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)  # SQLite hands back naive UTC times
+    return value.isoformat()
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """Return the API's representation of an order (the card included: callers are trusted)."""
+    return {
+        "id": order.id, "ref": order.ref, "status": order.status,
+        "pickup_code": order.pickup_code, "card": order.card, "branch": order.branch,
+        "slot": order.slot_label if order.status == OrderStatus.READY else None,
+        "deadline": _iso(order.deadline),
+        "items": [{"barcode": i.barcode, "title": i.title, "packed": i.packed_at is not None,
+                   "lent": i.lent_at is not None} for i in order.items],
+        "created_at": _iso(order.created_at), "updated_at": _iso(order.updated_at),
+        "packed_at": _iso(order.packed_at), "shelved_at": _iso(order.shelved_at),
+        "closed_at": _iso(order.closed_at),
+    }
+
+
+def _json_body(required: bool = True) -> dict[str, Any]:
+    """Return the request's JSON object; raise a 4xx for anything else."""
+    if not request.get_data(cache=True) and not required:
+        return {}
+    if not request.is_json:
+        raise _Unsupported("expected JSON", "send the body as application/json")
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes
+        body = None
+    if not isinstance(body, dict):
+        raise BadRequest("bad request", "the body must be a JSON object")
+    return body
+
+
+def _reason(body: dict[str, Any]) -> str | None:
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+        raise BadRequest("bad request", "reason must be text of at most 500 characters")
+    return reason
+
+
+@bp.post("/orders")
+def create():
+    body = _json_body()
+    station = _station()
+    draft, problems = importer.check_order(body, station.cards, station.branch)
+    if draft is None:
+        raise BadRequest("invalid order", [p.as_dict() for p in problems])
+    session = db.session
+    if draft.new.ref:
+        existing = session.scalar(select(Order.id).where(Order.ref == draft.new.ref))
+        if existing:
+            raise order_ops.OrderError(f"an order with ref {draft.new.ref!r} exists already",
+                                       {"ref": draft.new.ref, "id": existing})
+    order = shelving.with_retry(
+        session, lambda: order_ops.create_order(session, draft.new, _actor(), source="api"))
+    log.info("api: order %s created with %d item(s) for %s", order.id, len(order.items),
+             order.branch)
+    response = jsonify(order_json(order))
+    response.headers["Location"] = url_for("api.get_order", order_id=order.id)
+    return response, 201
+
+
+@bp.get("/orders/<int:order_id>")
+def get_order(order_id: int):
+    return jsonify(order_json(order_ops.get(db.session, order_id)))
+
+
+def _int_arg(name: str, default: int, minimum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest("bad request", f"{name} must be a whole number") from None
+    if value < minimum:
+        raise BadRequest("bad request", f"{name} must be at least {minimum}")
+    return value
+
+
+@bp.get("/orders")
+def list_orders():
+    unknown = sorted(set(request.args) - set(LIST_PARAMS))
+    if unknown:
+        raise BadRequest("bad request", f"unknown parameter(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(LIST_PARAMS)}")
+    query = select(Order)
+    statuses = [s for s in request.args.get("status", "").split(",") if s]
+    bad = [s for s in statuses if s not in {v.value for v in OrderStatus}]
+    if bad:
+        raise BadRequest("bad request", f"unknown status {bad[0][:40]!r}; use "
+                         + ", ".join(s.value for s in OrderStatus))
+    if statuses:
+        query = query.where(Order.status.in_(statuses))
+    if "ref" in request.args:
+        query = query.where(Order.ref == request.args["ref"])
+    if "branch" in request.args:
+        query = query.where(Order.branch == request.args["branch"])
+    if "card" in request.args:
+        card = _station().cards.card(request.args["card"])
+        if card is None:
+            raise BadRequest("bad request", "card is not a card number the station accepts")
+        query = query.where(Order.card == card)
+    limit = min(_int_arg("limit", DEFAULT_LIMIT, 1), MAX_LIMIT)
+    offset = _int_arg("offset", 0, 0)
+    session = db.session
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    page = session.scalars(query.options(selectinload(Order.items)).order_by(Order.id)
+                           .limit(limit).offset(offset)).all()
+    return jsonify({"orders": [order_json(o) for o in page], "total": total,
+                    "limit": limit, "offset": offset})
+
+
+def _act(order_id: int, work) -> Any:
+    """Run work(session, order) and commit, retrying on lock conflicts; answer the order."""
+    session = db.session
+
+    def attempt():
+        order = order_ops.get(session, order_id)
+        work(session, order)
+        return order
+
+    order = shelving.with_retry(session, attempt)
+    return jsonify(order_json(order))
+
+
+@bp.post("/orders/<int:order_id>/shelve")
+def shelve(order_id: int):
+    body = _json_body()
+    label = body.get("slot")
+    if not isinstance(label, str) or not label.strip() or len(label) > 32:
+        raise BadRequest("bad request", 'send {"slot": "B-12"}')
+    station = _station()
+    actor = _actor()
+
+    def work(session, order: Order) -> None:
+        slot = shelving.get_slot(session, label)
+        if order.packed_at is None and order.status in (OrderStatus.RECEIVED,
+                                                        OrderStatus.PACKING):
+            order_ops.finish_packing(session, order, actor,
+                                     override_reason="packed, as the API caller vouches")
+        shelving.shelve(session, order, slot, actor, station.calendar,
+                        station.settings.pickup.days_on_shelf)
+
+    response = _act(order_id, work)
+    log.info("api: order %s shelved on %s", order_id, response.json["slot"])
+    return response
+
+
+@bp.post("/orders/<int:order_id>/collect")
+def collect(order_id: int):
+    reason = _reason(_json_body(required=False))
+    response = _act(order_id, lambda s, o: order_ops.collect(s, o, _actor(), reason))
+    log.info("api: order %s collected", order_id)
+    return response
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+def cancel(order_id: int):
+    reason = _reason(_json_body(required=False))
+    response = _act(order_id, lambda s, o: order_ops.cancel(s, o, _actor(), reason))
+    log.info("api: order %s cancelled", order_id)
+    return response
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document(server=request.host_url.rstrip("/") + bp.url_prefix))
