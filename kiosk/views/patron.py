@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask_babel import get_locale
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from kiosk.events import TooManySubscribers
-from kiosk.extensions import csrf, limiter
+from kiosk.extensions import csrf, db, limiter
+from kiosk.models import Shelf
 from kiosk.views.errors import json_error
 
 bp = Blueprint("patron", __name__)
@@ -21,11 +27,34 @@ def _scan_limit() -> str:
     return "1000000/second" if limit == "off" else limit
 
 
+def shelf_wall(session: Session, names: list[str]) -> list[dict[str, Any]]:
+    """Return the configured shelves in order, each with the labels of its active slots."""
+    shelves = session.scalars(
+        select(Shelf).where(Shelf.name.in_(names)).options(selectinload(Shelf.slots))
+    ).all()
+    order = {name: i for i, name in enumerate(names)}
+    return [
+        {"name": shelf.name,
+         "slots": [s.label for s in sorted(shelf.slots, key=lambda s: s.number) if s.active]}
+        for shelf in sorted(shelves, key=lambda s: order[s.name])
+    ]
+
+
+@bp.app_context_processor
+def page_language() -> dict[str, str]:
+    """Give every template the page's language code and writing direction."""
+    locale = get_locale()
+    if locale is None:
+        return {"page_lang": "nb", "page_dir": "ltr"}
+    return {"page_lang": str(locale).replace("_", "-"), "page_dir": locale.text_direction}
+
+
 @bp.get("/")
 def screen():
     station = _station()
+    names = [shelf["name"] for shelf in station.settings.shelves]
     return render_template("patron/screen.html", station=station,
-                           settings=station.settings)
+                           settings=station.settings, shelves=shelf_wall(db.session, names))
 
 
 @bp.post("/kiosk/scan")
