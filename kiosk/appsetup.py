@@ -21,7 +21,7 @@ from kiosk.extensions import babel, db
 
 PACKAGE = Path(__file__).parent
 MIGRATIONS = str(PACKAGE / "migrations")
-LANGUAGES = ("nb", "nn", "en")
+LANGUAGES = ("nb", "nn", "en", "ar")
 
 
 def static_folder() -> Path:
