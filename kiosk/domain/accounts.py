@@ -25,9 +25,22 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 PIN_RE = re.compile(r"^\d{4,8}$")
 MIN_PASSWORD = 8
 
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so both cases take as long.
-_DUMMY_HASH = _hasher.hash("not a real password")
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+_dummy_hash: str | None = None
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Hash new secrets with other argon2 parameters (tests use a cheap profile)."""
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = hasher, None
+
+
+def _dummy() -> str:
+    # Verified against when the username is unknown, so both cases take as long.
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not a real password")
+    return _dummy_hash
 
 
 class AccountError(Exception):
@@ -69,7 +82,7 @@ def hash_secret(secret: str) -> str:
 
 def _verify(hash_: str | None, secret: str) -> bool:
     try:
-        return _hasher.verify(hash_ or _DUMMY_HASH, secret) and hash_ is not None
+        return _hasher.verify(hash_ or _dummy(), secret) and hash_ is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -1,12 +1,141 @@
-"""Staff pages (work in progress)."""
+"""Packing: the pick list, opening an order by scan, scanning items, the bag label."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import render_template, request, url_for
+from flask_babel import gettext as _
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
+from kiosk import barcodes
+from kiosk.domain import orders as order_ops
+from kiosk.extensions import db
+from kiosk.models import Order, OrderStatus
 from kiosk.staff import bp
+from kiosk.staff.auth import actor
+from kiosk.staff.common import answer, commit, get_order, station
+from kiosk.staff.forms import ActionForm, PackForm, ScanForm
+
+TO_PACK = (OrderStatus.RECEIVED, OrderStatus.PACKING)
+
+
+def walk_key(order: Order) -> tuple[str, str, int]:
+    """Return the pick-list sort key: one walk through the library.
+
+    Call numbers are not in the order data, so the first item's barcode (then
+    title) stands in for the shelf position of the items.
+    """
+    first = min((i.barcode for i in order.items), default="")
+    title = next((i.title or "" for i in order.items if i.barcode == first), "")
+    return (first, title.casefold(), order.id)
+
+
+def orders_to_pack(card: str | None = None) -> list[Order]:
+    """Return this branch's orders waiting to be packed, in walking order."""
+    query = (select(Order).options(selectinload(Order.items))
+             .where(Order.branch == station().branch,
+                    Order.status.in_([s.value for s in TO_PACK]), Order.packed_at.is_(None)))
+    if card:
+        query = query.where(Order.card == card)
+    return sorted(db.session.scalars(query), key=walk_key)
 
 
 @bp.get("/packing")
 def pick_list():
-    return render_template("staff/base.html")
+    card = station().cards.card(request.args.get("card", ""))
+    return render_template("staff/packing/list.html", orders=orders_to_pack(card),
+                           form=ScanForm(), card=card)
+
+
+@bp.post("/packing/open")
+def open_for_packing():
+    """Open the order whose pickup code, bag label or patron card was scanned."""
+    form = ScanForm()
+    raw = (form.code.data or "").strip()
+    back = url_for("staff.pick_list")
+    if not form.validate():
+        return answer(_("Scan a pickup code or a patron card."), ok=False, to=back, status=400)
+    order = order_ops.by_pickup_code(db.session, raw)
+    if order is not None and order.branch == station().branch:
+        return answer(_("Order %(code)s opened.", code=order.pickup_code),
+                      to=url_for("staff.packing", order_id=order.id), go=True)
+    card = station().cards.card(raw)
+    if card:
+        found = orders_to_pack(card)
+        if len(found) == 1:
+            return answer(_("Order %(code)s opened.", code=found[0].pickup_code),
+                          to=url_for("staff.packing", order_id=found[0].id), go=True)
+        if found:
+            return answer(_("This card has %(n)d orders to pack.", n=len(found)),
+                          to=url_for("staff.pick_list", card=card), go=True)
+        return answer(_("This card has no order to pack here."), ok=False, to=back, status=404)
+    return answer(_("No open order with pickup code %(code)s.", code=raw[:32]), ok=False,
+                  to=back, status=404)
+
+
+@bp.get("/packing/<int:order_id>")
+def packing(order_id: int):
+    order = get_order(order_id)
+    return render_template("staff/packing/order.html", order=order, form=ScanForm(),
+                           pack_form=PackForm(), missing=order_ops.missing_items(order))
+
+
+@bp.post("/packing/<int:order_id>/item")
+def pack_item(order_id: int):
+    """Scan one item into the bag; a wrong or repeated item is refused loudly."""
+    order = get_order(order_id)
+    form = ScanForm()
+    here = url_for("staff.packing", order_id=order.id)
+    if not form.validate():
+        return answer(_("Scan an item barcode."), ok=False, to=here, status=400)
+    barcode = form.code.data.strip()
+    try:
+        item = commit(lambda: order_ops.pack_item(db.session, order, barcode, actor()))
+    except order_ops.OrderError as exc:
+        kind = (exc.detail or {}).get("kind") if isinstance(exc.detail, dict) else None
+        if kind == "wrong_item":
+            message = _("WRONG ITEM: %(barcode)s is not part of order %(code)s!",
+                        barcode=barcode[:64], code=order.pickup_code)
+        elif kind == "duplicate_item":
+            message = _("ALREADY PACKED: %(barcode)s is in the bag already!",
+                        barcode=barcode[:64])
+        else:
+            message = str(exc)
+        return answer(message, ok=False, to=here, kind=kind, barcode=barcode[:64])
+    left = len(order_ops.missing_items(order))
+    return answer(_("%(barcode)s packed; %(left)d left.", barcode=item.barcode, left=left),
+                  to=here, barcode=item.barcode, left=left)
+
+
+@bp.post("/packing/<int:order_id>/packed")
+def finish_packing(order_id: int):
+    """Mark the bag packed; missing items need a reason."""
+    order = get_order(order_id)
+    form = PackForm()
+    here = url_for("staff.packing", order_id=order.id)
+    reason = (form.override_reason.data or "").strip() if form.validate() else ""
+    try:
+        commit(lambda: order_ops.finish_packing(db.session, order, actor(), reason or None))
+    except order_ops.OrderError as exc:
+        missing = (exc.detail or {}).get("missing") if isinstance(exc.detail, dict) else None
+        if missing:
+            message = _("Not packed: %(n)d item(s) missing (%(items)s). Scan them, or give a "
+                        "reason to pack without them.", n=len(missing),
+                        items=", ".join(missing))
+        else:
+            message = str(exc)
+        return answer(message, ok=False, to=here, missing=missing)
+    return answer(_("Order %(code)s is packed. Print the bag label, then shelve it.",
+                    code=order.pickup_code),
+                  to=here, go=True)
+
+
+@bp.get("/orders/<int:order_id>/label")
+def bag_label(order_id: int):
+    """Show the bag label, sized for a 62 mm label printer."""
+    order = get_order(order_id)
+    return render_template(
+        "staff/packing/label.html", order=order, form=ActionForm(),
+        code128=Markup(barcodes.code128_svg(order.pickup_code)),  # noqa: S704 (our own SVG)
+        qr=Markup(barcodes.qr_svg(order.pickup_code)))  # noqa: S704

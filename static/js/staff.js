@@ -1,0 +1,97 @@
+/* Staff pages: scanner-friendly fields, posts without reloading, loud warnings. */
+(function () {
+  "use strict";
+
+  let audio = null;
+
+  /* Play a short tone for a good scan, a loud two-tone alarm for a refused one (WebAudio). */
+  function beep(kind) {
+    document.body.dataset.lastBeep = kind;
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") { audio.resume(); }
+      const tones = kind === "error" ? [880, 440, 880, 440] : [1320];
+      tones.forEach(function (freq, i) {
+        const osc = audio.createOscillator();
+        const gain = audio.createGain();
+        osc.type = kind === "error" ? "square" : "sine";
+        osc.frequency.value = freq;
+        gain.gain.value = kind === "error" ? 0.4 : 0.1;
+        osc.connect(gain);
+        gain.connect(audio.destination);
+        const t = audio.currentTime + i * 0.16;
+        osc.start(t);
+        osc.stop(t + 0.14);
+      });
+    } catch (e) { /* no sound device: the red message still shows */ }
+  }
+
+  function show(form, ok, message) {
+    let box = form.nextElementSibling;
+    if (!box || !box.classList.contains("scan-result")) { box = document.querySelector(".scan-result"); }
+    if (!box) { return; }
+    box.hidden = false;
+    box.textContent = message;
+    box.className = "scan-result " + (ok ? "ok" : "error");
+    document.body.classList.remove("alarm");
+    if (!ok) { void document.body.offsetWidth; document.body.classList.add("alarm"); }
+  }
+
+  function markPacked(barcode, left) {
+    document.querySelectorAll("[data-item]").forEach(function (li) {
+      if (li.dataset.item === barcode) { li.classList.remove("missing"); li.classList.add("packed"); }
+    });
+    const counter = document.getElementById("left");
+    if (counter && typeof left === "number") {
+      counter.textContent = String(left);
+      counter.dataset.left = String(left);
+      const packed = document.getElementById("packed");
+      if (packed && left === 0) { packed.classList.add("ready"); }
+    }
+  }
+
+  async function send(form, body) {
+    let data;
+    try {
+      const resp = await fetch(form.action, {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: {"X-Requested-With": "fetch", "Accept": "application/json"},
+      });
+      if (resp.status === 401) {
+        location.assign("/staff/login?timeout=1&next=" + encodeURIComponent(location.pathname));
+        return;
+      }
+      const type = resp.headers.get("Content-Type") || "";
+      data = type.indexOf("json") >= 0 ? await resp.json()
+        : {ok: false, message: "Refused (" + resp.status + "). Reload the page and try again."};
+    } catch (e) {
+      data = {ok: false, message: "No answer from the station. Check the network and try again."};
+    }
+    show(form, data.ok, data.message || "");
+    beep(data.ok ? "ok" : "error");
+    if (data.ok && data.barcode) { markPacked(data.barcode, data.left); }
+    if (data.redirect) { location.assign(data.redirect); }
+  }
+
+  /* Scans are posted one after another, in the order they were typed. */
+  let queue = Promise.resolve();
+  document.addEventListener("submit", function (ev) {
+    const form = ev.target;
+    if (!form.matches("form[data-fetch]") || !window.fetch) { return; }
+    ev.preventDefault();
+    const body = new FormData(form);
+    const input = form.querySelector("[data-scan-input]");
+    if (input) { input.value = ""; input.focus(); }
+    queue = queue.then(function () { return send(form, body); });
+  });
+
+  /* A wedge scanner types wherever the focus is: keep it on the scan field. */
+  document.addEventListener("keydown", function (ev) {
+    const active = document.activeElement;
+    if (active && active !== document.body) { return; }
+    const input = document.querySelector("[data-scan-input]");
+    if (input && ev.key.length === 1 && !ev.ctrlKey && !ev.metaKey && !ev.altKey) { input.focus(); }
+  });
+
+  if (document.body.dataset.autoprint) { window.addEventListener("load", function () { window.print(); }); }
+}());

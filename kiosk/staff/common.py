@@ -1,0 +1,74 @@
+"""Helpers shared by the staff pages: the station, answering form or fetch posts, orders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, flash, jsonify, redirect, request
+from flask.typing import ResponseReturnValue
+
+from kiosk.domain import orders as order_ops
+from kiosk.domain import shelving
+from kiosk.extensions import db
+from kiosk.models import Order
+from kiosk.station import Station
+
+T = TypeVar("T")
+
+
+def station() -> Station:
+    """Return this app's station."""
+    return current_app.extensions["station"]
+
+
+def wants_json() -> bool:
+    """Return True when the page's script (fetch) sent this request and expects JSON."""
+    return (request.headers.get("X-Requested-With") == "fetch"
+            or request.accept_mimetypes.best == "application/json")
+
+
+def answer(message: str, *, ok: bool = True, to: str, status: int | None = None,
+           **data: Any) -> ResponseReturnValue:
+    """Answer a post: JSON for the page's script, else a flash message and a redirect."""
+    if wants_json():
+        go = data.pop("go", False)
+        if go:  # the script follows the redirect: show the message on the next page too
+            flash(message, "success" if ok else "error")
+        body = {"ok": ok, "message": message, "redirect": to if go else None, **data}
+        return jsonify(body), status or (200 if ok else 409)
+    flash(message, "success" if ok else "error")
+    return redirect(to, code=303)
+
+
+def commit(work: Callable[[], T]) -> T:
+    """Run a change and commit it, retrying on a busy database; roll back on any error."""
+    return shelving.with_retry(db.session, work)
+
+
+def get_order(order_id: int) -> Order:
+    """Return an order of this station's branch or raise NotFound."""
+    order = order_ops.get(db.session, order_id)
+    if order.branch != station().branch:
+        raise order_ops.NotFound(f"no order {order_id} at this branch")
+    return order
+
+
+def days_since(when: dt.datetime | None) -> int | None:
+    """Return whole days from when to now, or None."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return (dt.datetime.now(dt.UTC) - when).days
+
+
+def deadline_state(order: Order, today: dt.date | None = None) -> str:
+    """Return "expired", "today" or "ok" for an order's deadline."""
+    if order.deadline is None:
+        return "ok"
+    today = today or dt.date.today()
+    if order.deadline < today:
+        return "expired"
+    return "today" if order.deadline == today else "ok"

@@ -1,0 +1,34 @@
+"""Helpers for the staff tests: make an account and log a test client in."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kiosk.domain import accounts
+from kiosk.extensions import db
+
+PASSWORD = "correct horse"
+
+# Real argon2id, with parameters cheap enough for a test suite on two cores.
+accounts.use_hasher(PasswordHasher.from_parameters(CHEAPEST))
+
+
+def make_user(app: Flask, username: str = "kari", role: str = "staff", card: str | None = None,
+              pin: str | None = None) -> int:
+    """Create a staff account; return its id."""
+    with app.app_context():
+        user = accounts.create_user(db.session, username, PASSWORD, role, card=card, pin=pin)
+        db.session.commit()
+        return user.id
+
+
+def login(client: FlaskClient, app: Flask, username: str = "kari", role: str = "staff"):
+    """Create an account and log client in with it (no slow-down on failures in tests)."""
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app, username, role)
+    response = client.post("/staff/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.data
+    return response
