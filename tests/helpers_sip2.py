@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+from anyio.abc import SocketAttribute
 from pysip2 import (
     CHECKOUT,
     LOGIN,
@@ -132,10 +133,15 @@ class SipServer:
 
         async def main() -> None:
             try:
-                async with self.library.server.start("127.0.0.1", 0) as bound:
-                    ready.put(bound)
+                # server.start() leaves its listener open when cancelled; close ours.
+                server = self.library.server
+                listener = await server.listen("127.0.0.1", 0)
+                async with listener, anyio.create_task_group() as tg:
+                    tg.start_soon(listener.serve, server._handle_connection)
+                    ready.put(listener.extra(SocketAttribute.local_port))
                     while not self._stop.is_set():
                         await anyio.sleep(0.01)
+                    tg.cancel_scope.cancel()
             except BaseException as exc:  # tell the starting test instead of hanging
                 ready.put(exc)
                 raise

@@ -1,0 +1,206 @@
+"""POST /kiosk/collect and /kiosk/pin, with and without the library system (pysip2)."""
+
+from __future__ import annotations
+
+import pytest
+from factories import make_order
+from helpers_sip2 import FakeLibrary, Patron, SipServer, ils_config
+
+from kiosk.models import CheckoutJob, Order
+
+CARD = "N000000001"
+
+
+@pytest.fixture
+def ils():
+    lib = FakeLibrary()
+    lib.patrons[CARD] = Patron()
+    server = SipServer(lib).start()
+    yield lib, server
+    server.stop()
+
+
+@pytest.fixture
+def ils_extra() -> dict:
+    return {}
+
+
+@pytest.fixture
+def config_overrides(ils, tmp_path, ils_extra):
+    return {"ils": ils_config(ils[1].port, tmp_path, **ils_extra)}
+
+
+@pytest.fixture(autouse=True)
+def _close_link(app):
+    yield
+    link = app.extensions["station"].ils
+    if link is not None:
+        link.close()
+
+
+def scan(client, card=CARD):
+    return client.post("/kiosk/scan", json={"code": card}).get_json()
+
+
+def collect(client, event_id, order_id):
+    return client.post("/kiosk/collect", json={"event_id": event_id, "order_id": order_id})
+
+
+# --- without a library system -----------------------------------------------------------
+
+NO_ILS = pytest.mark.parametrize("config_overrides", [{}])
+
+
+@NO_ILS
+def test_collect_marks_the_order_collected(client, session, station, config_overrides):
+    order = make_order(session, card=CARD, slot="A-01", station=station)
+    shown = scan(client)
+    response = collect(client, shown["event_id"], order.id)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["collected"] and body["status"] == "collected" and body["ils"] == "none"
+    session.expire_all()
+    assert session.get(Order, order.id).status == "collected"
+    assert collect(client, shown["event_id"], order.id).status_code == 409
+
+
+@NO_ILS
+def test_only_an_order_on_this_scans_screen_can_be_collected(client, session, station,
+                                                             config_overrides):
+    mine = make_order(session, card=CARD, slot="A-01", station=station)
+    other = make_order(session, card="N000000002", slot="A-02", station=station)
+    shown = scan(client)
+    assert collect(client, shown["event_id"], other.id).status_code == 404
+    assert collect(client, shown["event_id"] + 99, mine.id).status_code == 404
+    nothing = scan(client, "N999999999")
+    assert collect(client, nothing["event_id"], mine.id).status_code == 404
+    session.expire_all()
+    assert session.get(Order, other.id).status == "ready"
+
+
+@NO_ILS
+@pytest.mark.parametrize("payload", [None, [], {"event_id": "1", "order_id": 1},
+                                     {"event_id": 1}, {"event_id": True, "order_id": 1},
+                                     {"event_id": -1, "order_id": 1}])
+def test_bad_requests_get_a_clear_4xx(client, payload, config_overrides):
+    if payload is None:
+        response = client.post("/kiosk/collect", data="x")
+        assert response.status_code == 415
+    else:
+        response = client.post("/kiosk/collect", json=payload)
+        assert response.status_code == 400
+    assert response.get_json()["error"]
+
+
+@pytest.mark.parametrize("config_overrides", [{"kiosk": {"self_collect": False}}])
+def test_self_collect_off_is_refused(client, session, station, config_overrides):
+    order = make_order(session, card=CARD, slot="A-01", station=station)
+    assert collect(client, scan(client)["event_id"], order.id).status_code == 403
+
+
+# --- with the library system ------------------------------------------------------------
+
+def test_every_item_lent_then_collected(client, session, station, ils):
+    lib, _ = ils
+    order = make_order(session, card=CARD, items=2, slot="A-01", station=station)
+    body = collect(client, scan(client)["event_id"], order.id).get_json()
+    assert body["collected"] and body["ils"] == "online"
+    assert [(i["state"], i["due_date"]) for i in body["items"]] == [("lent", "2031-01-15")] * 2
+    assert sorted(lib.loans) == sorted(i.barcode for i in order.items)
+    session.expire_all()
+    assert all(i.lent_at and i.due_date == "2031-01-15" for i in session.get(Order, order.id).items)
+    health = client.get("/healthz").get_json()
+    assert health["ils"]["state"] == "connected"
+
+
+def test_one_item_of_three_refused(client, session, station, ils):
+    lib, _ = ils
+    order = make_order(session, card=CARD, items=3, slot="A-01", station=station)
+    refused = order.items[1].barcode
+    lib.refuse[refused] = "Eksemplaret er reservert for en annen låner"
+    event_id = scan(client)["event_id"]
+    body = collect(client, event_id, order.id).get_json()
+    assert not body["collected"] and body["status"] == "ready" and body["notices"] == ["see_staff"]
+    states = {i["barcode"]: i["state"] for i in body["items"]}
+    assert states == {order.items[0].barcode: "lent", refused: "refused",
+                      order.items[2].barcode: "lent"}
+    assert body["refused"] == [{"barcode": refused, "state": "refused", "due_date": None,
+                                "message": "Eksemplaret er reservert for en annen låner"}]
+    assert refused not in lib.loans and len(lib.loans) == 2
+    session.expire_all()
+    again = session.get(Order, order.id)
+    assert again.slot_label == "A-01" and "partly_lent" in [a.action for a in again.audit]
+    # staff sort it out in the ILS; the patron tries again: only the refused item is sent
+    del lib.refuse[refused]
+    body = collect(client, event_id, order.id).get_json()
+    assert body["collected"] and len(lib.loans) == 3
+    assert lib.checkouts[order.items[0].barcode] == 1 and lib.checkouts[refused] == 2
+
+
+def test_ils_down_pickup_still_works_and_checkouts_are_queued(client, session, station, ils):
+    lib, server = ils
+    order = make_order(session, card=CARD, items=2, slot="A-01", station=station)
+    server.stop()
+    body = collect(client, scan(client)["event_id"], order.id).get_json()
+    assert body["collected"] and body["ils"] == "offline"
+    assert [i["state"] for i in body["items"]] == ["queued", "queued"]
+    jobs = session.query(CheckoutJob).order_by(CheckoutJob.id).all()
+    assert [(j.state, j.attempts, j.card) for j in jobs] == [("queued", 0, CARD)] * 2
+    assert client.get("/healthz").get_json()["ils"]["state"] == "disconnected"
+
+
+@pytest.mark.parametrize("ils_extra", [{"patron_check": True}])
+def test_blocked_patron_is_told_to_see_staff(client, session, station, ils, ils_extra):
+    lib, server = ils
+    lib.patrons["N000000002"] = Patron(blocked=True)
+    make_order(session, card="N000000002", slot="A-01", station=station)
+    blocked = scan(client, "N000000002")
+    assert blocked["notices"] == ["see_staff"] and blocked["pickups"]
+    assert scan(client, CARD)["notices"] == []
+    assert scan(client, "N000000009")["notices"] == ["see_staff"]  # unknown to the ILS
+    server.stop()
+    assert scan(client, "N000000002")["notices"] == []  # no ILS: nobody is stopped
+
+
+PIN = pytest.mark.parametrize("ils_extra", [{"require_pin": True}])
+
+
+@PIN
+def test_pin_before_anything_is_shown(client, session, station, ils, ils_extra):
+    order = make_order(session, card=CARD, slot="A-02", station=station)
+    first = scan(client)
+    assert first["outcome"] == "pin_required" and first["pickups"] == []
+    assert first["notices"] == ["pin_required"]
+    assert collect(client, first["event_id"], order.id).status_code == 404
+    wrong = client.post("/kiosk/pin", json={"event_id": first["event_id"], "pin": "9999"})
+    assert wrong.status_code == 403 and wrong.get_json()["detail"]["tries_left"] == 2
+    right = client.post("/kiosk/pin", json={"event_id": first["event_id"], "pin": "1234"})
+    assert right.status_code == 200
+    shown = right.get_json()
+    assert shown["outcome"] == "ready" and shown["pickups"][0]["slot"] == "A-02"
+    assert collect(client, shown["event_id"], order.id).get_json()["collected"]
+
+
+@PIN
+def test_wrong_pins_are_limited(client, session, station, ils, ils_extra):
+    lib, _ = ils
+    event_id = scan(client)["event_id"]
+    codes = [client.post("/kiosk/pin", json={"event_id": event_id, "pin": "0000"}).status_code
+             for _ in range(4)]
+    assert codes == [403, 403, 403, 429]
+    asked = len(lib.patron_requests)
+    locked = client.post("/kiosk/pin", json={"event_id": event_id, "pin": "1234"})
+    assert locked.status_code == 429 and len(lib.patron_requests) == asked
+    assert scan(client)["notices"] == ["pin_locked"]
+
+
+@PIN
+@pytest.mark.parametrize("payload", [{"event_id": 1}, {"event_id": 1, "pin": "12a4"},
+                                     {"event_id": 1, "pin": 1234}, {"pin": "1234"}])
+def test_bad_pin_requests(client, ils_extra, payload):
+    assert client.post("/kiosk/pin", json=payload).status_code == 400
+
+
+@NO_ILS
+def test_no_pin_endpoint_without_require_pin(client, config_overrides):
+    assert client.post("/kiosk/pin", json={"event_id": 1, "pin": "1"}).status_code == 404
