@@ -76,7 +76,7 @@ def scanner_test(station: StationContext, count: int | None, timeout_s: float | 
 def printer_test(station: StationContext) -> None:
     """Print a test slip (with æ, ø, å) on the configured printer."""
     from kiosk.devices.printer import SlipPrinter
-    from kiosk.devices.slip import test_slip
+    from kiosk.devices.slip import sample_slip
 
     settings = station.settings
     section = settings.sections["printer"]
@@ -84,7 +84,7 @@ def printer_test(station: StationContext) -> None:
         fail(f"{settings.source}: printer.kind is \"none\"; configure a printer in [printer]",
              code=2)
     printer = SlipPrinter(section, settings.station.name, settings.station.language)
-    result = printer.print_slip(test_slip(settings.station.name, settings.station.language))
+    result = printer.print_slip(sample_slip(settings.station.name, settings.station.language))
     if not result.ok:
         fail(f"test slip not printed: {result.detail}")
     click.echo(f"test slip printed on {printer.describe()}")

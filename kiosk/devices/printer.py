@@ -7,6 +7,7 @@ come back as a `PrintResult` and a state report, never as an exception.
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
 import socket
@@ -23,6 +24,7 @@ from kiosk.devices.slip import Slip, compose, slip_from_result
 
 log = logging.getLogger(__name__)
 
+LOST = (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.ECONNABORTED)
 StateReport = Callable[[str, str], None]  # (state, detail): "ok" | "error"
 
 
@@ -89,13 +91,22 @@ class SlipPrinter:
         started = time.perf_counter()
         try:
             dev = self.device()
-            dev.open()
-            try:
-                dev._raw(data)  # the slip is composed already; one write per job
-                if self.kind == "escpos-network":
-                    _finish_network_job(dev.device, self.timeout_s)
-            finally:
-                dev.close()
+            if self.kind == "escpos-network":
+                # Our own socket: escpos's Network.open leaks its socket when connect fails.
+                with socket.create_connection((self.section["host"], _int(self.section["port"])),
+                                              timeout=self.timeout_s) as sock:
+                    dev.device = sock
+                    try:
+                        dev._raw(data)  # the slip is composed already; one write per job
+                        _finish_network_job(sock, self.timeout_s)
+                    finally:
+                        dev.device = False  # closed by the with block, not by escpos
+            else:
+                dev.open()
+                try:
+                    dev._raw(data)
+                finally:
+                    dev.close()
         except Exception as exc:  # every driver error means "this slip did not print"
             detail = f"{self.describe()}: {_reason(exc)}"
             log.warning("printing failed: %s", detail)
@@ -195,6 +206,6 @@ def _reason(exc: BaseException) -> str:
     lowered = text.lower()
     if "refused" in lowered or "not found" in lowered or "no such" in lowered:
         text += " (is the printer switched on and connected?)"
-    elif isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+    elif isinstance(exc, (ConnectionError, OSError)) and exc.errno in LOST:
         text = f"connection lost mid-job ({text}); the printer may be off or out of paper"
     return text[:300]

@@ -68,7 +68,7 @@ def slip_from_result(station: str, result: dict[str, Any], language: str = "nb",
     return Slip(station, now or dt.datetime.now(), lines, language)
 
 
-def test_slip(station: str, language: str = "nb", now: dt.datetime | None = None) -> Slip:
+def sample_slip(station: str, language: str = "nb", now: dt.datetime | None = None) -> Slip:
     """Return a test slip with a sample pickup code, slot and deadline."""
     now = now or dt.datetime.now()
     line = SlipLine("KR-472", "A-01", 2, (now + dt.timedelta(days=7)).date())

@@ -1,0 +1,225 @@
+"""Slips on a loopback network printer that records bytes, on files and on escpos Dummy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import struct
+import threading
+
+import pytest
+
+from kiosk.devices.printer import SlipPrinter
+from kiosk.devices.runtime import build_printer
+from kiosk.devices.slip import choose_code_page, compose, sample_slip, slip_from_result
+from kiosk.station import DeviceState
+from tests.factories import card_number, make_order
+
+NOW = dt.datetime(2026, 3, 2, 10, 30)
+ESC_INIT, CP865 = b"\x1b@", b"\x1bt\x05"
+CODE128 = b"\x1dkI"  # GS k, function B, CODE128
+CUT = b"\x1dV"
+
+
+class PrinterStandIn:
+    """A network receipt printer on 127.0.0.1: accepts jobs and records their bytes."""
+
+    def __init__(self, port: int = 0):
+        self.jobs: list[bytes] = []
+        self.kill_after: int | None = None
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", port))
+        self._server.listen()
+        self.port = self._server.getsockname()[1]
+        self._done = threading.Condition()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return  # the listener was closed
+            with conn:
+                if self.kill_after is not None:
+                    conn.recv(self.kill_after)  # part of the job, then the power goes
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self._server.close()
+                    return
+                job = bytearray()
+                while chunk := conn.recv(65536):
+                    job += chunk
+            with self._done:
+                self.jobs.append(bytes(job))
+                self._done.notify_all()
+
+    def wait_jobs(self, n: int) -> bool:
+        with self._done:
+            return self._done.wait_for(lambda: len(self.jobs) >= n, timeout=5)
+
+    def close(self) -> None:
+        try:
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass  # closed already (killed)
+        self._server.close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def listener():
+    stand_in = PrinterStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+def section(**keys) -> dict:
+    base = {"kind": "escpos-network", "host": "127.0.0.1", "port": 9100, "baudrate": 9600,
+            "vendor_id": 0, "product_id": 0, "path": "", "profile": "default",
+            "auto_print": False, "timeout_s": 2.0}
+    return base | keys
+
+
+def network_printer(port: int, state: DeviceState | None = None) -> SlipPrinter:
+    return SlipPrinter(section(port=port), "Sandvika, hovedinngang", "nb",
+                       on_state=state.set if state else None)
+
+
+RESULT = {"outcome": "ready", "pickups": [
+    {"order_id": 1, "pickup_code": "KR-472", "slot": "A-01", "shelf": "A", "items": 3,
+     "deadline": "2026-03-09", "titles": []},
+    {"order_id": 2, "pickup_code": "MT-105", "slot": "B-04", "shelf": "B", "items": 1,
+     "deadline": None, "titles": []}]}
+
+
+# --- composition on the Dummy printer ----------------------------------------------------
+
+def test_slip_has_station_date_code_slots_deadline_barcode_and_cut():
+    data = compose(slip_from_result("Høvik bibliotek", RESULT, "nb", NOW))
+    assert data.startswith(ESC_INIT + CP865)
+    assert "Høvik bibliotek".encode("cp865") in data
+    assert b"02.03.2026 10:30" in data
+    assert b"\x1b!0KR-472" in data.replace(b"\x1bE\x01\x1ba\x01", b"")  # double size
+    assert b"Hylleplass A-01 - 3 eks." in data and b"Hylleplass B-04 - 1 eks." in data
+    assert b"Hentes innen 09.03.2026" in data
+    assert data.count(CODE128) == 2
+    assert CODE128 + b"\x08{BKR-472" in data and CODE128 + b"\x08{BMT-105" in data
+    assert data.endswith(CUT + b"\x00")
+
+
+def test_norwegian_letters_in_code_page_865():
+    data = compose(sample_slip("Stasjon", "nb", NOW))
+    assert data.count(b"\x1bt") == 1 and CP865 in data
+    assert "æ ø å Æ Ø Å".encode("cp865") == b"\x91 \x9b \x86 \x92 \x9d \x8f"
+    assert b"\x91 \x9b \x86 \x92 \x9d \x8f" in data
+    assert b"?" not in data.replace(b"{B", b"")
+
+
+def test_code_page_choice_follows_the_profile():
+    assert choose_code_page("default") == "CP865"
+    assert choose_code_page("TM-T88V") == "CP865"
+    assert choose_code_page("simple") is None  # CP437 only: no ø; composed anyway
+    assert compose(sample_slip("Stasjon", "en", NOW), "simple")
+
+
+def test_nothing_on_the_shelf_makes_no_slip():
+    assert slip_from_result("S", {"outcome": "waiting", "pickups": []}) is None
+
+
+# --- the loopback network printer -------------------------------------------------------
+
+def test_network_printer_receives_the_slip(listener):
+    state = DeviceState()
+    printer = network_printer(listener.port, state)
+    result = printer.print_slip(sample_slip("Sandvika, hovedinngang", "nb", NOW))
+    assert result.ok, result.detail
+    assert listener.wait_jobs(1)
+    job = listener.jobs[0]
+    assert job == compose(sample_slip("Sandvika, hovedinngang", "nb", NOW))
+    assert CP865 in job and CODE128 + b"\x08{BKR-472" in job and CUT in job
+    assert state.state == "ok"
+
+
+def test_printer_dies_mid_job_then_comes_back(listener):
+    state = DeviceState()
+    printer = network_printer(listener.port, state)
+    listener.kill_after = 40
+    first = printer.print_result(RESULT)
+    assert not first.ok
+    assert state.state == "error" and f"127.0.0.1:{listener.port}" in state.detail
+    off = printer.print_result(RESULT)  # nothing listens now: the printer is off
+    assert not off.ok and "switched on" in off.detail
+    listener.close()
+    back = PrinterStandIn(listener.port)
+    try:
+        again = printer.print_result(RESULT)
+        assert again.ok, again.detail
+        assert back.wait_jobs(1) and b"KR-472" in back.jobs[0]
+        assert state.state == "ok"
+    finally:
+        back.close()
+    printer.close()
+
+
+def test_check_reports_a_missing_printer():
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    state = DeviceState()
+    assert not network_printer(port, state).check().ok
+    assert state.state == "error"
+
+
+def test_file_printer_writes_the_slip(tmp_path):
+    path = tmp_path / "lp0"
+    printer = SlipPrinter(section(kind="file", path=str(path)), "S")
+    assert printer.print_slip(sample_slip("S", "nb", NOW)).ok
+    assert path.read_bytes() == compose(sample_slip("S", "nb", NOW))
+
+
+def test_file_printer_unplugged(tmp_path):
+    state = DeviceState()
+    printer = SlipPrinter(section(kind="file", path=str(tmp_path / "gone" / "lp0")), "S",
+                          on_state=state.set)
+    result = printer.print_slip(sample_slip("S"))
+    assert not result.ok and "lp0" in result.detail and state.state == "error"
+
+
+# --- POST /kiosk/print -------------------------------------------------------------------
+
+def _scan_ready(client, session, station) -> int:
+    card = card_number()
+    make_order(session, card=card, slot="A-02", station=station)
+    return client.post("/kiosk/scan", json={"code": card}).get_json()["event_id"]
+
+
+def test_print_view_prints_the_scan_on_screen(app, client, session, station, listener):
+    settings = app.config["KIOSK_SETTINGS"]
+    settings.sections["printer"].update(kind="escpos-network", host="127.0.0.1",
+                                        port=listener.port)
+    station.printer = build_printer(settings, station)
+    event_id = _scan_ready(client, session, station)
+    response = client.post("/kiosk/print", json={"event_id": event_id})
+    assert response.status_code == 200, response.get_json()
+    assert listener.wait_jobs(1) and b"Hylleplass A-02" in listener.jobs[0]
+    assert station.devices["printer"].state == "ok"
+    listener.kill_after = 10
+    response = client.post("/kiosk/print", json={"event_id": event_id})
+    assert response.status_code == 503
+    assert "note your shelf slot" in response.get_json()["detail"]
+    assert station.devices["printer"].state == "error"
+    station.printer.close()
+
+
+def test_print_view_without_printer_and_bad_requests(client, session, station):
+    event_id = _scan_ready(client, session, station)
+    assert client.post("/kiosk/print", json={"event_id": event_id}).status_code == 503
+    assert client.post("/kiosk/print", json={"event_id": 99999}).status_code == 404
+    for bad in ({}, {"event_id": "1"}, {"event_id": True}, {"event_id": -1}, []):
+        assert client.post("/kiosk/print", json=bad).status_code == 400
+    assert client.post("/kiosk/print", data="x").status_code == 415
+    nothing = client.post("/kiosk/scan", json={"code": card_number()}).get_json()["event_id"]
+    assert client.post("/kiosk/print", json={"event_id": nothing}).status_code == 409
