@@ -1,0 +1,69 @@
+"""`kiosk import FILE`: orders from CSV or JSON, all or nothing."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kiosk.cli.context import StationContext, fail, pass_station
+
+PROGRESS_FROM = 200  # orders; smaller files finish before a bar would be seen
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]),
+              help="File format (default: from the extension, else from the content).")
+@click.option("--dry-run", is_flag=True, help="Check the file and report, import nothing.")
+@pass_station
+def import_(station: StationContext, file: str, fmt: str | None, dry_run: bool) -> None:
+    """Import orders from a CSV or JSON FILE ("-" for standard input); all or nothing."""
+    from kiosk.domain import importer
+    from kiosk.domain.orders import Actor
+    from kiosk.extensions import db
+    from kiosk.schema import upgrade_database
+
+    app = station.app()
+    st = app.extensions["station"]
+    try:
+        upgrade_database(app)
+    except Exception as exc:  # a database that cannot be reached or upgraded
+        fail(f"database not ready: {exc}")
+    source = sys.stdin.buffer if file == "-" else file
+    with app.app_context():
+        pv = importer.preview(db.session, source, st.cards, st.branch, fmt)
+        if not pv.ok:
+            _report(file, pv.problems)
+        if dry_run:
+            click.echo(f"{file}: {_summary(len(pv.drafts), pv.items, pv.per_branch)} "
+                       "(dry run, nothing imported)")
+            return
+        actor = Actor(f"import {click.format_filename(file, shorten=True)}"[:100], st.name)
+        total = len(pv.drafts)
+        show_bar = total >= PROGRESS_FROM and sys.stderr.isatty()
+        with click.progressbar(length=total, label="importing", file=sys.stderr,
+                               hidden=not show_bar) as bar:
+            def progress(done: int, _total: int) -> None:
+                bar.update(done - bar.pos)
+
+            try:
+                result = importer.import_orders(db.session, pv, actor, st.cards, st.branch,
+                                                progress=progress)
+            except importer.ImportFailed as exc:
+                _report(file, exc.problems)
+    click.echo(f"{file}: imported {_summary(result.orders, result.items, result.per_branch)}")
+
+
+def _summary(orders: int, items: int, per_branch: dict[str, int]) -> str:
+    branches = ", ".join(f"{b} {n}" for b, n in sorted(per_branch.items()))
+    return f"{orders} order(s) with {items} item(s) ({branches})"
+
+
+def _report(file: str, problems: list) -> None:
+    for problem in problems:
+        click.echo(f"{file}: {problem}", err=True)
+    fail(f"{file}: {len(problems)} problem(s); nothing imported")
+
+
+COMMANDS = [import_]
