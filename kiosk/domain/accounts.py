@@ -128,6 +128,12 @@ def _aware(when: dt.datetime | None) -> dt.datetime | None:
     return when
 
 
+def is_locked(user: StaffUser, now: dt.datetime | None = None) -> bool:
+    """Return True while user's account is locked after too many failures."""
+    until = _aware(user.locked_until)
+    return until is not None and until > (now or utcnow())
+
+
 def _check(session: Session, user: StaffUser | None, hash_attr: str, secret: str,
            policy: LockoutPolicy, now: dt.datetime | None,
            sleep: Callable[[float], None]) -> StaffUser:

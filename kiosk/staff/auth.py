@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask import Flask, current_app, redirect, request, session, url_for
 from flask_babel import get_locale
 from werkzeug.exceptions import Forbidden
 
@@ -32,22 +32,23 @@ def _timeout_s() -> int:
 
 def current_staff() -> StaffUser | None:
     """Return the logged-in staff member of this request, or None."""
-    if "staff_user" in g:
-        return g.staff_user
+    # Cached on the request, not on `g`: an app context may outlive one request in tests.
+    if hasattr(request, "kiosk_staff"):
+        return request.kiosk_staff
     user = None
     staff_id = session.get("staff_id")
     seen = session.get("staff_seen", 0)
     if staff_id is not None:
         if time.time() - seen > _timeout_s():
             logout_user()
-            g.staff_timed_out = True
+            request.kiosk_staff_timed_out = True
         else:
             user = db.session.get(StaffUser, staff_id)
             if user is None:
                 logout_user()
             else:
                 session["staff_seen"] = int(time.time())
-    g.staff_user = user
+    request.kiosk_staff = user
     return user
 
 
@@ -60,15 +61,14 @@ def login_user(user: StaffUser) -> None:
     session.permanent = True
     session["staff_id"] = user.id
     session["staff_seen"] = int(time.time())
-    g.staff_user = user
+    request.kiosk_staff = user
 
 
 def logout_user() -> None:
     """End the staff session."""
     session.pop("staff_id", None)
     session.pop("staff_seen", None)
-    session.pop("staff_order", None)
-    g.staff_user = None
+    request.kiosk_staff = None
 
 
 def is_admin() -> bool:
@@ -95,8 +95,9 @@ def refuse_anonymous():
         from kiosk.views.errors import json_error
 
         return json_error(401, "login required", "log in at /staff/login")
-    target = request.full_path if request.method == "GET" else None
-    return redirect(url_for("staff.login", next=target.rstrip("?") if target else None))
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    timed_out = getattr(request, "kiosk_staff_timed_out", False)
+    return redirect(url_for("staff.login", next=target, timeout=1 if timed_out else None))
 
 
 def login_required(view: F) -> F:

@@ -65,11 +65,14 @@ def put_on_slot(order_id: int):
     if order.packed_at is None and order.status != OrderStatus.READY:
         return answer(_("Order %(code)s is not packed yet. Finish packing first.",
                         code=order.pickup_code), ok=False, to=here)
-    if shelf_ops.parse_label(label) is None and order_ops.by_pickup_code(db.session, label):
-        return answer(_("That is a bag label. Scan the slot label on the shelf."), ok=False,
-                      to=here, status=400)
     try:
-        slot = shelf_ops.get_slot(db.session, label)
+        try:
+            slot = shelf_ops.get_slot(db.session, label)
+        except order_ops.NotFound:
+            if order_ops.by_pickup_code(db.session, label) is None:
+                raise
+            return answer(_("That is a bag label. Scan the slot label on the shelf."),
+                          ok=False, to=here, status=400)
         settings = station().settings
         was_on = order.slot_label
 

@@ -1,0 +1,210 @@
+"""Security of the staff pages: login required, CSRF on every form, lockout, timeout, roles."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from staff_helpers import PASSWORD, login, make_user
+from werkzeug.routing import Rule
+
+from kiosk import create_app
+from kiosk.extensions import db
+from kiosk.models import StaffUser
+
+PUBLIC = {"staff.login", "staff.card_login"}
+LOCKOUT = {"staff": {"lockout_attempts": 3, "lockout_minutes": 15}}
+
+
+def staff_rules(app) -> list[Rule]:
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/staff")]
+    assert len(rules) > 15  # the blueprint is there, with all its pages
+    return rules
+
+
+def url_of(rule: Rule) -> str:
+    return rule.rule.replace("<int:", "<").replace("<path:", "<") \
+        .replace("<", "{").replace(">", "}").format(
+            **{arg: 1 if "int" in repr(rule._converters.get(arg)).lower() else "x"
+               for arg in rule.arguments})
+
+
+def csrf_token(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                     r'name="csrf_token" value="([^"]+)"', html).group(1, 2)[0] or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_every_staff_page_refuses_a_request_without_a_session(client, app):
+    checked = 0
+    for rule in staff_rules(app):
+        if rule.endpoint in PUBLIC:
+            continue
+        for method in {"GET", "POST"} & rule.methods:
+            r = client.open(url_of(rule), method=method)
+            assert r.status_code in (302, 303, 401), (rule.rule, method, r.status_code)
+            if r.status_code != 401:
+                assert r.location.startswith("/staff/login"), (rule.rule, r.location)
+            checked += 1
+    assert checked > 15
+
+
+def test_fetch_requests_without_a_session_get_401_json(client):
+    r = client.post("/staff/packing/1/item", data={"code": "1"},
+                    headers={"X-Requested-With": "fetch"})
+    assert r.status_code == 401 and r.json["error"] == "login required"
+
+
+def test_login_page_redirects_back_only_inside_staff_pages(client, app):
+    r = client.get("/staff/shelves")
+    assert r.location == "/staff/login?next=/staff/shelves"
+    make_user(app)
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    r = client.post("/staff/login", data={"username": "kari", "password": PASSWORD,
+                                          "next": "https://evil.example/"})
+    assert r.location == "/staff/"
+
+
+@pytest.fixture
+def csrf_app(make_settings):
+    app = create_app(make_settings(), {"TESTING": True, "WTF_CSRF_ENABLED": True})
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_every_staff_form_without_a_csrf_token_is_refused(csrf_app):
+    client = csrf_app.test_client()
+    make_user(csrf_app, role="admin")
+    r = client.post("/staff/login", data={"username": "kari", "password": PASSWORD})
+    assert r.status_code == 400  # the login form itself
+    token = csrf_token(client.get("/staff/login").get_data(as_text=True))
+    r = client.post("/staff/login", data={"username": "kari", "password": PASSWORD,
+                                          "csrf_token": token})
+    assert r.status_code == 302
+    checked = 0
+    for rule in staff_rules(csrf_app):
+        if "POST" not in rule.methods or rule.endpoint == "staff.card_login":
+            continue
+        r = client.post(url_of(rule), data={"code": "x", "slot": "A-01"})
+        assert r.status_code == 400, (rule.rule, r.status_code)
+        assert "CSRF" in r.get_data(as_text=True)
+        checked += 1
+    assert checked > 10
+    assert client.get("/staff/packing").status_code == 200  # still logged in
+    page = client.get("/staff/packing").get_data(as_text=True)
+    r = client.post("/staff/logout", data={"csrf_token": csrf_token(page)})
+    assert r.status_code == 302 and client.get("/staff/packing").status_code == 302
+
+
+@pytest.mark.parametrize("config_overrides", [LOCKOUT])
+def test_lockout_after_repeated_failures(client, app, session):
+    user_id = make_user(app)
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    for _ in range(2):
+        r = client.post("/staff/login", data={"username": "kari", "password": "wrong!"})
+        assert r.status_code == 401 and "Wrong username or password" in r.get_data(as_text=True)
+    r = client.post("/staff/login", data={"username": "kari", "password": "wrong!"})
+    assert r.status_code == 429  # the third failure locks the account
+    r = client.post("/staff/login", data={"username": "kari", "password": PASSWORD})
+    assert r.status_code == 429 and "locked" in r.get_data(as_text=True)
+    assert client.get("/staff/packing").status_code == 302
+    user = session.get(StaffUser, user_id)
+    assert user.failed_logins == 3 and user.locked_until is not None
+    # an admin unlocks the account
+    admin = app.test_client()
+    login(admin, app, "anne", role="admin")
+    assert "locked" in admin.get("/staff/users").get_data(as_text=True)
+    assert admin.post(f"/staff/users/{user_id}/unlock").status_code == 303
+    r = client.post("/staff/login", data={"username": "kari", "password": PASSWORD})
+    assert r.status_code == 302
+
+
+def test_unknown_user_gets_the_same_answer_as_a_wrong_password(client, app):
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app)
+    wrong = client.post("/staff/login", data={"username": "kari", "password": "nope"})
+    unknown = client.post("/staff/login", data={"username": "nobody", "password": "nope"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Wrong username or password" in unknown.get_data(as_text=True)
+
+
+def test_session_times_out_after_idle_minutes(client, app):
+    r = login(client, app)
+    assert "Expires=" in r.headers["Set-Cookie"]  # a permanent session with a lifetime
+    assert client.get("/staff/packing").status_code == 200
+    with client.session_transaction() as sess:
+        sess["staff_seen"] = int(time.time()) - 29 * 60  # 30 minutes in the test config
+    assert client.get("/staff/packing").status_code == 200  # activity renews the session
+    with client.session_transaction() as sess:
+        sess["staff_seen"] = int(time.time()) - 31 * 60
+    r = client.get("/staff/packing")
+    assert r.status_code == 302 and "timeout=1" in r.location
+    assert "timed out" in client.get(r.location).get_data(as_text=True)
+    assert client.get("/staff/packing").status_code == 302
+
+
+def test_deleted_account_ends_the_session(client, app, session):
+    login(client, app)
+    session.query(StaffUser).delete()
+    session.commit()
+    assert client.get("/staff/packing").status_code == 302
+
+
+def test_roles_staff_and_admin(client, app):
+    login(client, app, "kari", role="staff")
+    assert client.get("/staff/users").status_code == 403
+    assert client.post("/staff/users", data={"username": "x1", "password": "p" * 9,
+                                             "role": "admin"}).status_code == 403
+    assert "/staff/users" not in client.get("/staff/packing").get_data(as_text=True)
+    admin = app.test_client()
+    login(admin, app, "anne", role="admin")
+    assert "/staff/users" in admin.get("/staff/packing").get_data(as_text=True)
+    r = admin.post("/staff/users", data={"username": "ola", "password": "long enough",
+                                         "role": "staff"})
+    assert r.status_code == 303
+    r = admin.post("/staff/users", data={"username": "ola", "password": "long enough",
+                                         "role": "staff"})
+    assert r.status_code == 422 and "exists already" in r.get_data(as_text=True)
+    r = admin.post("/staff/users", data={"username": "per", "password": "short",
+                                         "role": "staff"})
+    assert r.status_code == 422 and "at least 8" in r.get_data(as_text=True)
+
+
+PIN_ON = {"kiosk": {"staff_pin": True}}
+
+
+@pytest.mark.parametrize("config_overrides", [PIN_ON])
+def test_card_and_pin_switch_a_kiosk_into_staff_mode(client, app):
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app, card="S0001", pin="4711")
+    r = client.post("/staff/card-login", json={"card": "S0001", "pin": "0000"})
+    assert r.status_code == 401 and r.json["error"] == "wrong card or PIN"
+    r = client.post("/staff/card-login", json={"card": "S0001", "pin": "4711"})
+    assert r.status_code == 200 and r.json == {"ok": True, "user": "kari",
+                                               "redirect": "/staff/"}
+    assert client.get("/staff/packing").status_code == 200
+
+
+@pytest.mark.parametrize("config_overrides", [{**PIN_ON, **LOCKOUT}])
+def test_card_login_bad_input_and_lockout(client, app):
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app, card="S0001", pin="4711")
+    assert client.post("/staff/card-login", data={"card": "S0001", "pin": "4711"}) \
+        .status_code == 415
+    assert client.post("/staff/card-login", json={"card": "S0001"}).status_code == 400
+    assert client.post("/staff/card-login", json=["S0001"]).status_code == 400
+    for _ in range(3):
+        client.post("/staff/card-login", json={"card": "S0001", "pin": "1234"})
+    r = client.post("/staff/card-login", json={"card": "S0001", "pin": "4711"})
+    assert r.status_code == 429
+
+
+def test_card_login_is_off_unless_configured(client, app):
+    make_user(app, card="S0001", pin="4711")
+    r = client.post("/staff/card-login", json={"card": "S0001", "pin": "4711"})
+    assert r.status_code == 404
+    assert client.get("/staff/packing").status_code == 302

@@ -1,0 +1,174 @@
+"""Shelving through the test client: bag then slot, suggestion, move, unshelve, map, collect."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from factories import make_order
+from staff_helpers import login
+
+from kiosk.models import AuditEvent, OrderStatus
+
+FETCH = {"X-Requested-With": "fetch"}
+
+
+@pytest.fixture
+def staff(client, app):
+    login(client, app)
+    return client
+
+
+def packed_order(session, **kwargs):
+    order = make_order(session, **kwargs)
+    order.packed_at = dt.datetime.now(dt.UTC)
+    order.status = OrderStatus.PACKING
+    session.commit()
+    return order
+
+
+def test_scan_bag_then_slot_label(staff, session):
+    order = packed_order(session)
+    r = staff.post("/staff/shelving", data={"code": order.pickup_code}, headers=FETCH)
+    assert r.json["redirect"].endswith(f"/staff/shelving/{order.id}")
+    r = staff.post(f"/staff/shelving/{order.id}", data={"slot": "b 3"}, headers=FETCH)
+    assert r.status_code == 200 and r.json["slot"] == "B-03"
+    session.refresh(order)
+    assert order.status == OrderStatus.READY and order.slot_label == "B-03"
+    assert order.deadline is not None and order.deadline > dt.date.today()
+    event = session.query(AuditEvent).filter_by(order_id=order.id, action="shelved").one()
+    assert (event.actor, event.station, event.to_status) == ("kari", "Test station", "ready")
+
+
+def test_suggested_slot_is_offered_and_accepted(staff, session, station):
+    sibling = make_order(session, slot="A-04", station=station)
+    order = packed_order(session, card=sibling.card)
+    html = staff.get(f"/staff/shelving/{order.id}").get_data(as_text=True)
+    assert 'name="slot" value="A-04"' in html  # beside the patron's other bag
+    r = staff.post(f"/staff/shelving/{order.id}", data={"slot": "A-04"}, follow_redirects=True)
+    assert f"Bag {order.pickup_code} is on A-04" in r.get_data(as_text=True)
+
+
+def test_unpacked_order_is_not_shelved_from_the_staff_pages(staff, session):
+    order = make_order(session)
+    r = staff.post(f"/staff/shelving/{order.id}", data={"slot": "A-01"}, headers=FETCH)
+    assert r.status_code == 409 and "not packed" in r.json["message"]
+    session.refresh(order)
+    assert order.place_id is None
+
+
+def test_full_slot_is_refused_with_a_clear_message(staff, session, station):
+    for _ in range(2):  # A-slots hold 2 bags in the test configuration
+        make_order(session, slot="A-02", station=station)
+    order = packed_order(session)
+    r = staff.post(f"/staff/shelving/{order.id}", data={"slot": "A-02"}, headers=FETCH)
+    assert r.status_code == 409 and r.json["message"] == "slot A-02 is full"
+    r = staff.post(f"/staff/shelving/{order.id}", data={"slot": "A-02"}, follow_redirects=True)
+    assert "slot A-02 is full" in r.get_data(as_text=True)
+    session.refresh(order)
+    assert order.status == OrderStatus.PACKING and order.place_id is None
+
+
+def test_unknown_slot_and_bag_label_in_place_of_slot(staff, session):
+    order = packed_order(session)
+    r = staff.post(f"/staff/shelving/{order.id}", data={"slot": "Q-77"}, headers=FETCH)
+    assert r.status_code == 404 and "Q-77" in r.json["message"]
+    r = staff.post(f"/staff/shelving/{order.id}", data={"slot": order.pickup_code},
+                   headers=FETCH)
+    assert r.status_code == 400 and "bag label" in r.json["message"]
+    r = staff.post("/staff/shelving", data={"code": "not a code"}, headers=FETCH)
+    assert r.status_code == 404
+
+
+def test_move_and_unshelve(staff, session, station):
+    order = make_order(session, slot="A-01", station=station)
+    r = staff.post(f"/staff/shelving/{order.id}", data={"slot": "B-01"}, headers=FETCH)
+    assert "moved from A-01 to B-01" in r.json["message"]
+    r = staff.post(f"/staff/orders/{order.id}/unshelve", follow_redirects=True)
+    assert "taken off B-01" in r.get_data(as_text=True)
+    session.refresh(order)
+    assert order.status == OrderStatus.PACKING and order.place_id is None
+    r = staff.post(f"/staff/orders/{order.id}/unshelve", headers=FETCH)
+    assert r.status_code == 409 and "not on a shelf" in r.json["message"]
+
+
+def test_shelf_map_shows_occupancy_age_and_deadline_colours(staff, session, station):
+    today = dt.date.today()
+    expired = make_order(session, slot="A-01", station=station)
+    due = make_order(session, slot="A-01", station=station)
+    fresh = make_order(session, slot="B-02", station=station)
+    expired.deadline = today - dt.timedelta(days=1)
+    due.deadline = today
+    expired.shelved_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=9)
+    session.commit()
+    html = staff.get("/staff/shelves").get_data(as_text=True)
+    assert html.count('class="slot ') == 10  # 6 A-slots + 4 B-slots
+    assert 'class="slot slot-expired" data-slot="A-01"' in html
+    assert 'class="slot slot-used" data-slot="B-02"' in html
+    assert 'class="slot slot-free" data-slot="A-03"' in html
+    assert '<span class="occupancy">2/2</span>' in html
+    assert "9 d" in html
+    for order, cls in ((expired, "bag-expired"), (due, "bag-today"), (fresh, "bag-ok")):
+        assert f'class="bag {cls}"><a href="/staff/orders/{order.id}">{order.pickup_code}' in html
+
+
+def test_order_detail_shows_the_audit_trail(staff, session, station):
+    order = make_order(session, slot="A-03", station=station)
+    staff.post(f"/staff/orders/{order.id}/collect")
+    html = staff.get(f"/staff/orders/{order.id}").get_data(as_text=True)
+    for action in ("created", "shelved", "collected"):
+        assert f"<td>{action}</td>" in html
+    assert "<td>kari</td><td>Test station</td>" in html  # who and where
+    assert "ready → collected" in html
+
+
+def test_collect_by_scan_frees_the_slot(staff, session, station):
+    order = make_order(session, slot="A-05", station=station)
+    r = staff.post("/staff/collect", data={"code": order.pickup_code}, headers=FETCH)
+    assert r.json["ok"] and "A-05 freed" in r.json["message"]
+    session.refresh(order)
+    assert order.status == OrderStatus.COLLECTED and order.place_id is None
+
+
+def test_collecting_a_cancelled_or_unshelved_order_is_refused(staff, session, station):
+    cancelled = make_order(session, status=OrderStatus.CANCELLED)
+    r = staff.post(f"/staff/orders/{cancelled.id}/collect", headers=FETCH)
+    assert r.status_code == 409
+    assert r.json["message"] == (f"Order {cancelled.pickup_code} is cancelled and cannot be "
+                                 "collected.")
+    r = staff.post(f"/staff/orders/{cancelled.id}/collect", follow_redirects=True)
+    assert "cannot be collected" in r.get_data(as_text=True)
+    waiting = make_order(session)
+    r = staff.post("/staff/collect", data={"code": waiting.pickup_code}, headers=FETCH)
+    assert r.status_code == 409 and "not on a shelf" in r.json["message"]
+    session.refresh(cancelled)
+    session.refresh(waiting)
+    assert (cancelled.status, waiting.status) == ("cancelled", "received")
+
+
+def test_cancel_and_new_order_by_hand(staff, session):
+    r = staff.post("/staff/orders/new", data={"card": "n000000777",
+                                              "items": "111;Snømannen\n222\n"})
+    assert r.status_code == 303
+    order_id = int(r.location.rsplit("/", 1)[1])
+    html = staff.get(f"/staff/orders/{order_id}").get_data(as_text=True)
+    assert "Snømannen" in html and "staff" in html
+    r = staff.post("/staff/orders/new", data={"card": "123", "items": "111"})
+    assert r.status_code == 422 and "not a valid patron card" in r.get_data(as_text=True)
+    r = staff.post("/staff/orders/new", data={"card": "N000000777", "items": "1\n1"})
+    assert r.status_code == 422 and "twice" in r.get_data(as_text=True)
+    r = staff.post(f"/staff/orders/{order_id}/cancel", headers=FETCH)
+    assert r.json["ok"]
+    r = staff.post(f"/staff/orders/{order_id}/cancel", headers=FETCH)
+    assert r.status_code == 409 and "cannot become cancelled" in r.json["message"]
+
+
+def test_orders_list_search_and_filter(staff, session, station):
+    ready = make_order(session, slot="A-06", station=station, ref="R-1")
+    waiting = make_order(session)
+    html = staff.get("/staff/orders?status=ready").get_data(as_text=True)
+    assert ready.pickup_code in html and waiting.pickup_code not in html
+    html = staff.get(f"/staff/orders?q={waiting.pickup_code.lower()}").get_data(as_text=True)
+    assert waiting.pickup_code in html and ready.pickup_code not in html
+    html = staff.get("/staff/orders?q=R-1").get_data(as_text=True)
+    assert ready.pickup_code in html
