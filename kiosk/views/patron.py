@@ -71,6 +71,11 @@ def scan():
     return _station().handle_scan(payload["code"], source="screen")
 
 
+@bp.get("/kiosk/ping")
+def ping():
+    return "", 204  # a trivial endpoint: the yardstick of bench/scan_throughput.py
+
+
 @bp.get("/kiosk/events")
 @limiter.exempt
 def events():
