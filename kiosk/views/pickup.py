@@ -74,8 +74,9 @@ def collect():
     link = attach(station) if ils.checkout_on_collect else None
     actor = order_ops.Actor("kiosk", station.name)
     outcome = collect_with_checkout(db.session, order, card, link, actor)
-    log.info("order %s collected at the kiosk by card %s: %s", order.id, mask(card),
-             "all lent" if outcome.collected else f"{len(outcome.refused)} refused")
+    log.info("pickup of order %s at the kiosk by card %s: %s", order.id, mask(card),
+             f"ILS {outcome.ils}" if outcome.collected
+             else f"{len(outcome.refused)} item(s) refused")
     body = outcome.as_dict()
     body["status"] = order.status
     if outcome.refused:
