@@ -9,7 +9,7 @@ from flask import Flask
 from kiosk.views.errors import register_error_handlers
 
 BLUEPRINTS = ("kiosk.views.patron", "kiosk.views.health", "kiosk.api", "kiosk.offers.views",
-              "kiosk.views.printing")
+              "kiosk.views.printing", "kiosk.views.pickup", "kiosk.ils.staffpage")
 OPTIONAL = ("kiosk.staff",)
 
 
