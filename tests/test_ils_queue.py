@@ -193,3 +193,34 @@ def test_staff_page_shows_queue_and_failures(app, client, session, station, libr
     assert "did not answer" in response.get_data(as_text=True)
     session.expire_all()
     assert session.get(Order, order.id).status == "collected"
+
+
+def _toml(database_url: str, ils: dict) -> str:
+    lines = ["[database]", f'url = "{database_url}"', "[ils]"]
+    for key, value in ils.items():
+        lines.append(f"{key} = {value!r}".replace("'", '"') if isinstance(value, str)
+                     else f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def test_cli_ils_test_and_replay(app, client, session, station, library, server, proxy,
+                                 database_url, config_overrides, tmp_path):
+    from click.testing import CliRunner
+
+    from kiosk.cli import cli
+
+    order = make_order(session, card=CARD, items=1, slot="A-01", station=station)
+    server.stop()
+    collect_at_kiosk(client, order)
+    config = tmp_path / "station.toml"
+    config.write_text(_toml(database_url, config_overrides["ils"]))
+    down = CliRunner().invoke(cli, ["--config", str(config), "ils-replay"])
+    assert down.exit_code == 1 and "did not answer" in down.output
+    server.start()
+    proxy.upstream_port = server.port
+    ok = CliRunner().invoke(cli, ["--config", str(config), "ils-test", "--card", CARD])
+    assert ok.exit_code == 0, ok.output
+    assert "valid=True" in ok.output and "s3cret" not in ok.output
+    replayed = CliRunner().invoke(cli, ["--config", str(config), "ils-replay"])
+    assert replayed.exit_code == 0 and "lent 1" in replayed.output
+    assert library.loans == {order.items[0].barcode: CARD}
