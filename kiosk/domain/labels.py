@@ -140,12 +140,14 @@ def render_svg(labels: Sequence[str]) -> str:
         y = c.y_mm + c.page * PAGE_MM[1]
         bar = _barcode_svg(text)
         bar_x = c.x_mm + (CELL_MM[0] - _barcode_width_mm(bar)) / 2
-        nested = bar.replace("<svg ", f'<svg x="{bar_x:.3f}mm" y="{y + BARCODE_TOP_MM:.3f}mm" ', 1)
+        # One user unit is a millimetre here, so the barcode's "mm" lengths become plain numbers.
+        nested = bar.replace('mm"', '"').replace(
+            "<svg ", f'<svg x="{bar_x:.3f}" y="{y + BARCODE_TOP_MM:.3f}" ', 1)
         parts.append(
             f'<g class="label" data-label="{html.escape(text)}">'
-            f'<text x="{c.x_mm + CELL_MM[0] / 2}" y="{y + 2 + TEXT_MM}" text-anchor="middle" '
-            f'font-family="DejaVu Sans, Verdana, sans-serif" font-weight="bold" '
-            f'font-size="{TEXT_MM * 1.3}">{html.escape(text)}</text>{nested}</g>')
+            f'<text x="{c.x_mm + CELL_MM[0] / 2}" y="{y + 2 + TEXT_MM * 0.9:.3f}" '
+            'text-anchor="middle" font-family="DejaVu Sans, Verdana, sans-serif" '
+            f'font-weight="bold" font-size="{TEXT_MM}">{html.escape(text)}</text>{nested}</g>')
     parts.append("</svg>\n")
     return "\n".join(parts)
 
