@@ -47,6 +47,10 @@ class AccountError(Exception):
     """A request about an account that cannot be met; the message says why."""
 
 
+class DuplicateAccount(AccountError):
+    """The username or staff card is taken already."""
+
+
 class LoginFailed(AccountError):
     """Wrong username, password, card or PIN (deliberately not saying which)."""
 
@@ -106,9 +110,9 @@ def create_user(session: Session, username: str, password: str, role: str = "sta
     if (card is None) != (pin is None):
         raise AccountError("a staff card needs a PIN, and a PIN needs a staff card")
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
-        raise AccountError(f"a user named {username!r} exists already")
+        raise DuplicateAccount(f"a user named {username!r} exists already")
     if card and session.scalar(select(StaffUser.id).where(StaffUser.card == card)):
-        raise AccountError("that staff card belongs to another user")
+        raise DuplicateAccount("that staff card belongs to another user")
     user = StaffUser(username=username, password_hash=hash_secret(password), role=role,
                      card=card or None, pin_hash=hash_secret(pin) if pin else None,
                      failed_logins=0)

@@ -1,0 +1,106 @@
+"""`kiosk user add|list|unlock`: staff accounts from the command line."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from kiosk.cli.context import StationContext, fail, pass_station
+
+
+def _read_secret(prompt: str, interactive: bool, stdin_lines: list[str]) -> str:
+    """Read a password or PIN: hidden and confirmed on a terminal, else one line of stdin."""
+    if interactive:
+        return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    if not stdin_lines:
+        fail(f"{prompt} expected on standard input (one line)", 2)
+    return stdin_lines.pop(0)
+
+
+@click.group("user")
+def user() -> None:
+    """Manage staff accounts."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Give the account the admin role.")
+@click.option("--card", help="Staff card number, for the kiosk's staff mode (needs --pin).")
+@click.option("--pin", "with_pin", is_flag=True,
+              help="Also ask for a PIN (4-8 digits) to use with the staff card.")
+@pass_station
+def add(station: StationContext, name: str, admin: bool, card: str | None,
+        with_pin: bool) -> None:
+    """Create a staff account; the password is read from the terminal or stdin.
+
+    On a terminal the password (and PIN) are asked for, hidden and twice.
+    Otherwise the first line of stdin is the password and the second the PIN.
+    """
+    from kiosk.domain import accounts
+    from kiosk.extensions import db
+
+    if bool(card) != with_pin:
+        fail("--card and --pin go together: a staff card needs a PIN", 2)
+    stream = sys.stdin
+    interactive = stream.isatty()
+    lines = [] if interactive else stream.read().splitlines()
+    password = _read_secret("Password", interactive, lines)
+    pin = _read_secret("PIN", interactive, lines) if with_pin else None
+    app = station.app()
+    with app.app_context():
+        try:
+            account = accounts.create_user(db.session, name, password,
+                                           "admin" if admin else "staff", card=card, pin=pin)
+            db.session.commit()
+        except accounts.DuplicateAccount as exc:
+            db.session.rollback()
+            fail(str(exc), 1)
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            fail(str(exc), 2)
+        except (OperationalError, ProgrammingError) as exc:
+            fail(f"database not ready (run `kiosk init`): {exc.orig}", 1)
+        click.echo(f"user {account.username} added ({account.role}"
+                   f"{', with staff card' if card else ''})")
+
+
+@user.command("list")
+@pass_station
+def list_users(station: StationContext) -> None:
+    """List staff accounts with role and lock state."""
+    from kiosk.domain import accounts
+    from kiosk.extensions import db
+    from kiosk.models import StaffUser
+
+    with station.app().app_context():
+        try:
+            rows = db.session.scalars(select(StaffUser).order_by(StaffUser.username)).all()
+        except (OperationalError, ProgrammingError) as exc:
+            fail(f"database not ready (run `kiosk init`): {exc.orig}", 1)
+        for row in rows:
+            state = "locked" if accounts.is_locked(row) else "ok"
+            click.echo(f"{row.username}\t{row.role}\t{state}")
+
+
+@user.command("unlock")
+@click.argument("name")
+@pass_station
+def unlock(station: StationContext, name: str) -> None:
+    """Lift a lockout after too many failed logins."""
+    from kiosk.domain import accounts
+    from kiosk.extensions import db
+
+    with station.app().app_context():
+        account = accounts.find_user(db.session, name)
+        if account is None:
+            fail(f"no user named {name!r}", 1)
+        account.failed_logins = 0
+        account.locked_until = None
+        db.session.commit()
+    click.echo(f"user {name} unlocked")
+
+
+COMMANDS = [user]
