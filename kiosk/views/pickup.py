@@ -66,7 +66,8 @@ def collect():
     if args["order_id"] not in shown:
         return json_error(404, "order not shown", "that order was not on this scan's screen")
     order = db.session.get(Order, args["order_id"])
-    if order is None or order.card != card:
+    holds_mode = station.settings.ils.kind == "sip2" and station.settings.ils.holds_from_ils
+    if order is None or (order.card != card and not holds_mode):  # ILS holds: its list rules
         return json_error(404, "order not shown", "that order was not on this scan's screen")
     if order.status != OrderStatus.READY:
         return json_error(409, f"order is {order.status}", {"status": order.status})
