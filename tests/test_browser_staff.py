@@ -1,0 +1,137 @@
+"""The staff side in real Chromium with a wedge scanner: log in, pack, shelve, shelf map."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+
+import pytest
+from factories import make_order
+from playwright.sync_api import expect
+from staff_helpers import PASSWORD, make_user
+
+from kiosk.models import Order, OrderStatus
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).parent.parent / "docs" / "img"
+
+
+def wedge_scan(page, code: str) -> None:
+    """Type code as a USB keyboard-wedge scanner does: keys ms apart, then Enter."""
+    page.keyboard.type(code, delay=5)
+    page.keyboard.press("Enter")
+
+
+def screenshot(page, name: str) -> None:
+    if os.environ.get("KIOSK_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app, "kari")
+    order = make_order(session, items=3)
+    for _ in range(3):
+        make_order(session, items=2)
+    today = dt.date.today()
+    for slot, deadline in (("A-01", today - dt.timedelta(days=1)), ("A-02", today),
+                           ("A-02", None), ("B-01", None)):
+        shelved = make_order(session, slot=slot, station=station)
+        if deadline:
+            shelved.deadline = deadline
+            shelved.shelved_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
+    session.commit()
+    order_id, code = order.id, order.pickup_code
+    barcodes = [i.barcode for i in order.items]
+    session.close()
+
+    # log in: the staff pages send us to the login form first
+    page.goto("/staff/packing")
+    expect(page).to_have_url(re.compile(r"/staff/login\?next=/staff/packing$"))
+    page.get_by_label("Username").fill("kari")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/staff/packing$"))
+    expect(page.locator(".pick-list")).to_contain_text(code)
+
+    # open the order by scanning its pickup code into the autofocused field
+    expect(page.locator("#scan")).to_be_focused()
+    wedge_scan(page, code)
+    expect(page).to_have_url(re.compile(rf"/staff/packing/{order_id}$"))
+
+    # scan items fast; a wrong item in between warns loudly
+    expect(page.locator("#scan")).to_be_focused()
+    wedge_scan(page, barcodes[0])
+    wedge_scan(page, "9999999999")
+    wedge_scan(page, barcodes[1])
+    expect(page.locator("#left")).to_have_text("1")
+    wedge_scan(page, "9999999998")
+    result = page.locator(".scan-result")
+    expect(result).to_have_class(re.compile("error"))
+    expect(result).to_contain_text("WRONG ITEM: 9999999998")
+    assert page.evaluate("document.body.dataset.lastBeep") == "error"
+    screenshot(page, "staff-packing.png")
+
+    # "Packed" is refused while an item is missing
+    page.locator("#packed").click()
+    expect(page.locator(".flash-error")).to_contain_text("1 item(s) missing")
+    wedge_scan(page, barcodes[2])
+    expect(page.locator("#left")).to_have_text("0")
+    expect(page.locator(".scan-result")).to_have_class(re.compile("ok"))
+    page.locator("#packed").click()
+    expect(page.locator(".flash-success").first).to_contain_text(f"Order {code} is packed")
+
+    # shelving: scan the bag label, then the slot label
+    page.get_by_role("link", name="Shelving", exact=True).click()
+    expect(page.locator("#bag")).to_be_focused()
+    wedge_scan(page, code.replace("-", ""))  # a Code 128 read of the label, hyphen or not
+    expect(page).to_have_url(re.compile(rf"/staff/shelving/{order_id}$"))
+    expect(page.locator("#accept-suggestion")).to_be_visible()
+    screenshot(page, "staff-shelving.png")
+    expect(page.locator("#slot")).to_be_focused()
+    wedge_scan(page, "A-01")  # one expired bag on it: room for one more
+    expect(page).to_have_url(re.compile(r"/staff/shelving$"))
+    expect(page.locator(".flash-success")).to_contain_text(f"Bag {code} is on A-01")
+
+    # a full slot is refused loudly
+    other = make_order(session, items=1)
+    other.packed_at = dt.datetime.now(dt.UTC)
+    session.commit()
+    wedge_scan(page, other.pickup_code)
+    expect(page).to_have_url(re.compile(rf"/staff/shelving/{other.id}$"))
+    wedge_scan(page, "A-02")
+    expect(page.locator(".scan-result")).to_contain_text("slot A-02 is full")
+    assert page.evaluate("document.body.dataset.lastBeep") == "error"
+
+    # the shelf map shows the bag with occupancy and deadline colours
+    page.get_by_role("link", name="Shelf map").click()
+    slot = page.locator('[data-slot="A-01"]')
+    expect(slot).to_contain_text(code)
+    expect(slot.locator(".occupancy")).to_have_text("2/2")
+    expect(slot).to_have_class(re.compile("slot-expired"))
+    expect(page.locator('[data-slot="A-02"]')).to_have_class(re.compile("slot-today"))
+    expect(page.locator('[data-slot="B-01"]')).to_have_class(re.compile("slot-used"))
+    screenshot(page, "staff-shelf-map.png")
+
+    session.expire_all()
+    shelved = session.get(Order, order_id)
+    assert shelved.status == OrderStatus.READY and shelved.slot_label == "A-01"
+    assert [e.actor for e in shelved.audit if e.action in ("packed", "shelved")] == ["kari"] * 2
+
+
+def test_session_end_sends_the_scanner_page_back_to_login(page, app, session):
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app, "kari")
+    order = make_order(session, items=1)
+    page.goto("/staff/login")
+    page.get_by_label("Username").fill("kari")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"/staff/packing/{order.id}")
+    page.context.clear_cookies()
+    wedge_scan(page, order.items[0].barcode)
+    expect(page).to_have_url(re.compile(r"/staff/login\?timeout=1&next="))
