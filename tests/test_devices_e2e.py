@@ -132,3 +132,38 @@ def test_no_scanner_configured_starts_nothing(make_settings):
     stop()
     station = app.extensions["station"]
     assert station.devices["scanner"].state == "absent" and station.printer is None
+
+
+def test_auto_print_sends_a_slip_for_a_ready_scan(make_settings, pty):
+    from kiosk import create_app
+    from kiosk.extensions import db
+    from kiosk.schema import upgrade_database
+    from tests.test_printer import CODE128, PrinterStandIn
+
+    printer = PrinterStandIn()
+    settings = make_settings({
+        "scanner": {"kind": "serial", "port": str(pty.link)},
+        "printer": {"kind": "escpos-network", "host": "127.0.0.1", "port": printer.port,
+                    "auto_print": True}})
+    app = create_app(settings, {"TESTING": True})
+    upgrade_database(app)
+    station = app.extensions["station"]
+    card, nothing = card_number(), card_number()
+    with app.app_context():
+        order = make_order(db.session, card=card, slot="A-04", station=station)
+        code = order.pickup_code
+    stop = runtime.start(app)
+    try:
+        assert wait_until(lambda: station.devices["scanner"].state == "connected")
+        assert wait_until(lambda: station.devices["printer"].state == "ok")
+        pty.write(nothing.encode() + b"\r" + card.encode() + b"\r")
+        assert printer.wait_jobs(1)
+    finally:
+        stop()
+        printer.close()
+        with app.app_context():
+            db.engine.dispose()
+    assert len(printer.jobs) == 1  # a scan with nothing on the shelf prints nothing
+    assert b"Hylleplass A-04" in printer.jobs[0] and CODE128 + b"\x08{B" + code.encode() \
+        in printer.jobs[0]
+    assert station.devices["printer"].last_activity is not None

@@ -51,6 +51,8 @@ class PrinterStandIn:
                 job = bytearray()
                 while chunk := conn.recv(65536):
                     job += chunk
+            if not job:
+                continue  # a connection without data (the station's check) prints nothing
             with self._done:
                 self.jobs.append(bytes(job))
                 self._done.notify_all()
