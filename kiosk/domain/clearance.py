@@ -90,12 +90,12 @@ def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCal
                        {"kind": "unknown_code", "pickup_code": code})
     if order.status != OrderStatus.READY:
         raise OrderError(f"bag {code} is not on the shelf (order is {order.status})",
-                         {"kind": "not_on_shelf", "status": order.status})
+                         {"kind": "not_on_shelf", "status": order.status, "pickup_code": code})
     if not is_overdue(order, calendar, today):
         last = effective_deadline(order, calendar)
         raise OrderError(f"bag {code} may wait on {order.slot_label} until {last.isoformat()}; "
                          "put it back", {"kind": "not_expired", "deadline": last.isoformat(),
-                                         "slot": order.slot_label})
+                                         "slot": order.slot_label, "pickup_code": code})
     order_ops.expire(session, order, actor)
     return order
 

@@ -1,0 +1,180 @@
+"""Staff pages for shelf labels, clearance and statistics (under /staff, login required)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Flask, Response, abort, flash, render_template, request, url_for
+from flask_babel import gettext as _
+
+from kiosk.domain import clearance
+from kiosk.domain import labels as label_sheet
+from kiosk.domain import stats as stats_ops
+from kiosk.domain.orders import NotFound, OrderError
+from kiosk.extensions import db
+from kiosk.models import Shelf
+from kiosk.staff.auth import actor, login_required
+from kiosk.staff.common import answer, commit, station, wants_json
+from kiosk.staff.forms import ScanForm
+
+bp = Blueprint("staff_reports", __name__, url_prefix="/staff")
+
+DEFAULT_DAYS = 28
+# Shown in the staff navigation; base.html translates the label.
+NAV = (("staff_reports.clearance", "Clearance"), ("staff_reports.statistics", "Statistics"),
+       ("staff_reports.labels", "Slot labels"))
+
+
+# --- slot labels ------------------------------------------------------------------------
+
+@bp.get("/labels")
+@login_required
+def labels():
+    shelves = db.session.scalars(db.select(Shelf.name).order_by(Shelf.position)).all()
+    return render_template("staff/reports/labels.html", shelves=shelves,
+                           count=len(label_sheet.slot_labels(db.session)))
+
+
+@bp.get("/labels/sheet")
+@login_required
+def label_sheet_file():
+    """Return the printable sheet (html, svg or pdf) of every slot, or one shelf's."""
+    fmt = request.args.get("format", "html")
+    if fmt not in label_sheet.MEDIA_TYPES:
+        abort(400, _("Choose a format: html, svg or pdf."))
+    shelf = request.args.get("shelf") or None
+    try:
+        texts = label_sheet.slot_labels(db.session, shelf)
+    except NotFound:
+        abort(404, _("There is no shelf %(shelf)s.", shelf=shelf[:8]))
+    title = _("%(station)s: slot labels", station=station().name)
+    body = label_sheet.render(texts, fmt, title)
+    name = f"slot-labels{'-' + shelf.upper() if shelf else ''}.{fmt}"
+    return Response(body, mimetype=label_sheet.MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+# --- clearance --------------------------------------------------------------------------
+
+@bp.get("/clearance", endpoint="clearance")
+@login_required
+def clearance_page():
+    return _clearance_page(ScanForm())
+
+
+def _clearance_page(form: ScanForm, error: str | None = None, status: int = 200):
+    cal = station().calendar
+    listing = clearance.clearance_list(db.session, cal)
+    return render_template("staff/reports/clearance.html", listing=listing, form=form,
+                           error=error,
+                           deadline=lambda o: clearance.effective_deadline(o, cal)), status
+
+
+@bp.post("/clearance")
+@login_required
+def clear_bag():
+    """Take the scanned bag off the shelf as not collected; refuse a wrong scan loudly."""
+    form = ScanForm()
+    here = url_for("staff_reports.clearance")
+    if not form.validate():
+        return _refuse(form, _("Scan the pickup code on the bag label."), 400)
+    scanned = form.code.data.strip()
+    cal = station().calendar
+    try:
+        order = commit(lambda: clearance.clear_bag(db.session, scanned, actor(), cal))
+    except OrderError as exc:
+        return _refuse(form, _refusal(exc, scanned), exc.status_code)
+    message = _("Bag %(code)s cleared from %(slot)s: take it off the shelf.",
+                code=order.pickup_code, slot=order.slot_label)
+    if wants_json():  # the page reloads to show the shorter list; the message goes along
+        flash(message, "success")
+    return answer(message, to=here, go=True, slot=order.slot_label)
+
+
+def _refusal(exc: OrderError, scanned: str) -> str:
+    """Return the staff-facing message for a refused clearance scan."""
+    detail = exc.detail if isinstance(exc.detail, dict) else {}
+    kind, code = detail.get("kind"), detail.get("pickup_code", scanned[:32])
+    if kind == "not_a_pickup_code":
+        return _("WRONG CODE: %(scanned)s is not a pickup code. Scan the bag label.",
+                 scanned=scanned[:32])
+    if kind == "unknown_code":
+        return _("UNKNOWN BAG: no bag with pickup code %(code)s is on the shelf.", code=code)
+    if kind == "already_cleared":
+        return _("Bag %(code)s was already cleared.", code=code)
+    if kind == "not_expired":
+        return _("NOT EXPIRED: bag %(code)s may wait until %(day)s. Put it back on %(slot)s.",
+                 code=code, day=detail["deadline"], slot=detail["slot"])
+    return _("Refused: %(reason)s", reason=str(exc))
+
+
+def _refuse(form: ScanForm, message: str, status: int):
+    if wants_json():
+        return answer(message, ok=False, to=url_for("staff_reports.clearance"), status=status)
+    return _clearance_page(form, message, status)
+
+
+# --- statistics -------------------------------------------------------------------------
+
+def _period() -> tuple[dt.date, dt.date]:
+    """Return the period asked for (?start=&end=, ISO dates), by default the last 28 days."""
+    today = dt.date.today()
+    try:
+        end = dt.date.fromisoformat(request.args.get("end") or today.isoformat())
+        start = dt.date.fromisoformat(
+            request.args.get("start") or (end - dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat())
+        stats_ops.check_period(start, end)
+    except ValueError as exc:
+        abort(400, _("Bad period: %(problem)s. Use dates such as 2025-04-01.", problem=exc))
+    return start, end
+
+
+@bp.get("/stats")
+@login_required
+def statistics():
+    start, end = _period()
+    rep = stats_ops.report(db.session, start, end)
+    return render_template("staff/reports/stats.html", rep=rep, hours=stats_ops.hours,
+                           charts=_charts(rep))
+
+
+def _charts(rep: stats_ops.Report) -> list[dict]:
+    """Return what the bar charts show: per day, per ISO week, per slot."""
+    def kinds(buckets: list[stats_ops.Bucket]) -> list[tuple[str, str, list[int]]]:
+        names = {"ready": _("put on the shelf"), "collected": _("collected"),
+                 "expired": _("not collected")}
+        return [(names[k], k, [getattr(b, k) for b in buckets]) for k in stats_ops.KINDS]
+
+    return [
+        {"heading": _("Per day"), "title": _("Bags per day"),
+         "names": [d.start.strftime("%d.%m") for d in rep.days], "series": kinds(rep.days)},
+        {"heading": _("Per ISO week"), "title": _("Bags per week"),
+         "names": [w.name[5:] for w in rep.weeks], "series": kinds(rep.weeks)},
+        {"heading": _("Slot use"), "title": _("Bags per slot"),
+         "names": [s.label for s in rep.slots],
+         "series": [(_("on the shelf now"), "now", [s.now for s in rep.slots]),
+                    (_("put there in the period"), "ready", [s.shelved for s in rep.slots])]},
+    ]
+
+
+@bp.get("/stats.csv")
+@login_required
+def statistics_csv():
+    """Return the statistics as CSV: ?by=day (default), week or slot."""
+    by = request.args.get("by", "day")
+    if by not in ("day", "week", "slot"):
+        abort(400, _("by must be day, week or slot."))
+    start, end = _period()
+    body = stats_ops.to_csv(stats_ops.report(db.session, start, end), by)
+    name = f"pickup-{by}-{start.isoformat()}-{end.isoformat()}.csv"
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def init_app(app: Flask) -> None:
+    """Register the reports pages and their links in the staff navigation."""
+    from kiosk.staff import register_nav
+
+    app.register_blueprint(bp)
+    for endpoint, label in NAV:
+        register_nav(app, endpoint, label)
