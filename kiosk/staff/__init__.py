@@ -18,7 +18,7 @@ from kiosk.staff import auth  # noqa: E402  (needs `bp` defined above)
 bp.before_request(auth.guard_blueprint)
 
 VIEW_MODULES = ("kiosk.staff.views", "kiosk.staff.packing", "kiosk.staff.shelving",
-                "kiosk.staff.orders", "kiosk.staff.users")
+                "kiosk.staff.orders", "kiosk.staff.users", "kiosk.staff.imports")
 OPTIONAL = ("kiosk.staff.reports",)
 
 

@@ -95,3 +95,24 @@
 
   if (document.body.dataset.autoprint) { window.addEventListener("load", function () { window.print(); }); }
 }());
+
+/* Import progress: ask the station every half second until the import has ended. */
+(function () {
+  "use strict";
+  const box = document.getElementById("import-progress");
+  if (!box || box.dataset.state !== "running") { return; }
+  const bar = box.querySelector("progress");
+  const count = box.querySelector(".count");
+  async function poll() {
+    try {
+      const data = await (await fetch(box.dataset.url, {
+        credentials: "same-origin", headers: {"X-Requested-With": "fetch"}})).json();
+      bar.max = data.total || 1;
+      bar.value = data.done;
+      count.textContent = data.done + " / " + (data.total || "?");
+      if (data.state !== "running") { location.reload(); return; }
+    } catch (e) { /* try again */ }
+    setTimeout(poll, 500);
+  }
+  poll();
+}());

@@ -1,0 +1,152 @@
+"""Orders in from a file: upload, preview with every bad row, then import with progress.
+
+The uploaded file is held in memory (it is at most MAX_CONTENT_LENGTH) under a
+random token kept in the staff member's session; nothing is written until the
+preview is confirmed. The import itself runs in a thread, so that the page can
+show its progress; it is all or nothing (`kiosk.domain.importer`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app, jsonify, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from werkzeug.exceptions import NotFound
+
+from kiosk.domain import importer
+from kiosk.domain.orders import Actor
+from kiosk.extensions import db
+from kiosk.staff import bp
+from kiosk.staff.auth import actor
+from kiosk.staff.common import answer, station
+from kiosk.staff.forms import ActionForm
+
+KEEP_S = 3600
+MAX_UPLOADS = 8
+SHOWN = 50  # orders listed in a preview
+
+
+class UploadForm(FlaskForm):
+    file = FileField(_l("Order file (CSV or JSON)"), validators=[FileRequired()])
+
+
+@dataclass
+class Upload:
+    """A file waiting for confirmation, then the state of its import."""
+
+    name: str
+    data: bytes
+    owner: int
+    created: float = field(default_factory=time.monotonic)
+    state: str = "previewed"  # previewed | running | done | failed
+    done: int = 0
+    total: int = 0
+    result: importer.ImportResult | None = None
+    problems: list[str] = field(default_factory=list)
+    thread: threading.Thread | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "done": self.done, "total": self.total,
+                "orders": self.result.orders if self.result else None,
+                "problems": self.problems}
+
+
+def _uploads(app: Flask | None = None) -> dict[str, Upload]:
+    return (app or current_app).extensions.setdefault("staff_imports", {})
+
+
+def _keep(upload: Upload) -> str:
+    uploads = _uploads()
+    now = time.monotonic()
+    for token, old in list(uploads.items()):
+        if old.state != "running" and (now - old.created > KEEP_S or len(uploads) >= MAX_UPLOADS):
+            del uploads[token]
+    token = secrets.token_urlsafe(16)
+    uploads[token] = upload
+    return token
+
+
+def _mine(token: str) -> Upload:
+    upload = _uploads().get(token)
+    if upload is None or upload.owner != session.get("staff_id"):
+        raise NotFound(_("This upload is gone; please upload the file again."))
+    return upload
+
+
+@bp.get("/import")
+def import_page():
+    return render_template("staff/orders/import.html", form=UploadForm())
+
+
+@bp.post("/import")
+def import_preview():
+    form = UploadForm()
+    if not form.validate():
+        return render_template("staff/orders/import.html", form=form), 400
+    file = form.file.data
+    upload = Upload(name=file.filename or "upload", data=file.read(),
+                    owner=session["staff_id"])
+    pv = importer.preview(db.session, upload.data, station().cards, station().branch,
+                          importer.detect_format(upload.data, upload.name))
+    db.session.rollback()
+    token = _keep(upload) if pv.ok else None
+    return render_template("staff/orders/import_preview.html", pv=pv, upload=upload,
+                           token=token, shown=pv.drafts[:SHOWN], form=ActionForm(),
+                           upload_form=UploadForm()), 200 if pv.ok else 422
+
+
+def _run(app: Flask, upload: Upload, who: Actor) -> None:
+    def progress(done: int, total: int) -> None:
+        upload.done, upload.total = done, total
+
+    with app.app_context():
+        try:
+            upload.result = importer.import_orders(
+                db.session, upload.data, who, app.extensions["station"].cards,
+                app.extensions["station"].branch, progress=progress,
+                fmt=importer.detect_format(upload.data, upload.name))
+            upload.state = "done"
+        except importer.ImportFailed as exc:
+            upload.problems = [str(p) for p in exc.problems]
+            upload.state = "failed"
+        except Exception as exc:  # noqa: BLE001  (shown to staff; the import wrote nothing)
+            app.logger.exception("import of %s failed", upload.name)
+            upload.problems = [f"unexpected error: {exc.__class__.__name__}"]
+            upload.state = "failed"
+        finally:
+            upload.data = b""
+            db.session.remove()
+
+
+@bp.post("/import/<token>")
+def import_confirm(token: str):
+    ActionForm()
+    upload = _mine(token)
+    if upload.state != "previewed":
+        return answer(_("This file is imported already."), ok=False,
+                      to=url_for("staff.import_status", token=token))
+    upload.state = "running"
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    upload.thread = threading.Thread(target=_run, args=(app, upload, actor()),
+                                     name="staff-import", daemon=True)
+    upload.thread.start()
+    return answer(_("Import started."), to=url_for("staff.import_status", token=token))
+
+
+@bp.get("/import/<token>")
+def import_status(token: str):
+    upload = _mine(token)
+    return render_template("staff/orders/import_status.html", upload=upload, token=token)
+
+
+@bp.get("/import/<token>/progress")
+def import_progress(token: str):
+    return jsonify(_mine(token).as_dict())

@@ -1,0 +1,88 @@
+"""Orders in from a file on the staff pages: preview with bad rows, confirm, progress."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from staff_helpers import login
+
+from kiosk.models import AuditEvent, Order
+
+GOOD = ("card,item_barcode,title,order_ref\n"
+        "N000000001,111,Snømannen,R1\nN000000001,112,,R1\nN000000002,221,Doppler,R2\n")
+BAD = ("card,item_barcode,title\nN000000001,111,A\n12345,112,B\nN000000003,,C\n")
+
+
+@pytest.fixture
+def staff(client, app):
+    login(client, app)
+    return client
+
+
+def upload(client, text: str, name: str = "orders.csv"):
+    return client.post("/staff/import", data={"file": (io.BytesIO(text.encode()), name)},
+                       content_type="multipart/form-data")
+
+
+def finish(app, token: str) -> None:
+    app.extensions["staff_imports"][token].thread.join(timeout=60)
+
+
+def test_bad_rows_are_all_reported_and_nothing_is_saved(staff, session):
+    r = upload(staff, BAD)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "2 problem(s) found" in html
+    assert "<td>3</td><td></td><td>card</td>" in html
+    assert "<td>4</td><td></td><td>item_barcode</td>" in html
+    assert "confirm-import" not in html
+    assert session.query(Order).count() == 0
+
+
+def test_preview_then_import_with_progress(staff, app, session):
+    r = upload(staff, GOOD)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "2 order(s) with 3 item(s), no problems" in html
+    assert "Snømannen" in html
+    assert session.query(Order).count() == 0  # a preview writes nothing
+    token = html.split("/staff/import/")[1].split('"')[0]
+    r = staff.post(f"/staff/import/{token}")
+    assert r.status_code == 303 and r.location == f"/staff/import/{token}"
+    finish(app, token)
+    assert staff.get(f"/staff/import/{token}/progress").json == {
+        "state": "done", "done": 2, "total": 2, "orders": 2, "problems": []}
+    assert "Done: 2 order(s) imported" in staff.get(r.location).get_data(as_text=True)
+    refs = sorted(o.ref for o in session.query(Order))
+    assert refs == ["R1", "R2"]
+    assert {e.actor for e in session.query(AuditEvent)} == {"kari"}
+    # confirming twice imports nothing more
+    r = staff.post(f"/staff/import/{token}", headers={"X-Requested-With": "fetch"})
+    assert r.status_code == 409 and session.query(Order).count() == 2
+
+
+def test_a_ref_taken_between_preview_and_import_fails_whole(staff, app, session):
+    token = upload(staff, GOOD).get_data(as_text=True).split("/staff/import/")[1].split('"')[0]
+    other = upload(staff, GOOD.replace("R2", "R9").replace("N000000002", "N000000005"))
+    other_token = other.get_data(as_text=True).split("/staff/import/")[1].split('"')[0]
+    staff.post(f"/staff/import/{other_token}")
+    finish(app, other_token)
+    staff.post(f"/staff/import/{token}")
+    finish(app, token)
+    status = staff.get(f"/staff/import/{token}/progress").json
+    assert status["state"] == "failed" and "R1" in status["problems"][0]
+    assert sorted(o.ref for o in session.query(Order)) == ["R1", "R9"]
+
+
+def test_uploads_belong_to_their_staff_member(staff, app, client):
+    token = upload(staff, GOOD).get_data(as_text=True).split("/staff/import/")[1].split('"')[0]
+    stranger = app.test_client()
+    login(stranger, app, "ola")
+    assert stranger.post(f"/staff/import/{token}").status_code == 404
+    assert stranger.get(f"/staff/import/{token}/progress").status_code == 404
+    assert staff.get("/staff/import/nonsense/progress").status_code == 404
+
+
+def test_no_file_is_a_clear_400(staff):
+    r = staff.post("/staff/import", data={}, content_type="multipart/form-data")
+    assert r.status_code == 400 and 'class="flash flash-error"' in r.get_data(as_text=True)
