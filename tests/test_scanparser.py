@@ -97,7 +97,7 @@ def test_unknown_terminator_is_refused():
         ScanParser(CARDS, "ETX")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.binary(max_size=64), st.floats(0, 0.5)), max_size=20),
        st.sampled_from(["CR", "LF", "CRLF", "none"]))
 def test_fuzz_never_raises_and_yields_only_valid_cards(chunks, terminator):
@@ -112,7 +112,7 @@ def test_fuzz_never_raises_and_yields_only_valid_cards(chunks, terminator):
         assert candidate.card is None or CARDS.card(candidate.card) == candidate.card
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(0, 999_999_999), min_size=1, max_size=10),
        st.lists(st.integers(1, 10), max_size=10))
 def test_fuzz_valid_scans_survive_any_split(numbers, cuts):
