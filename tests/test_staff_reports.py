@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from factories import ACTOR, make_order
-from staff_helpers import login
+from staff_helpers import PASSWORD, login, make_user
 
 from kiosk.domain import orders as order_ops
 from kiosk.domain import shelving
@@ -118,7 +118,8 @@ def test_a_fetch_scan_that_clears_asks_the_page_to_reload(staff, session, statio
                           headers={"X-Requested-With": "fetch"})
     assert response.status_code == 200 and response.json["ok"] is True
     assert response.json["redirect"] == "/staff/clearance"
-    assert order.pickup_code in staff.get("/staff/clearance").get_data(as_text=True)  # flashed
+    page = staff.get("/staff/clearance").get_data(as_text=True)
+    assert page.count(f"Bag {order.pickup_code} cleared") == 1  # flashed, once
 
 
 def test_a_post_without_csrf_token_is_refused(staff, app, session, station):
@@ -128,6 +129,33 @@ def test_a_post_without_csrf_token_is_refused(staff, app, session, station):
     assert response.status_code == 400
     session.expire_all()
     assert order.status == "ready"
+
+
+@pytest.mark.browser
+def test_clearing_with_a_scanner_in_chromium(page, app, session, station):
+    late = [overdue_order(session, station, slot) for slot in ("A-03", "A-01")]
+    make_user(app, "ola")
+    page.goto("/staff/login")
+    page.fill("input[name=username]", "ola")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto("/staff/clearance")
+    rows = page.locator(".clearance-overdue tr[data-pickup-code]")
+    assert [rows.nth(i).get_attribute("data-pickup-code") for i in range(2)] == \
+        [late[1].pickup_code, late[0].pickup_code]  # by slot: A-01 first
+
+    page.keyboard.type("N000000001\n")  # the scanner types into the focused field
+    error = page.locator(".scan-result.error")
+    error.wait_for()
+    assert "WRONG CODE" in error.inner_text()
+    assert page.evaluate("document.body.dataset.lastBeep") == "error"
+
+    page.keyboard.type(late[1].pickup_code + "\n")
+    page.locator(".flash-success").wait_for()
+    assert "cleared from A-01" in page.locator(".flash-success").inner_text()
+    assert rows.count() == 1 and page.evaluate("document.activeElement.id") == "scan"
+    session.expire_all()
+    assert late[1].status == "expired" and late[1].place_id is None
 
 
 # --- labels ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Flask, Response, abort, flash, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from kiosk.domain import clearance
@@ -86,8 +86,7 @@ def clear_bag():
         return _refuse(form, _refusal(exc, scanned), exc.status_code)
     message = _("Bag %(code)s cleared from %(slot)s: take it off the shelf.",
                 code=order.pickup_code, slot=order.slot_label)
-    if wants_json():  # the page reloads to show the shorter list; the message goes along
-        flash(message, "success")
+    # A scanning page reloads to show the shorter list; answer() takes the message along.
     return answer(message, to=here, go=True, slot=order.slot_label)
 
 
