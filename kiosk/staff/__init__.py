@@ -22,26 +22,28 @@ VIEW_MODULES = ("kiosk.staff.views", "kiosk.staff.packing", "kiosk.staff.shelvin
 OPTIONAL = ("kiosk.staff.reports",)
 
 
-def _import_guarded(name: str, optional: bool):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name and (optional or name in VIEW_MODULES):
-            return None
-        raise
-
-
 def register_nav(app: Flask, endpoint: str, label: str, admin: bool = False) -> None:
     """Add a link to the staff navigation bar (label is translated when shown)."""
     app.extensions.setdefault("staff_nav", []).append((endpoint, label, admin))
 
 
+def _optional_modules() -> list:
+    found = []
+    for name in OPTIONAL:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return found
+
+
 def init_app(app: Flask) -> None:
-    """Register the staff blueprint, its login guard and the optional reports pages."""
+    """Register the staff blueprint, its pages and the optional reports pages."""
     for name in VIEW_MODULES:
-        _import_guarded(name, optional=False)
+        importlib.import_module(name)
     # Imported before registration so that a module adding routes to `bp` still can.
-    optional = [m for m in (_import_guarded(n, optional=True) for n in OPTIONAL) if m]
+    optional = _optional_modules()
     auth.init_app(app)
     app.register_blueprint(bp)
     for module in optional:
