@@ -33,7 +33,7 @@ class StationScanListener:
     def on_scan(self, card: str, raw: bytes) -> None:
         """Run the scan through the station's one scan path; print if configured."""
         self.station.devices["scanner"].last_activity = time.time()
-        log.debug("serial scan %r → card %s", raw, mask(card))
+        log.debug("serial scan of %d byte(s): card %s", len(raw), mask(card))
         result = self.station.handle_scan(card, source="serial")
         if self.auto_print and self.printer and result.get("outcome") == "ready":
             slip = slip_from_result(self.printer.station, result, self.printer.language)
