@@ -121,3 +121,31 @@ def test_other_branch_order_is_not_found(staff, session):
     order = make_order(session, branch="other")
     assert staff.get(f"/staff/packing/{order.id}").status_code == 404
     assert staff.get("/staff/packing/99999").status_code == 404
+
+
+def test_bag_label_on_the_escpos_printer(staff, session, station, tmp_path):
+    from kiosk.devices.printer import SlipPrinter
+
+    order = make_order(session, items=1)
+    staff.post(f"/staff/packing/{order.id}/item", data={"code": order.items[0].barcode})
+    staff.post(f"/staff/packing/{order.id}/packed")
+    r = staff.post(f"/staff/orders/{order.id}/label/print", headers=FETCH)
+    assert r.status_code == 409 and "No receipt printer" in r.json["message"]
+    device = tmp_path / "lp0"
+    section = {"kind": "file", "path": str(device), "host": "", "port": 9100, "baudrate": 9600,
+               "vendor_id": 0, "product_id": 0, "profile": "default", "auto_print": False,
+               "timeout_s": 2.0}
+    station.printer = SlipPrinter(section, station.name)
+    try:
+        assert "receipt printer" in staff.get(f"/staff/packing/{order.id}").get_data(
+            as_text=True)
+        r = staff.post(f"/staff/orders/{order.id}/label/print", headers=FETCH)
+        assert r.status_code == 200 and r.json["ok"]
+        data = device.read_bytes()
+        assert order.pickup_code.encode() in data and b"\x1dk" in data  # GS k: a barcode
+        station.printer.section["path"] = str(tmp_path / "missing" / "lp0")
+        r = staff.post(f"/staff/orders/{order.id}/label/print", headers=FETCH)
+        assert r.status_code == 503 and "Not printed" in r.json["message"]
+    finally:
+        station.printer.close()
+        station.printer = None

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from kiosk import barcodes
 from kiosk.domain import orders as order_ops
 from kiosk.extensions import db
-from kiosk.models import Order, OrderStatus
+from kiosk.models import Order, OrderStatus, utcnow
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
 from kiosk.staff.common import answer, commit, get_order, station
@@ -78,7 +78,8 @@ def open_for_packing():
 def packing(order_id: int):
     order = get_order(order_id)
     return render_template("staff/packing/order.html", order=order, form=ScanForm(),
-                           pack_form=PackForm(), missing=order_ops.missing_items(order))
+                           pack_form=PackForm(), missing=order_ops.missing_items(order),
+                           action_form=ActionForm(), printer=station().printer is not None)
 
 
 @bp.post("/packing/<int:order_id>/item")
@@ -139,3 +140,29 @@ def bag_label(order_id: int):
         "staff/packing/label.html", order=order, form=ActionForm(),
         code128=Markup(barcodes.code128_svg(order.pickup_code)),  # noqa: S704 (our own SVG)
         qr=Markup(barcodes.qr_svg(order.pickup_code)))  # noqa: S704
+
+
+@bp.post("/orders/<int:order_id>/label/print")
+def print_bag_label(order_id: int):
+    """Print the bag label on the station's ESC/POS printer (pickup code and Code 128)."""
+    from kiosk.devices.slip import Slip, SlipLine
+
+    order = get_order(order_id)
+    ActionForm()
+    here = url_for("staff.packing", order_id=order.id)
+    printer = station().printer
+    if printer is None:
+        return answer(_("No receipt printer is configured; print the label page instead."),
+                      ok=False, to=here)
+    slip = Slip(station=station().name, printed_at=utcnow(),
+                language=station().settings.station.language,
+                lines=[SlipLine(order.pickup_code, order.slot_label or "–", len(order.items),
+                                order.deadline)])
+    try:
+        result = printer.submit(slip).result(timeout=printer.timeout_s * 2 + 1)
+    except TimeoutError:
+        return answer(_("The printer did not answer."), ok=False, to=here, status=503)
+    if not result.ok:
+        return answer(_("Not printed: %(why)s", why=result.detail), ok=False, to=here,
+                      status=503)
+    return answer(_("Bag label for %(code)s printed.", code=order.pickup_code), to=here)
