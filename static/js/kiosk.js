@@ -9,15 +9,17 @@
   var t = cfg.t;
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
-  // A wedge scanner types every character within a few ms; people need 100 ms or more.
-  var SCAN_MAX_GAP_MS = 50;
+  // A wedge scanner types a character every few ms; people need 100 ms or more. A busy PC
+  // delays a key now and then, so a scan is judged by the mean gap between its characters;
+  // a pause of SCAN_BREAK_MS starts a new sequence.
+  var SCAN_MEAN_GAP_MS = 50;
+  var SCAN_BREAK_MS = 250;
   var SCAN_MIN_LENGTH = 6;
   var SCAN_MAX_LENGTH = 256;
   var reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
   var idleEl = document.getElementById("idle");
   var resultEl = document.getElementById("result");
-  var announceEl = document.getElementById("announce");
 
   // --- small helpers ---------------------------------------------------------------
 
@@ -72,14 +74,9 @@
     return response.json().catch(function () { return {}; });
   }
 
-  function announce(text) {
-    announceEl.textContent = "";
-    window.setTimeout(function () { announceEl.textContent = text; }, 50);
-  }
-
   // --- keyboard-wedge capture ------------------------------------------------------
 
-  var wedge = {buffer: "", last: -Infinity};
+  var wedge = {buffer: "", first: 0, last: -Infinity};
 
   function onKeyDown(ev) {
     extendTime();
@@ -89,9 +86,11 @@
     var gap = now - wedge.last;
     if (ev.key === "Enter") {
       var code = wedge.buffer;
+      var meanGap = (wedge.last - wedge.first) / Math.max(1, code.length - 1);
       wedge.buffer = "";
       wedge.last = -Infinity;
-      if (code.length >= SCAN_MIN_LENGTH && gap < SCAN_MAX_GAP_MS) {
+      if (code.length >= SCAN_MIN_LENGTH && gap < SCAN_BREAK_MS &&
+          meanGap < SCAN_MEAN_GAP_MS) {
         ev.preventDefault();
         ev.stopPropagation();
         submitScan(code);
@@ -103,7 +102,10 @@
       return;
     }
     if (!ev.key || ev.key.length !== 1) return;  // Shift, Tab, arrows: not part of a scan
-    if (gap >= SCAN_MAX_GAP_MS) wedge.buffer = "";
+    if (gap >= SCAN_BREAK_MS) {
+      wedge.buffer = "";
+      wedge.first = now;
+    }
     wedge.buffer = (wedge.buffer + ev.key).slice(-SCAN_MAX_LENGTH);
     wedge.last = now;
   }
@@ -135,6 +137,8 @@
 
   if (window.EventSource) {
     var events = new EventSource(cfg.urls.events);
+    events.addEventListener("open", function () { document.documentElement.dataset.live = "yes"; });
+    events.addEventListener("error", function () { document.documentElement.dataset.live = "no"; });
     events.addEventListener("scan", function (ev) {
       var data;
       try { data = JSON.parse(ev.data); } catch (e) { return; }
@@ -174,7 +178,8 @@
   }
 
   function finishResult(heading, data) {
-    resultEl.appendChild(notices(data, data.outcome === "pin_required" ? "pin_required" : null));
+    var extra = notices(data, data.outcome === "pin_required" ? "pin_required" : null);
+    if (extra) resultEl.appendChild(extra);
     if (data.offer) resultEl.appendChild(afterPickupOffer(data.offer));
     resultEl.appendChild(footer());
     idleEl.hidden = true;
@@ -411,7 +416,6 @@
     resultEl.hidden = true;
     resultEl.className = "result";
     countdownEl = warningEl = null;
-    announceEl.textContent = "";
     wedge.buffer = "";
     idleEl.hidden = false;
     if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
