@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,32 @@ def test_session_end_sends_the_scanner_page_back_to_login(page, app, session):
     page.context.clear_cookies()
     wedge_scan(page, order.items[0].barcode)
     expect(page).to_have_url(re.compile(r"/staff/login\?timeout=1&next="))
+
+
+def zbar(png: Path) -> set[str]:
+    out = subprocess.run(["zbarimg", "--quiet", str(png)], capture_output=True, text=True,
+                         timeout=30)
+    return set(out.stdout.split())
+
+
+@pytest.mark.skipif(not shutil.which("zbarimg"), reason="zbarimg (zbar-tools) not installed")
+def test_bag_label_barcodes_decode_as_printed(browser, live_server, app, session, tmp_path):
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app, "kari")
+    order = make_order(session, items=1)
+    # about 380 dpi, like a label printer (203-300 dpi) rather than a screen's 96
+    context = browser.new_context(base_url=live_server, device_scale_factor=4)
+    try:
+        page = context.new_page()
+        page.goto("/staff/login")
+        page.get_by_label("Username").fill("kari")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.goto(f"/staff/orders/{order.id}/label")
+        expect(page.locator(".code")).to_have_text(order.pickup_code)
+        for part, symbology in ((".code128", "CODE-128"), (".qr", "QR-Code")):
+            png = tmp_path / f"{part[1:]}.png"
+            page.locator(part).screenshot(path=str(png))
+            assert zbar(png) == {f"{symbology}:{order.pickup_code}"}
+    finally:
+        context.close()
