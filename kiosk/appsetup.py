@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, current_app, has_app_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
@@ -77,7 +77,8 @@ def configure_database(app: Flask) -> None:
     """Create the SQLite folder if needed and set engine options for the backend."""
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-    options.setdefault("pool_pre_ping", True)
+    if url.get_backend_name() != "sqlite":  # a server drops idle connections; a file does not
+        options.setdefault("pool_pre_ping", True)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             try:
@@ -124,10 +125,16 @@ def configure_i18n(app: Flask, settings: Settings) -> None:
 
 
 def session_scope(app: Flask) -> Callable[[], AbstractContextManager[Session]]:
-    """Return a factory of `with` blocks that give a database session outside requests."""
+    """Return a factory of `with` blocks that give a database session outside requests.
+
+    Inside a request of the same app, the request's session serves (no second context).
+    """
 
     @contextmanager
     def scope() -> Iterator[Session]:
+        if has_app_context() and current_app._get_current_object() is app:
+            yield db.session  # removed at the end of the request, as usual
+            return
         with app.app_context():
             try:
                 yield db.session

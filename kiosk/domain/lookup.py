@@ -6,12 +6,13 @@ shape, so card numbers cannot be probed from the public screen.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.orm import Session
 
-from kiosk.models import Order, OrderStatus
+from kiosk.models import Item, Order, OrderStatus
 
 
 @dataclass
@@ -39,33 +40,88 @@ class LookupResult:
     offer: dict | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Return the result as plain dicts and lists (fast: this runs on every scan)."""
+        return {name: _plain(getattr(self, name)) for name in _RESULT_FIELDS}
+
+
+_RESULT_FIELDS = tuple(f.name for f in fields(LookupResult))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if is_dataclass(value):
+        return {k: _plain(v) for k, v in vars(value).items()}
+    return value
 
 
 NOT_RECOGNISED = "not_recognised"
 
 
+# Built once: the scan path runs one cached statement instead of composing ORM queries.
+_ITEMS = (select(func.count(Item.id)).where(Item.order_id == Order.id)
+          .correlate(Order).scalar_subquery())
+_OPEN_ORDERS = (
+    select(Order.id, Order.status, Order.pickup_code, Order.slot_label, Order.deadline,
+           Order.patron_name, _ITEMS.label("items"))
+    .where(Order.card == bindparam("card"), Order.branch == bindparam("branch"),
+           # OR of plain comparisons, not IN: an IN list is re-rendered on every run
+           or_(*(Order.status == s.value for s in (OrderStatus.RECEIVED, OrderStatus.PACKING,
+                                                   OrderStatus.READY))))
+    .order_by(Order.slot_label, Order.id)
+)
+_TITLES = (select(Item.order_id, Item.title)
+           .where(Item.order_id.in_(bindparam("ids", expanding=True)), Item.title.is_not(None))
+           .order_by(Item.id))
+
+
+_COMPILED: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+
+def _open_orders(session: Session, card: str, branch: str) -> list[tuple]:
+    """Run the scan's query on the driver itself, compiled once per database dialect.
+
+    Every scan runs this; going around SQLAlchemy's execution layer makes it
+    cost little more than the database's own index lookup.
+    """
+    conn = session.connection()
+    dialect = conn.dialect
+    entry = _COMPILED.get(dialect.name)
+    if entry is None:
+        compiled = _OPEN_ORDERS.compile(dialect=dialect)
+        order = tuple(compiled.positiontup or ()) if dialect.positional else None
+        entry = _COMPILED[dialect.name] = (compiled.string, order, dict(compiled.params))
+    sql, order, fixed = entry
+    params = {**fixed, "card": card, "branch": branch}
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params[k] for k in order) if order is not None else params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def find_pickups(session: Session, card: str, branch: str, *, show_titles: bool = False,
                  show_names: bool = False) -> LookupResult:
     """Return what the card holder can pick up at this branch now."""
-    orders = session.scalars(
-        select(Order)
-        .where(Order.card == card, Order.branch == branch,
-               Order.status.in_((OrderStatus.RECEIVED, OrderStatus.PACKING, OrderStatus.READY)))
-        .options(selectinload(Order.items))
-        .order_by(Order.slot_label, Order.id)
-    ).all()
-    ready = [o for o in orders if o.status == OrderStatus.READY]
+    rows = _open_orders(session, card, branch)
+    # columns: id, status, pickup_code, slot_label, deadline, patron_name, items
+    ready = [r for r in rows if r[1] == OrderStatus.READY]
+    titles: dict[int, list[str]] = {}
+    if show_titles and ready:
+        for order_id, title in session.execute(_TITLES, {"ids": [r[0] for r in ready]}):
+            titles.setdefault(order_id, []).append(title)
     pickups = [
         Pickup(
-            order_id=o.id, pickup_code=o.pickup_code, slot=o.slot_label or "",
-            shelf=(o.slot_label or "").split("-")[0], items=len(o.items),
-            deadline=o.deadline.isoformat() if o.deadline else None,
-            titles=[i.title for i in o.items if i.title] if show_titles else [],
+            order_id=r[0], pickup_code=r[2], slot=r[3] or "", shelf=(r[3] or "").split("-")[0],
+            items=r[6], deadline=str(r[4]) if r[4] else None,  # a date, or its ISO text
+            titles=titles.get(r[0], []),
         )
-        for o in ready
+        for r in ready
     ]
-    waiting = len(orders) - len(ready)
+    waiting = len(rows) - len(ready)
     outcome = "ready" if pickups else ("waiting" if waiting else "nothing")
-    name = next((o.patron_name for o in orders if o.patron_name), None) if show_names else None
+    name = next((r[5] for r in rows if r[5]), None) if show_names else None
     return LookupResult(outcome=outcome, pickups=pickups, waiting=waiting, name=name)
