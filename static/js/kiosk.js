@@ -266,7 +266,8 @@
   function shelfWall(slots) {
     if (!cfg.shelves || !cfg.shelves.length) return null;
     var mine = slots.map(function (s) { return s.slot; });
-    var grid = el("div", {"class": "wall-grid", role: "img",
+    // The wall stands in the room as it stands: never mirrored for right-to-left text.
+    var grid = el("div", {"class": "wall-grid", role: "img", dir: "ltr",
                           "aria-label": fill(t.wall_label, {slots: mine.join(", ")})});
     cfg.shelves.forEach(function (shelf) {
       var cells = el("div", {"class": "shelf-slots"});
