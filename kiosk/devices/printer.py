@@ -112,8 +112,9 @@ class SlipPrinter:
             log.warning("printing failed: %s", detail)
             self._report("error", detail)
             return PrintResult(False, detail)
-        log.info("slip printed on %s in %.0f ms", self.describe(),
-                 (time.perf_counter() - started) * 1000)
+        if data:
+            log.info("slip printed on %s in %.0f ms", self.describe(),
+                     (time.perf_counter() - started) * 1000)
         self._report("ok", self.describe())
         return PrintResult(True, self.describe())
 
