@@ -51,6 +51,7 @@ def labels(station: StationContext, out: Path, shelf: str | None) -> None:
             fail(f"could not read the slots ({type(exc).__name__}); has `kiosk init` run?")
         finally:
             db.session.remove()
+            db.engine.dispose()  # a one-shot command leaves no connection behind
     if not texts:
         fail("no slots to label; configure [[shelves]] and run `kiosk init`")
     title = f"{station.settings.station.name}: slot labels"

@@ -28,6 +28,7 @@ def anonymise(station: StationContext, days: int | None) -> None:
             fail(f"could not anonymise ({type(exc).__name__}); has `kiosk init` run?")
         finally:
             db.session.remove()
+            db.engine.dispose()  # a one-shot command leaves no connection behind
     click.echo(f"{count} order(s) closed more than {after} day(s) ago anonymised")
 
 
