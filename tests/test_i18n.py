@@ -10,6 +10,7 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from sqlalchemy import text
 
 ROOT = Path(__file__).parent.parent
 TEMPLATES = ROOT / "kiosk" / "templates"
@@ -75,9 +76,9 @@ def test_translations_keep_their_placeholders(lang):
         if not entry.id or not entry.string:
             continue
         wanted = set(PLACEHOLDER.findall(forms(entry.id)[-1]))
-        for text in forms(entry.string):
-            if text:
-                assert set(PLACEHOLDER.findall(text)) == wanted, (lang, entry.id, text)
+        for translated in forms(entry.string):
+            if translated:
+                assert set(PLACEHOLDER.findall(translated)) == wanted, (lang, entry.id, translated)
 
 
 @pytest.mark.parametrize("lang", (*COMPLETE, "ar"))
@@ -162,3 +163,11 @@ def test_error_page_is_translated(client, lang, title):
     assert response.status_code == 404
     html = response.get_data(as_text=True)
     assert f"<h1>{title}</h1>" in html and f'<html lang="{lang}"' in html
+
+
+def test_page_comes_up_with_the_configured_wall_when_the_database_fails(client, session):
+    session.execute(text("ALTER TABLE shelves RENAME TO shelves_away"))
+    session.commit()
+    response = client.get("/")
+    assert response.status_code == 200
+    assert [s["slots"][-1] for s in page_data(response)["shelves"]] == ["A-06", "B-04"]

@@ -7,8 +7,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 from flask_babel import get_locale
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from kiosk.domain.shelving import slot_label
 from kiosk.events import TooManySubscribers
 from kiosk.extensions import csrf, db, limiter
 from kiosk.models import Shelf
@@ -52,9 +54,16 @@ def page_language() -> dict[str, str]:
 @bp.get("/")
 def screen():
     station = _station()
-    names = [shelf["name"] for shelf in station.settings.shelves]
+    configured = station.settings.shelves
+    try:
+        shelves = shelf_wall(db.session, [shelf["name"] for shelf in configured])
+    except SQLAlchemyError:  # the screen still comes up; /healthz tells about the database
+        db.session.rollback()
+        shelves = [{"name": c["name"],
+                    "slots": [slot_label(c["name"], n) for n in range(1, c["slots"] + 1)]}
+                   for c in configured]
     return render_template("patron/screen.html", station=station,
-                           settings=station.settings, shelves=shelf_wall(db.session, names))
+                           settings=station.settings, shelves=shelves)
 
 
 @bp.post("/kiosk/scan")
