@@ -86,8 +86,8 @@ def _open_orders(session: Session, card: str, branch: str) -> list[tuple]:
     Every scan runs this; going around SQLAlchemy's execution layer makes it
     cost little more than the database's own index lookup.
     """
-    conn = session.connection()
-    dialect = conn.dialect
+    engine = session.get_bind()
+    dialect = engine.dialect
     entry = _COMPILED.get(dialect.name)
     if entry is None:
         compiled = _OPEN_ORDERS.compile(dialect=dialect)
@@ -95,12 +95,14 @@ def _open_orders(session: Session, card: str, branch: str) -> list[tuple]:
         entry = _COMPILED[dialect.name] = (compiled.string, order, dict(compiled.params))
     sql, order, fixed = entry
     params = {**fixed, "card": card, "branch": branch}
-    cursor = conn.connection.dbapi_connection.cursor()
+    # A pooled connection of its own: a read needs none of the session's transaction.
+    conn = engine.raw_connection()
     try:
+        cursor = conn.cursor()
         cursor.execute(sql, tuple(params[k] for k in order) if order is not None else params)
         return cursor.fetchall()
     finally:
-        cursor.close()
+        conn.close()
 
 
 def find_pickups(session: Session, card: str, branch: str, *, show_titles: bool = False,
