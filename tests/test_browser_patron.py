@@ -216,3 +216,16 @@ def test_axe_finds_no_violations(page, session, station, lang):
     page.goto("/no-such-page")
     expect(page.locator("html")).to_have_attribute("lang", lang)
     assert_no_axe_violations(page)  # the error page
+
+
+@pytest.mark.parametrize("config_overrides", [{"offers": [
+    *OFFERS, {"kind": "podcast", "title": "Bibliotekpodden", "url": "https://example.org/pod"}]}])
+def test_offers_do_not_rotate_by_themselves_with_reduced_motion(page):
+    page.emulate_media(reduced_motion="reduce")
+    open_screen(page)
+    expect(page.locator("#offer-count")).to_have_text("Tilbud 1 av 2")
+    expect(page.locator("#offer-toggle")).to_have_text("Spill av")  # paused from the start
+    page.get_by_role("button", name="Neste tilbud").click()
+    expect(page.locator("#offer-count")).to_have_text("Tilbud 2 av 2")
+    expect(page.locator("#offers h3")).to_have_text("Bibliotekpodden")
+    expect(page.get_by_role("img", name="QR-kode for https://example.org/pod")).to_be_visible()
