@@ -94,7 +94,9 @@ def _iso_dates(v: list) -> str | None:
 def _weekdays(v: list) -> str | None:
     days = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
     bad = [d for d in v if d not in days]
-    return f"unknown weekday(s) {bad}; use mon … sun" if bad else None
+    if bad:
+        return f"unknown weekday(s) {bad}; use mon … sun"
+    return "the library must be open on at least one weekday" if set(v) >= days else None
 
 
 def _label_name(v: str) -> str | None:

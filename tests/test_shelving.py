@@ -118,3 +118,14 @@ def test_shrinking_configuration_keeps_bags_that_are_on_the_shelf(session, stati
     assert b4.active is False
     count = session.scalar(select(func.count(Place.id)).where(Place.slot_id == b4.id))
     assert count == 1  # only the occupied place survives
+
+
+def test_a_calendar_without_open_days_is_refused_not_looped():
+    from kiosk.config import ConfigError, parse
+    from kiosk.domain.calendar import OpeningCalendar
+
+    week = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    with pytest.raises(ConfigError, match="open on at least one weekday"):
+        parse({"pickup": {"closed_weekdays": week}})
+    with pytest.raises(ValueError, match="no open days"):
+        OpeningCalendar(week).add_opening_days(dt.date(2026, 1, 1), 7)

@@ -45,8 +45,11 @@ class OpeningCalendar:
     def add_opening_days(self, start: dt.date, days: int) -> dt.date:
         """Return the last day of a hold of `days` opening days starting after start."""
         day, counted = start, 0
+        limit = start + dt.timedelta(days=366 + days * 7)
         while counted < days:
             day += dt.timedelta(days=1)
+            if day > limit:
+                raise ValueError("the opening calendar has no open days")
             if self.is_open(day):
                 counted += 1
         return day
