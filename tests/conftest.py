@@ -192,3 +192,14 @@ def page(browser, live_server):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def zbarimg() -> str:
+    """Return the independent decoder zbarimg; skip (fail in CI) when it is absent."""
+    found = shutil.which("zbarimg")
+    if not found:
+        if os.environ.get("KIOSK_REQUIRE_ZBAR"):
+            pytest.fail("zbarimg not found and KIOSK_REQUIRE_ZBAR is set")
+        pytest.skip("zbarimg (zbar-tools) not installed")
+    return found

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import pytest
 
 from kiosk import barcodes
 
-ZBARIMG = shutil.which("zbarimg")
-
 
 @pytest.fixture
-def decode(tmp_path):
-    if not ZBARIMG:
-        if os.environ.get("KIOSK_REQUIRE_ZBAR"):
-            pytest.fail("zbarimg not found and KIOSK_REQUIRE_ZBAR is set")
-        pytest.skip("zbarimg (zbar-tools) not installed")
+def decode(tmp_path, zbarimg):
 
     def run(png: bytes) -> list[str]:
         path = tmp_path / "code.png"
         path.write_bytes(png)
-        out = subprocess.run([ZBARIMG, "--quiet", "--raw", str(path)], capture_output=True,
+        out = subprocess.run([zbarimg, "--quiet", "--raw", str(path)], capture_output=True,
                              text=True, timeout=30)
         return out.stdout.splitlines()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import subprocess
 from xml.etree import ElementTree
@@ -14,26 +13,21 @@ from PIL import Image
 from kiosk.domain import labels
 from kiosk.domain.orders import NotFound
 
-ZBARIMG = shutil.which("zbarimg")
 GHOSTSCRIPT = shutil.which("gs")
 ZBAR_NS = "{http://zbar.sourceforge.net/2008/barcode}"
 CONFIGURED = [f"A-{n:02d}" for n in range(1, 7)] + [f"B-{n:02d}" for n in range(1, 5)]
 
 
 @pytest.fixture
-def decode(tmp_path):
+def decode(tmp_path, zbarimg):
     """Return a function reading the barcodes of many PNGs with one zbarimg run, image by image."""
-    if not ZBARIMG:
-        if os.environ.get("KIOSK_REQUIRE_ZBAR"):
-            pytest.fail("zbarimg not found and KIOSK_REQUIRE_ZBAR is set")
-        pytest.skip("zbarimg (zbar-tools) not installed")
 
     def run(pngs: list[bytes]) -> list[list[str]]:
         paths = []
         for n, data in enumerate(pngs):
             paths.append(tmp_path / f"label{n}.png")
             paths[-1].write_bytes(data)
-        out = subprocess.run([ZBARIMG, "--quiet", "--xml", *map(str, paths)],
+        out = subprocess.run([zbarimg, "--quiet", "--xml", *map(str, paths)],
                              capture_output=True, text=True, timeout=60)
         found: dict[str, list[str]] = {str(p): [] for p in paths}
         for source in ElementTree.fromstring(out.stdout).iter(f"{ZBAR_NS}source"):

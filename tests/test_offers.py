@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import shutil
 import subprocess
 import time
 
@@ -22,7 +20,6 @@ from kiosk.extensions import db
 from kiosk.models import StaffUser
 from kiosk.offers import runtime
 
-ZBARIMG = shutil.which("zbarimg")
 TODAY = dt.date.today()
 
 
@@ -71,16 +68,12 @@ def make_app(make_settings):
 
 
 @pytest.fixture
-def decode(tmp_path):
-    if not ZBARIMG:
-        if os.environ.get("KIOSK_REQUIRE_ZBAR"):
-            pytest.fail("zbarimg not found and KIOSK_REQUIRE_ZBAR is set")
-        pytest.skip("zbarimg (zbar-tools) not installed")
+def decode(tmp_path, zbarimg):
 
     def run(svg: str) -> list[str]:
         path = tmp_path / "offer-qr.svg"
         path.write_text(svg, encoding="utf-8")
-        out = subprocess.run([ZBARIMG, "--quiet", "--raw", str(path)], capture_output=True,
+        out = subprocess.run([zbarimg, "--quiet", "--raw", str(path)], capture_output=True,
                              text=True, timeout=30)
         return out.stdout.splitlines()
 
