@@ -1,0 +1,171 @@
+"""The `kiosk` command: exit codes, configuration errors, init, import."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from kiosk.appsetup import station_config_folder
+from kiosk.cli import cli, main
+
+GOOD_CSV = ("card,item_barcode,title,order_ref\n"
+            "N100000001,0300001,Sult,r-1\nN100000001,0300002,,r-1\nN100000002,0300003,,\n")
+
+
+@pytest.fixture
+def station_toml(tmp_path, database_url):
+    """A configuration file over this test's (migrated) database."""
+    path = tmp_path / "station.toml"
+    path.write_text(f'[station]\nname = "CLI test"\nbranch = "main"\n'
+                    f'[database]\nurl = "{database_url}"\n'
+                    '[[shelves]]\nname = "A"\nslots = 6\ncapacity = 2\n')
+    return path
+
+
+def kiosk(*args: str, stdin: str | bytes | None = None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=stdin)
+
+
+def orders_in(database_url: str) -> list[tuple]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                text("SELECT ref, card, status FROM orders ORDER BY id"))]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("name", ["example.toml", "demo.toml"])
+def test_check_config_accepts_the_shipped_files(name, capsys):
+    assert main(["--config", str(station_config_folder() / name), "check-config"]) == 0
+    assert "configuration is valid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content,expected", [
+    ('[station]\nnmae = "x"\n', "station.nmae: unknown key"),
+    ("[server]\nport = \"80\"\n", "server.port: must be an integer"),
+    ("[cards]\npatterns = ['^N(']\n", "cards.patterns: '^N(' is not a valid regular expression"),
+    ("[station\n", "not valid TOML"),
+    ("[[shelves]]\nslots = 3\n", "shelves[0].name: required"),
+])
+def test_bad_configuration_exits_2_naming_file_key_and_problem(tmp_path, capsys, content,
+                                                               expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    for command in ("check-config", "init"):
+        assert main(["--config", str(path), command]) == 2
+        err = capsys.readouterr().err
+        assert f"error: {path}: " in err and expected in err
+        assert "Traceback" not in err
+
+
+def test_unreadable_configuration_exits_2(tmp_path, capsys):
+    assert main(["--config", str(tmp_path / "missing.toml"), "check-config"]) == 2
+    assert "missing.toml: file not found" in capsys.readouterr().err
+    assert main(["--config", str(tmp_path), "check-config"]) == 2  # a folder
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_config_from_the_environment(monkeypatch, tmp_path, capsys):
+    path = tmp_path / "env.toml"
+    path.write_text('[station]\nname = "From env"\n')
+    monkeypatch.setenv("KIOSK_CONFIG", str(path))
+    assert main(["check-config"]) == 0
+    assert "From env" in capsys.readouterr().out
+
+
+def test_unknown_command_is_usage_error(capsys):
+    assert main(["frobnicate"]) == 2
+
+
+def test_init_is_idempotent(tmp_path):
+    path = tmp_path / "station.toml"
+    db_path = tmp_path / "state" / "kiosk.db"
+    path.write_text(f'[database]\nurl = "sqlite:///{db_path}"\n'
+                    '[[shelves]]\nname = "A"\nslots = 3\ncapacity = 2\n')
+    first = kiosk("--config", path, "init")
+    assert first.exit_code == 0 and "shelf A added" in first.output
+    second = kiosk("--config", path, "init")
+    assert second.exit_code == 0 and "added" not in second.output
+    assert "database is up to date" in second.output
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM slots").fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM places").fetchone() == (6,)
+
+
+def test_import_csv_prints_a_summary(station_toml, database_url, tmp_path):
+    source = tmp_path / "orders.csv"
+    source.write_text(GOOD_CSV)
+    result = kiosk("--config", station_toml, "import", source)
+    assert result.exit_code == 0, result.output
+    assert "imported 2 order(s) with 3 item(s) (main 2)" in result.output
+    assert [(r, s) for r, _c, s in orders_in(database_url)] == [("r-1", "received"),
+                                                                (None, "received")]
+
+
+def test_import_json_from_stdin(station_toml, database_url):
+    data = json.dumps([{"ref": "j-1", "card": "N100000009", "items": [{"barcode": "1"}]}])
+    result = kiosk("--config", station_toml, "import", "-", stdin=data)
+    assert result.exit_code == 0, result.output
+    assert orders_in(database_url) == [("j-1", "N100000009", "received")]
+
+
+def test_bad_file_exits_1_listing_every_bad_row_and_imports_nothing(station_toml,
+                                                                     database_url, tmp_path):
+    source = tmp_path / "orders.csv"
+    source.write_text("card,item_barcode\nN100000001,1\nbad-card,2\nN100000003,\n")
+    result = kiosk("--config", station_toml, "import", source)
+    assert result.exit_code == 1
+    assert "line 3, column card:" in result.output
+    assert "line 4, column item_barcode: item_barcode is empty" in result.output
+    assert "2 problem(s); nothing imported" in result.output
+    assert "Traceback" not in result.output and "bad-card" not in result.output
+    assert orders_in(database_url) == []
+
+
+@pytest.mark.parametrize("name,content,expected", [
+    ("orders.csv", b"card,title\nN100000001,Sult\n", "column item_barcode: required"),
+    ("orders.csv", "card,item_barcode,title\nN100000001,1,Grøde\n".encode("latin-1"), "UTF-8"),
+    ("orders.json", b'{"card": "N100000001"}', "list of orders"),
+    ("orders.json", b"[{,}]", "not valid JSON"),
+    ("orders.txt", b"", "empty file"),
+])
+def test_bad_files_are_clear_errors(station_toml, database_url, tmp_path, name, content,
+                                    expected):
+    source = tmp_path / name
+    source.write_bytes(content)
+    result = kiosk("--config", station_toml, "import", source)
+    assert result.exit_code == 1 and expected in result.output
+    assert orders_in(database_url) == []
+
+
+def test_duplicate_ref_is_refused_the_second_time(station_toml, database_url, tmp_path):
+    source = tmp_path / "orders.csv"
+    source.write_text(GOOD_CSV)
+    assert kiosk("--config", station_toml, "import", source).exit_code == 0
+    again = kiosk("--config", station_toml, "import", source)
+    assert again.exit_code == 1 and "an order with ref r-1 exists already" in again.output
+    assert len(orders_in(database_url)) == 2
+
+
+def test_missing_file_and_dry_run(station_toml, database_url, tmp_path):
+    missing = kiosk("--config", station_toml, "import", tmp_path / "nope.csv")
+    assert missing.exit_code == 1 and "cannot read the file" in missing.output
+    source = tmp_path / "orders.csv"
+    source.write_text(GOOD_CSV)
+    dry = kiosk("--config", station_toml, "import", "--dry-run", source)
+    assert dry.exit_code == 0 and "dry run, nothing imported" in dry.output
+    assert orders_in(database_url) == []
+
+
+def test_format_option_overrides_the_extension(station_toml, database_url, tmp_path):
+    source = tmp_path / "orders.txt"
+    source.write_text(json.dumps([{"card": "N100000001", "items": [{"barcode": "1"}]}]))
+    assert kiosk("--config", station_toml, "import", "--format", "json", source).exit_code == 0
+    bad = kiosk("--config", station_toml, "import", "--format", "xml", source)
+    assert bad.exit_code == 2
