@@ -207,6 +207,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "require_pin": Key(_BOOL, False, None),
         "checkout_on_collect": Key(_BOOL, True, None),
         "pickup_locations": Key(list, [], None),
+        "reconcile_minutes": Key(_INT, 60, _not_negative),  # 0: only on demand
     },
     "logging": {"level": Key(_STR, "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR"))},
 }

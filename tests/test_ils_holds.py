@@ -1,31 +1,65 @@
-"""Holds looked up over SIP2 at scan time (issue 8), against pysip2 as the library system."""
+"""Holds looked up over SIP2 at scan time (issue 8), against pysip2 as the library system.
+
+Covers the scan-time hook (slots of waiting holds, ask at the desk, another branch,
+the ILS down), shelving by item on the staff pages, items no longer waiting on the
+clearance list, and reconciliation on demand and on a timer.
+"""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from factories import make_order
 from helpers_sip2 import FakeLibrary, Patron, SipServer, ils_config
+from pysip2 import ITEM_INFORMATION, ItemInformationResponse
+from staff_helpers import login
 
 from kiosk.ils import sip2
-from kiosk.ils.holds import here, reconcile
+from kiosk.ils.holds import here
 from kiosk.ils.link import patron_info
+from kiosk.ils.reconcile import NOT_WAITING, reconcile
+from kiosk.models import AuditEvent, Order
 
 CARD = "N000000001"
+FETCH = {"X-Requested-With": "fetch"}
+
+
+def _item_information(lib: FakeLibrary):
+    """Answer 17 as an ILS would: 08 (on the hold shelf) for an item some patron waits for."""
+
+    def handler(req, ctx) -> ItemInformationResponse:
+        waiting = any(req.item_identifier in p.holds for p in lib.patrons.values())
+        lib.item_requests.append(req.item_identifier)
+        return ItemInformationResponse(
+            circulation_status="08" if waiting else "03", security_marker="00",
+            fee_type="01", transaction_date=ctx.now_18(),
+            item_identifier=req.item_identifier, title_identifier="Bok")
+
+    return handler
 
 
 @pytest.fixture
 def ils():
     lib = FakeLibrary()
     lib.patrons[CARD] = Patron()
+    lib.item_requests = []
+    lib.server.route(ITEM_INFORMATION)(_item_information(lib))
     server = SipServer(lib).start()
     yield lib, server
     server.stop()
 
 
 @pytest.fixture
-def config_overrides(ils, tmp_path):
+def show_names() -> bool:
+    return False
+
+
+@pytest.fixture
+def config_overrides(ils, tmp_path, show_names):
     return {"ils": ils_config(ils[1].port, tmp_path, holds_from_ils=True),
-            "kiosk": {"rate_limit": "off", "show_names": True}}
+            "kiosk": {"rate_limit": "off", "show_names": show_names},
+            "station": {"name": "Test station", "branch": "main", "language": "en"}}
 
 
 @pytest.fixture(autouse=True)
@@ -35,13 +69,34 @@ def _close_link(app):
         app.extensions["station"].ils.close()
 
 
+@pytest.fixture
+def staff(client, app):
+    login(client, app)
+    return client
+
+
 def scan(client, card=CARD):
     return client.post("/kiosk/scan", json={"code": card}).get_json()
 
 
+def shelve_items(staff, barcodes: list[str], slot: str) -> int:
+    """Shelve an item bag through the staff pages; return its order id."""
+    r = staff.post("/staff/shelving", data={"code": barcodes[0]}, headers=FETCH)
+    assert r.status_code == 200 and r.json["ok"], r.json
+    order_id = int(r.json["redirect"].rsplit("/", 1)[1])
+    for barcode in barcodes[1:]:
+        r = staff.post(f"/staff/shelving/{order_id}", data={"slot": barcode}, headers=FETCH)
+        assert r.status_code == 200 and r.json["ok"], r.json
+    r = staff.post(f"/staff/shelving/{order_id}", data={"slot": slot}, headers=FETCH)
+    assert r.status_code == 200 and r.json["slot"] == slot, r.json
+    return order_id
+
+
+# --- the scan ----------------------------------------------------------------------------
+
 def test_waiting_holds_show_the_slots_that_hold_them(client, session, station, ils):
     lib, _ = ils
-    # shelved through the station without the patron's card: the ILS knows whose it is
+    # an order of another card: the ILS's list of the patron's waiting holds rules
     shelved = make_order(session, card="N000000777", items=2, slot="B-03", station=station)
     lib.patrons[CARD].holds = [shelved.items[0].barcode]
     body = scan(client)
@@ -52,6 +107,16 @@ def test_waiting_holds_show_the_slots_that_hold_them(client, session, station, i
                            json={"event_id": body["event_id"], "order_id": shelved.id})
     assert response.get_json()["collected"]
     assert set(lib.loans) == {i.barcode for i in shelved.items}
+
+
+@pytest.mark.parametrize("show_names", [False, True])
+def test_the_ils_name_reaches_the_screen_only_with_show_names(client, ils, show_names):
+    lib, _ = ils
+    lib.patrons[CARD].holds = ["0399999999"]
+    body = scan(client)
+    assert body["name"] == ("Åse Ødegård" if show_names else None)
+    html = client.get("/").get_data(as_text=True)
+    assert "Ødegård" not in html
 
 
 def test_a_hold_waiting_but_on_no_slot_says_ask_at_the_desk(client, session, station, ils):
@@ -65,15 +130,6 @@ def test_imported_orders_keep_working_beside_the_ils(client, session, station, i
     make_order(session, card=CARD, slot="A-02", station=station)
     body = scan(client)
     assert [p["slot"] for p in body["pickups"]] == ["A-02"] and body["notices"] == []
-
-
-def test_ils_down_falls_back_to_what_the_station_knows(client, session, station, ils):
-    lib, server = ils
-    make_order(session, card=CARD, slot="A-04", station=station)
-    server.stop()
-    body = scan(client)
-    assert [p["slot"] for p in body["pickups"]] == ["A-04"]
-    assert station.devices["ils"].state == "disconnected"
 
 
 def test_hold_shelved_at_another_branch_is_not_shown_here(client, session, station, ils):
@@ -93,13 +149,170 @@ def test_pickup_location_of_another_branch_is_left_out():
     assert not here(info, ["sandvika"]) and here(info, ["sandvika", "bekkestua"])
 
 
+# --- shelving by item -------------------------------------------------------------------
+
+def test_shelve_by_item_then_scan_shows_the_slot_and_collect_lends(staff, client, session,
+                                                                    station, ils):
+    lib, _ = ils
+    order_id = shelve_items(staff, ["03011111111", "03011111112"], "B-02")
+    order = session.get(Order, order_id)
+    assert (order.source, order.card, order.status) == ("ils", None, "ready")
+    assert [i.barcode for i in order.items] == ["03011111111", "03011111112"]
+    lib.patrons[CARD].holds = ["03011111111", "03011111112"]
+    body = scan(client)
+    assert body["outcome"] == "ready" and body["notices"] == []
+    assert [(p["slot"], p["items"]) for p in body["pickups"]] == [("B-02", 2)]
+    session.expire_all()
+    assert session.get(Order, order_id).card == CARD  # learned from the ILS
+    r = client.post("/kiosk/collect", json={"event_id": body["event_id"], "order_id": order_id})
+    assert r.status_code == 200 and r.get_json()["collected"], r.get_json()
+    assert lib.loans == {"03011111111": CARD, "03011111112": CARD}
+    session.expire_all()
+    assert session.get(Order, order_id).status == "collected"
+
+
+def test_item_bag_groups_items_and_refuses_doubles(staff, session, station, ils):
+    html = staff.get("/staff/shelving").get_data(as_text=True)
+    assert "or an item barcode" in html
+    r = staff.post("/staff/shelving", data={"code": "03012222221"}, headers=FETCH)
+    order_id = int(r.json["redirect"].rsplit("/", 1)[1])
+    assert "new bag" in r.json["message"]
+    here_url = f"/staff/shelving/{order_id}"
+    r = staff.post(here_url, data={"slot": "03012222222"}, headers=FETCH)
+    assert r.json["items"] == 2 and "added to bag" in r.json["message"]
+    r = staff.post(here_url, data={"slot": "03012222222"}, headers=FETCH)
+    assert r.status_code == 409 and "already in this bag" in r.json["message"]
+    page = staff.get(here_url).get_data(as_text=True)
+    assert 'data-item="03012222221"' in page and 'data-item="03012222222"' in page
+    # a second bag may not take an item of the first; scanning it opens the first bag
+    r = staff.post("/staff/shelving", data={"code": "03012222222"}, headers=FETCH)
+    assert r.json["redirect"].endswith(here_url) and "is in bag" in r.json["message"]
+    other = staff.post("/staff/shelving", data={"code": "03012222223"}, headers=FETCH)
+    other_id = int(other.json["redirect"].rsplit("/", 1)[1])
+    r = staff.post(f"/staff/shelving/{other_id}", data={"slot": "03012222221"}, headers=FETCH)
+    assert r.status_code == 409 and "already in bag" in r.json["message"]
+    # nonsense is neither a bag label nor an item; an unknown slot stays an error
+    r = staff.post("/staff/shelving", data={"code": "x y"}, headers=FETCH)
+    assert r.status_code == 400 and "neither" in r.json["message"]
+    r = staff.post(here_url, data={"slot": "Q-77"}, headers=FETCH)
+    assert r.status_code == 404
+    assert session.query(Order).filter_by(source="ils").count() == 2
+    actions = [e.action for e in session.query(AuditEvent).filter_by(order_id=order_id)]
+    assert actions[:2] == ["created", "packing"] and "item_added" in actions
+
+
+# --- the ILS away -----------------------------------------------------------------------
+
+def test_ils_down_falls_back_and_the_staff_page_says_so(staff, client, session, station, ils):
+    lib, server = ils
+    make_order(session, card=CARD, slot="A-04", station=station)
+    bag_id = shelve_items(staff, ["03013333331"], "A-05")
+    lib.patrons[CARD].holds = ["03013333331"]
+    assert sorted(p["slot"] for p in scan(client)["pickups"]) == ["A-04", "A-05"]
+    assert "Every scan got its holds" in staff.get("/staff/ils/").get_data(as_text=True)
+    server.stop()
+    body = scan(client)
+    # the imported order, and the item bag whose card the ILS named on the earlier scan
+    assert sorted(p["slot"] for p in body["pickups"]) == ["A-04", "A-05"]
+    assert bag_id in {p["order_id"] for p in body["pickups"]}
+    assert station.devices["ils"].state == "disconnected"
+    page = staff.get("/staff/ils/").get_data(as_text=True)
+    assert "1 scan(s) fell back to local data" in page and CARD not in page
+
+
+# --- reconciliation and clearance -------------------------------------------------------
+
 def test_reconciliation_finds_shelved_items_no_longer_waiting(session, station, ils):
     lib, server = ils
     kept = make_order(session, card=CARD, items=1, slot="A-01", station=station)
     gone = make_order(session, card=CARD, items=1, slot="A-02", station=station)
-    lib.patrons[CARD].holds = [kept.items[0].barcode]  # the other was cancelled in the ILS
+    lib.patrons[CARD].holds = [kept.items[0].barcode, "0399999999"]  # the other: cancelled
     report = reconcile(session, station.ils, station.branch)
     assert report.not_waiting == [gone.items[0].barcode] and report.checked_cards == 1
+    assert report.waiting_unshelved == ["0399999999"]
     server.stop()
     station.ils._retry_at = 0
-    assert reconcile(session, station.ils, station.branch).unreachable
+    report = reconcile(session, station.ils, station.branch)
+    assert report.unreachable and report.error
+
+
+def test_item_bags_without_a_card_are_asked_item_by_item(staff, session, station, ils):
+    lib, _ = ils
+    shelve_items(staff, ["03014444441", "03014444442"], "B-01")
+    lib.patrons[CARD].holds = ["03014444441"]  # 03014444442 was collected elsewhere
+    report = reconcile(session, station.ils, station.branch)
+    assert sorted(lib.item_requests) == ["03014444441", "03014444442"]
+    assert report.checked_items == 2 and report.checked_cards == 0
+    assert [(m.kind, m.item, m.slot) for m in report.mismatches] == [
+        (NOT_WAITING, "03014444442", "B-01")]
+    assert report.mismatches[0].detail.startswith("status 03")
+
+
+def test_reconciliation_on_demand_feeds_the_clearance_list(staff, session, station, ils):
+    lib, _ = ils
+    bag_id = shelve_items(staff, ["03015555551"], "A-03")
+    imported = make_order(session, card=CARD, items=1, slot="A-06", station=station)
+    lib.patrons[CARD].holds = ["0399999999"]  # neither is waiting any more
+    page = staff.get("/staff/clearance").get_data(as_text=True)
+    assert "No longer waiting in the library system" in page
+    assert "have not been compared" in page
+    r = staff.post("/staff/ils/reconcile", follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert "1 card(s) and 1 item(s) asked, 3 mismatch(es)" in page
+    assert 'class="mismatch-not_waiting" data-item="03015555551"' in page
+    assert f'data-item="{imported.items[0].barcode}"' in page
+    assert 'class="mismatch-waiting_unshelved" data-item="0399999999"' in page
+    assert station.holds.last_report.trigger == "staff"
+    page = staff.get("/staff/clearance").get_data(as_text=True)
+    section = page.split('class="clearance-not-waiting"')[1].split("</section>")[0]
+    bag = session.get(Order, bag_id)
+    assert bag.pickup_code in section and imported.pickup_code in section
+    assert "03015555551" in section
+    # cleared by item barcode although its deadline has not come
+    r = staff.post("/staff/clearance", data={"code": "03015555551"}, headers=FETCH)
+    assert r.json["ok"] and r.json["slot"] == "A-03", r.json
+    r = staff.post("/staff/clearance", data={"code": imported.pickup_code}, headers=FETCH)
+    assert r.json["ok"] and r.json["slot"] == "A-06", r.json
+    session.expire_all()
+    assert {session.get(Order, bag_id).status, session.get(Order, imported.id).status} == {
+        "expired"}
+    page = staff.get("/staff/clearance").get_data(as_text=True)
+    assert "Every bag on the shelf is still waiting" in page
+
+
+def test_a_bag_still_waiting_is_not_cleared_early(staff, session, station, ils):
+    lib, _ = ils
+    kept = make_order(session, card=CARD, items=1, slot="A-01", station=station)
+    lib.patrons[CARD].holds = [kept.items[0].barcode]
+    staff.post("/staff/ils/reconcile")
+    r = staff.post("/staff/clearance", data={"code": kept.pickup_code}, headers=FETCH)
+    assert r.status_code == 409 and "NOT EXPIRED" in r.json["message"]
+    r = staff.post("/staff/clearance", data={"code": kept.items[0].barcode}, headers=FETCH)
+    assert r.status_code == 400  # an item still waiting is no reason to clear anything
+    session.expire_all()
+    assert session.get(Order, kept.id).status == "ready"
+
+
+def test_reconciliation_with_the_ils_down_is_reported_incomplete(staff, session, station, ils):
+    _, server = ils
+    make_order(session, card=CARD, items=1, slot="A-01", station=station)
+    server.stop()
+    r = staff.post("/staff/ils/reconcile", follow_redirects=True)
+    assert "did not answer; the report is incomplete" in r.get_data(as_text=True)
+
+
+def test_reconciliation_runs_on_a_timer(app, session, station, ils):
+    from kiosk.ils import runtime
+
+    gone = make_order(session, card=CARD, items=1, slot="A-01", station=station)
+    app.config["KIOSK_ILS_RECONCILE_S"] = 0.05
+    stop = runtime.start(app)
+    try:
+        deadline = time.monotonic() + 10
+        while station.holds.last_report is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop()
+    report = station.holds.last_report
+    assert report is not None and report.trigger == "periodic"
+    assert report.not_waiting == [gone.items[0].barcode]

@@ -4,11 +4,16 @@ A deadline is fixed at shelving (see `kiosk.domain.shelving.shelve`), counted
 in opening days. Should the calendar change afterwards (a day closed at short
 notice), a deadline that now falls on a closed day moves to the next open day:
 `effective_deadline` is what clearance and the shelf map go by.
+
+With holds kept in the library system, bags holding items the last reconciliation
+found no longer waiting there (cancelled, expired, collected elsewhere) are listed
+too, and may be cleared whatever their deadline, by bag label or item barcode.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import and_, select
@@ -18,7 +23,9 @@ from kiosk.domain import orders as order_ops
 from kiosk.domain import pickup_codes
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.orders import Actor, NotFound, OrderError
-from kiosk.models import CheckoutJob, Order, OrderStatus, Place, Shelf, Slot, utcnow
+from kiosk.models import CheckoutJob, Item, Order, OrderStatus, Place, Shelf, Slot, utcnow
+
+NOT_WAITING_DETAIL = "cleared from the shelf: no longer waiting in the library system"
 
 
 class BadCode(OrderError):
@@ -34,6 +41,30 @@ class ClearanceList:
     today: dt.date
     overdue: list[Order]
     due_today: list[Order]
+
+
+@dataclass(frozen=True)
+class NotWaitingBag:
+    """A bag on the shelf holding items the library system no longer lists as waiting."""
+
+    order: Order
+    items: list[str]
+
+
+def no_longer_waiting(session: Session, barcodes: Collection[str]) -> list[NotWaitingBag]:
+    """Return the bags still on the shelf that hold any of these items (not lent), by slot."""
+    if not barcodes:
+        return []
+    rows = session.execute(
+        select(Order, Item.barcode).join(Item, Item.order_id == Order.id)
+        .join(Place, Order.place_id == Place.id).join(Slot).join(Shelf)
+        .where(Order.status == OrderStatus.READY, Item.barcode.in_(list(barcodes)),
+               Item.lent_at.is_(None))
+        .order_by(Shelf.position, Slot.number, Order.id, Item.id)).all()
+    bags: dict[int, NotWaitingBag] = {}
+    for order, barcode in rows:
+        bags.setdefault(order.id, NotWaitingBag(order, [])).items.append(barcode)
+    return list(bags.values())
 
 
 def effective_deadline(order: Order, calendar: OpeningCalendar) -> dt.date | None:
@@ -69,13 +100,21 @@ def clearance_list(session: Session, calendar: OpeningCalendar,
 
 
 def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCalendar,
-              today: dt.date | None = None) -> Order:
+              today: dt.date | None = None, not_waiting: Collection[str] = ()) -> Order:
     """Take a scanned bag off the shelf as not collected (expired); its slot place is freed.
 
     Refuses (with the reason) a scan that is no pickup code, a code with no bag on the
     shelf, and a bag whose deadline has not passed yet: that one goes back on its slot.
+    A bag holding an item of not_waiting (no longer waiting in the library system) is
+    cleared whatever its deadline, also when one of those item barcodes is scanned.
     """
     code = pickup_codes.parse_code(scanned or "")
+    if code is None and (scanned or "").strip() in not_waiting:
+        bags = no_longer_waiting(session, [scanned.strip()])
+        if bags:
+            order_ops.move(session, bags[0].order, OrderStatus.EXPIRED, actor,
+                           NOT_WAITING_DETAIL)
+            return bags[0].order
     if code is None:
         raise BadCode(f"{scanned.strip()[:40]!r} is not a pickup code",
                       {"kind": "not_a_pickup_code"})
@@ -91,6 +130,9 @@ def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCal
     if order.status != OrderStatus.READY:
         raise OrderError(f"bag {code} is not on the shelf (order is {order.status})",
                          {"kind": "not_on_shelf", "status": order.status, "pickup_code": code})
+    if not_waiting and any(i.barcode in not_waiting for i in order.items):
+        order_ops.move(session, order, OrderStatus.EXPIRED, actor, NOT_WAITING_DETAIL)
+        return order
     if not is_overdue(order, calendar, today):
         last = effective_deadline(order, calendar)
         raise OrderError(f"bag {code} may wait on {order.slot_label} until {last.isoformat()}; "

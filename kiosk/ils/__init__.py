@@ -20,7 +20,9 @@ def attach(station: Any) -> IlsLink | None:
     station.ils = link
     station.pin_guard = PinGuard() if ils.require_pin else None
     if ils.holds_from_ils:
-        from kiosk.ils.holds import holds_hook
+        from kiosk.ils.holds import HoldsStatus, holds_hook
+
+        station.holds = HoldsStatus()  # fallbacks and the last reconciliation, for staff
 
         station.lookup_hooks.append(holds_hook(link, station))
     if ils.patron_check and not ils.require_pin:  # with a PIN, the check comes with the PIN

@@ -1,19 +1,23 @@
-"""Holds looked up in the ILS at scan time (`[ils] holds_from_ils`), and reconciliation.
+"""Holds looked up in the ILS at scan time (`[ils] holds_from_ils`).
 
 On a scan the station asks 63 Patron Information with the hold-items summary and
 reads the items waiting for pickup (AS fields of 64). Each such item that a slot
-holds (an item of a ready order on a shelf of this branch) is shown with its slot,
-whatever the order's card says; an item waiting but on no slot is "ask at the desk",
-never hidden. When the answer names a pickup location (BS) that is not this
-station's (`[ils] pickup_locations`, or the branch), its holds are not counted here.
-Names from the ILS are never copied into the answer. When the ILS does not answer,
-the local lookup stands as it is (the staff page shows the link is down).
+holds (an item of a ready order on a shelf of this branch, whether imported or an
+item bag shelved by item, see kiosk.ils.item_bags) is shown with its slot, whatever
+the order's card says; an item waiting but on no slot is "ask at the desk", never
+hidden. An item bag shelved without a card learns it here, from the ILS, so the
+next scan finds it even while the ILS is away. When the answer names a pickup
+location (BS) that is not this station's (`[ils] pickup_locations`, or the
+branch), its holds are not counted here. The name the ILS sends reaches the screen
+only with `[kiosk] show_names`. When the ILS does not answer, the local lookup
+stands as it is and `HoldsStatus` counts the fallback for the staff page.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from dataclasses import dataclass, field
+import threading
 from typing import Any
 
 from sqlalchemy import select
@@ -23,11 +27,45 @@ from kiosk.domain.cards import mask
 from kiosk.domain.lookup import LookupResult, Pickup
 from kiosk.ils.client import LinkDown, LoginRefused
 from kiosk.ils.link import IlsLink, PatronInfo
-from kiosk.models import Item, Order, OrderStatus
+from kiosk.models import Item, Order, OrderStatus, utcnow
 
 log = logging.getLogger(__name__)
 
 ASK_AT_DESK = "ask_at_desk"
+
+
+class HoldsStatus:
+    """What the staff page shows of holds mode: scans that fell back, the last reconciliation."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reconciling = threading.Lock()  # one reconciliation at a time
+        self.fallbacks = 0
+        self.last_fallback_at: dt.datetime | None = None
+        self.last_fallback_reason = ""
+        self.last_report: Any = None  # a kiosk.ils.reconcile.Reconciliation
+
+    def fell_back(self, reason: str) -> None:
+        """Note a scan answered from local data because the ILS did not answer."""
+        with self._lock:
+            self.fallbacks += 1
+            self.last_fallback_at = utcnow()
+            self.last_fallback_reason = reason
+
+    def store(self, report: Any) -> None:
+        """Keep a reconciliation report as the last one."""
+        with self._lock:
+            self.last_report = report
+
+    def not_waiting(self) -> list[str]:
+        """Return the item barcodes the last reconciliation found no longer waiting."""
+        report = self.last_report
+        return list(report.not_waiting) if report is not None else []
+
+
+def holds_mode(settings: Any) -> bool:
+    """Return True when the configuration looks holds up in the ILS at scan time."""
+    return settings.ils.kind == "sip2" and bool(settings.ils.holds_from_ils)
 
 
 def here(info: PatronInfo, locations: list[str]) -> bool:
@@ -55,19 +93,39 @@ def _pickup(order: Order, show_titles: bool) -> Pickup:
                   titles=[i.title for i in order.items if i.title] if show_titles else [])
 
 
+def _learn_card(session: Session, orders: list[Order], card: str) -> None:
+    """Give item bags shelved without a card the card the ILS named (fallback later)."""
+    unknown = [o for o in orders if o.card is None and o.source == "ils"]
+    if not unknown:
+        return
+    for order in unknown:
+        order.card = card
+    try:
+        session.commit()
+    except Exception:  # a scan must answer even if this write fails
+        session.rollback()
+        log.exception("could not note the card of %d item bag(s)", len(unknown))
+
+
 def holds_hook(link: IlsLink, station: Any):
     """Return a lookup hook that adds the slots of the holds the ILS lists as waiting."""
     locations = list(station.settings.ils.pickup_locations) or [station.branch]
     show_titles = station.settings.kiosk.show_titles
+    show_names = station.settings.kiosk.show_names
+    status: HoldsStatus | None = getattr(station, "holds", None)
 
     def hook(session: Session, card: str, result: LookupResult) -> None:
         try:
             info = link.patron(card, summary="hold")
         except (LinkDown, LoginRefused) as exc:
             log.info("holds of card %s not asked, the ILS is away: %s", mask(card), exc)
+            if status is not None:
+                status.fell_back(str(exc))
             return
         if not here(info, locations):
             return
+        if show_names and info.name and not result.name:
+            result.name = info.name
         waiting = info.hold_items
         found = shelved_items(session, waiting, station.branch)
         shown = {p.order_id for p in result.pickups}
@@ -75,6 +133,7 @@ def holds_hook(link: IlsLink, station: Any):
             if order.id not in shown:
                 result.pickups.append(_pickup(order, show_titles))
                 shown.add(order.id)
+        _learn_card(session, list({o.id: o for o in found.values()}.values()), card)
         missing = [b for b in waiting if b not in found]
         if missing and ASK_AT_DESK not in result.notices:
             result.notices.append(ASK_AT_DESK)
@@ -84,34 +143,3 @@ def holds_hook(link: IlsLink, station: Any):
             result.outcome = "waiting"
 
     return hook
-
-
-@dataclass
-class Reconciliation:
-    """Mismatches between the shelves and the ILS's lists of waiting holds."""
-
-    not_waiting: list[str] = field(default_factory=list)  # on a slot, ILS no longer lists it
-    checked_cards: int = 0
-    unreachable: bool = False
-
-
-def reconcile(session: Session, link: IlsLink, branch: str, limit: int = 500) -> Reconciliation:
-    """Ask the ILS for each card with items on the shelves; report items no longer waiting."""
-    report = Reconciliation()
-    orders = session.scalars(
-        select(Order).where(Order.status == OrderStatus.READY, Order.branch == branch,
-                            Order.card.is_not(None))
-        .options(selectinload(Order.items)).order_by(Order.id).limit(limit)).all()
-    by_card: dict[str, list[Order]] = {}
-    for order in orders:
-        by_card.setdefault(order.card or "", []).append(order)
-    for card, its_orders in by_card.items():
-        try:
-            waiting = set(link.patron(card, summary="hold").hold_items)
-        except (LinkDown, LoginRefused):
-            report.unreachable = True
-            break
-        report.checked_cards += 1
-        report.not_waiting += [i.barcode for o in its_orders for i in o.items
-                               if i.barcode not in waiting and i.lent_at is None]
-    return report

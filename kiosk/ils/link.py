@@ -63,6 +63,20 @@ class CheckoutResult:
     message: str
 
 
+@dataclass
+class ItemInfo:
+    """What the ILS says about an item: its circulation status and screen message."""
+
+    item: str
+    circulation_status: str
+    screen_message: str
+
+    @property
+    def waiting(self) -> bool:
+        """Return True when the item waits on the hold shelf for its patron."""
+        return self.circulation_status == sip2.WAITING_ON_HOLD_SHELF
+
+
 def patron_info(reply: Message) -> PatronInfo:
     """Turn a 24 or 64 answer into a PatronInfo."""
     status = reply.fixed.get("patron_status", " " * 14)
@@ -212,6 +226,15 @@ class IlsLink:
     def check_pin(self, card: str, pin: str) -> PatronInfo:
         """Return the patron's info with pin_ok set by the ILS (CQ of 64)."""
         return self.patron(card, pin=pin)
+
+    def item(self, barcode: str) -> ItemInfo:
+        """Ask 17 Item Information for an item and return its circulation status."""
+        parts = sip2.item_information(self.institution, barcode,
+                                      terminal_password=self.terminal_password)
+        reply = self._call(parts, "18", retry=True)
+        return ItemInfo(item=reply.get("AB", barcode) or barcode,
+                        circulation_status=reply.fixed.get("circulation_status", ""),
+                        screen_message=reply.screen_message)
 
     def checkout(self, card: str, item: str) -> CheckoutResult:
         """Send 11 Checkout; LinkDown means the answer is unknown (it may have gone through)."""

@@ -1,4 +1,5 @@
-"""The ILS link's background work while the station serves: keepalive and queue replay."""
+"""The ILS link's background work while the station serves: keepalive, queue replay, and
+(with holds in the ILS) reconciliation of the shelves every `[ils] reconcile_minutes`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.ils import attach, queue
+from kiosk.ils import attach, queue, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,19 @@ def tick(session_scope: Callable[[], Any], link: Any, last_keepalive: float) -> 
         with session_scope() as session:
             queue.replay(session, link)
     return last_keepalive
+
+
+def reconcile_every(session_scope: Callable[[], Any], station: Any, link: Any,
+                    interval_s: float, stop: threading.Event) -> None:
+    """Reconcile the shelves with the ILS every interval_s seconds until stop is set."""
+    locations = list(station.settings.ils.pickup_locations) or [station.branch]
+    while not stop.wait(interval_s):
+        try:
+            with session_scope() as session:
+                reconcile.run(session, link, station.holds, station.branch, locations,
+                              trigger="periodic")
+        except Exception:  # keep the thread alive whatever one round does
+            log.exception("reconciliation with the ILS failed")
 
 
 def start(app: Any) -> Callable[[], None]:
@@ -52,12 +66,19 @@ def start(app: Any) -> Callable[[], None]:
                 log.exception("ILS background round failed")
             stop.wait(interval)
 
-    thread = threading.Thread(target=run, name="ils-link", daemon=True)
-    thread.start()
+    threads = [threading.Thread(target=run, name="ils-link", daemon=True)]
+    minutes = station.settings.ils.reconcile_minutes
+    if getattr(station, "holds", None) is not None and minutes > 0:
+        every = float(app.config.get("KIOSK_ILS_RECONCILE_S", minutes * 60))
+        threads.append(threading.Thread(target=reconcile_every, name="ils-reconcile",
+                                        args=(scope, station, link, every, stop), daemon=True))
+    for thread in threads:
+        thread.start()
 
     def stopper() -> None:
         stop.set()
-        thread.join(timeout=10)
+        for thread in threads:
+            thread.join(timeout=10)
         link.close()
 
     return stopper

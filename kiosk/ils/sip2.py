@@ -27,12 +27,17 @@ RESPONSE_LAYOUTS: dict[str, tuple[tuple[str, int], ...]] = {
     "12": (("ok", 1), ("renewal_ok", 1), ("magnetic_media", 1), ("desensitize", 1),
            ("transaction_date", 18)),
     "36": (("end_session", 1), ("transaction_date", 18)),
+    "18": (("circulation_status", 2), ("security_marker", 2), ("fee_type", 2),
+           ("transaction_date", 18)),
     "96": (),
     "97": (),
 }
 
 # Positions in the 10-character summary of a 63 Patron Information request.
 SUMMARY = {"hold": 0, "overdue": 1, "charged": 2, "fine": 3, "recall": 4, "unavailable": 5}
+
+# Circulation status of an 18 Item Information answer: on the hold shelf, waiting.
+WAITING_ON_HOLD_SHELF = "08"
 
 # Positions of the 14-character patron status of 24/64 that stop lending.
 PATRON_STATUS = {"charge_denied": 0, "renewal_denied": 1, "recall_denied": 2,
@@ -226,3 +231,10 @@ def end_session(institution: str, patron: str, *,
     """Return the parts of a 35 End Patron Session."""
     return "35", [sip_datetime()], [
         ("AO", institution), ("AA", patron), ("AC", terminal_password)]
+
+
+def item_information(institution: str, item: str, *,
+                     terminal_password: str = "") -> tuple[str, list, list]:
+    """Return the parts of a 17 Item Information."""
+    return "17", [sip_datetime()], [
+        ("AO", institution), ("AB", item), ("AC", terminal_password)]

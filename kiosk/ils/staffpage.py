@@ -1,12 +1,17 @@
-"""Staff page /staff/ils/: the ILS link's state, the checkout queue and what failed."""
+"""Staff page /staff/ils/: the ILS link's state, the checkout queue and what failed.
+
+With holds in the ILS it also shows scans that fell back to local data, and the last
+reconciliation of the shelves with the ILS, which staff can run on demand.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kiosk.extensions import db
-from kiosk.ils import attach, queue
+from kiosk.ils import attach, queue, reconcile
 from kiosk.models import CheckoutJob
 from kiosk.staff.auth import login_required
 
@@ -30,7 +35,7 @@ def overview():
     return render_template(
         "ils/queue.html", link=station.devices["ils"], configured=station.ils is not None,
         counts=queue.counts(db.session), queued=queue.pending(db.session, 200),
-        problems=problems, recent=recent)
+        problems=problems, recent=recent, holds=getattr(station, "holds", None))
 
 
 @bp.post("/replay")
@@ -38,13 +43,38 @@ def overview():
 def replay_now():
     link = attach(_station())
     if link is None:
-        flash("No library system is configured.", "error")
+        flash(_("No library system is configured."), "error")
     else:
         report = queue.replay(db.session, link)
-        flash(f"Lent {len(report.done)}, refused {len(report.refused)}, "
-              f"failed {len(report.failed)}"
-              + ("; the library system did not answer." if report.link_down else "."),
-              "error" if report.link_down else "ok")
+        counts = {"lent": len(report.done), "refused": len(report.refused),
+                  "failed": len(report.failed)}
+        if report.link_down:
+            flash(_("Lent %(lent)d, refused %(refused)d, failed %(failed)d; the library system "
+                    "did not answer.", **counts), "error")
+        else:
+            flash(_("Lent %(lent)d, refused %(refused)d, failed %(failed)d.", **counts), "ok")
+    return redirect(url_for("ils_staff.overview"))
+
+
+@bp.post("/reconcile")
+@login_required
+def reconcile_now():
+    """Compare the shelves with the holds the ILS lists as waiting, now."""
+    station = _station()
+    link, status = attach(station), getattr(station, "holds", None)
+    if link is None or status is None:
+        flash(_("Reconciliation needs holds from the library system ([ils] holds_from_ils)."),
+              "error")
+        return redirect(url_for("ils_staff.overview"))
+    locations = list(station.settings.ils.pickup_locations) or [station.branch]
+    report = reconcile.run(db.session, link, status, station.branch, locations)
+    if report is None:
+        flash(_("A reconciliation is running already; see its report in a moment."), "error")
+    elif report.unreachable:
+        flash(_("The library system did not answer; the report is incomplete."), "error")
+    else:
+        flash(_("Shelves compared with the library system: %(n)d mismatch(es).",
+                n=len(report.mismatches)), "ok")
     return redirect(url_for("ils_staff.overview"))
 
 
@@ -52,9 +82,9 @@ def replay_now():
 @login_required
 def retry(job_id: int):
     if queue.retry(db.session, job_id) is None:
-        flash(f"Checkout {job_id} cannot be retried.", "error")
+        flash(_("Checkout %(id)d cannot be retried.", id=job_id), "error")
     else:
-        flash(f"Checkout {job_id} is queued again.", "ok")
+        flash(_("Checkout %(id)d is queued again.", id=job_id), "ok")
     return redirect(url_for("ils_staff.overview"))
 
 

@@ -62,11 +62,25 @@ def clearance_page():
     return _clearance_page(ScanForm())
 
 
+def _holds():
+    """Return the station's holds-mode status (last reconciliation), or None."""
+    return getattr(station(), "holds", None)
+
+
+def _not_waiting() -> list[str]:
+    """Return the items the last reconciliation found no longer waiting in the ILS."""
+    holds = _holds()
+    return holds.not_waiting() if holds is not None else []
+
+
 def _clearance_page(form: ScanForm, error: str | None = None, status: int = 200):
     cal = station().calendar
     listing = clearance.clearance_list(db.session, cal)
+    holds = _holds()
+    report = holds.last_report if holds is not None else None
+    not_waiting = clearance.no_longer_waiting(db.session, _not_waiting())
     return render_template("staff/reports/clearance.html", listing=listing, form=form,
-                           error=error,
+                           error=error, holds=holds, report=report, not_waiting=not_waiting,
                            deadline=lambda o: clearance.effective_deadline(o, cal)), status
 
 
@@ -81,7 +95,9 @@ def clear_bag():
     scanned = form.code.data.strip()
     cal = station().calendar
     try:
-        order = commit(lambda: clearance.clear_bag(db.session, scanned, actor(), cal))
+        gone = set(_not_waiting())
+        order = commit(lambda: clearance.clear_bag(db.session, scanned, actor(), cal,
+                                                   not_waiting=gone))
     except OrderError as exc:
         return _refuse(form, _refusal(exc, scanned), exc.status_code)
     message = _("Bag %(code)s cleared from %(slot)s: take it off the shelf.",

@@ -1,4 +1,9 @@
-"""Shelving: scan the bag label, then a slot label (or take the suggestion); the shelf map."""
+"""Shelving: scan the bag label, then a slot label (or take the suggestion); the shelf map.
+
+With holds kept in the ILS (`[ils] holds_from_ils`), an item barcode scanned in place
+of a bag label starts an item bag (kiosk.ils.item_bags): more items may follow
+before the slot label.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,18 @@ from collections import defaultdict
 
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
 
 from kiosk.domain import orders as order_ops
+from kiosk.domain import pickup_codes
 from kiosk.domain import shelving as shelf_ops
 from kiosk.extensions import db
+from kiosk.ils import item_bags
+from kiosk.ils.holds import holds_mode
 from kiosk.models import Order, OrderStatus, Place, Shelf, Slot
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
@@ -21,14 +33,25 @@ from kiosk.staff.forms import ActionForm, ScanForm, SlotForm
 SHELVABLE = (OrderStatus.RECEIVED, OrderStatus.PACKING, OrderStatus.READY)
 
 
+class ItemOrSlotForm(FlaskForm):
+    """The slot label or, for an item bag, one more item barcode."""
+
+    slot = StringField(_l("Slot label or item barcode"),
+                       validators=[DataRequired(), Length(max=64)])
+
+
 def _find_bag(raw: str) -> Order | None:
     order = order_ops.by_pickup_code(db.session, raw)
     return order if order is not None and order.branch == station().branch else None
 
 
+def _by_item() -> bool:
+    return holds_mode(station().settings)
+
+
 @bp.get("/shelving")
 def shelving():
-    return render_template("staff/shelving/scan_bag.html", form=ScanForm())
+    return render_template("staff/shelving/scan_bag.html", form=ScanForm(), by_item=_by_item())
 
 
 @bp.post("/shelving")
@@ -38,6 +61,8 @@ def scan_bag():
     back = url_for("staff.shelving")
     raw = (form.code.data or "").strip() if form.validate() else ""
     order = _find_bag(raw) if raw else None
+    if order is None and raw and _by_item() and pickup_codes.parse_code(raw) is None:
+        return _scan_item(raw, back)
     if order is None:
         return answer(_("No open order with pickup code %(code)s.", code=raw[:32] or "-"),
                       ok=False, to=back, status=404)
@@ -45,19 +70,53 @@ def scan_bag():
                   to=url_for("staff.shelve_order", order_id=order.id), go=True)
 
 
+def _scan_item(raw: str, back: str):
+    """Open the bag holding the scanned item, or start an item bag with it."""
+    barcode = item_bags.parse_item(raw)
+    if barcode is None:
+        return answer(_("%(code)s is neither a pickup code nor an item barcode.",
+                        code=raw[:32]), ok=False, to=back, status=400)
+    branch = station().branch
+    bag = item_bags.bag_with_item(db.session, barcode, branch)
+    if bag is not None:
+        return answer(_("Item %(item)s is in bag %(code)s.", item=barcode, code=bag.pickup_code),
+                      to=url_for("staff.shelve_order", order_id=bag.id), go=True)
+    try:
+        order = commit(lambda: item_bags.start(db.session, barcode, branch, actor()))
+    except order_ops.OrderError as exc:
+        return answer(str(exc), ok=False, to=back, status=exc.status_code)
+    return answer(_("Item %(item)s is in a new bag %(code)s: scan more items, then the slot "
+                    "label.", item=barcode, code=order.pickup_code),
+                  to=url_for("staff.shelve_order", order_id=order.id), go=True)
+
+
+def _add_item(order: Order, barcode: str, here: str):
+    """Put one more scanned item into an item bag."""
+    try:
+        commit(lambda: item_bags.add(db.session, order, barcode, actor()))
+    except order_ops.OrderError as exc:
+        return answer(str(exc), ok=False, to=here, status=exc.status_code)
+    return answer(_("Item %(item)s added to bag %(code)s (%(n)d items): scan more items or "
+                    "the slot label.", item=barcode, code=order.pickup_code,
+                    n=len(order.items)), to=here, go=True, items=len(order.items))
+
+
 @bp.get("/shelving/<int:order_id>")
 def shelve_order(order_id: int):
     order = get_order(order_id)
+    by_item = item_bags.is_item_bag(order)
     suggested = shelf_ops.suggest_slot(db.session, order) if order.status in SHELVABLE else None
-    return render_template("staff/shelving/scan_slot.html", order=order, form=SlotForm(),
-                           suggested=suggested, action_form=ActionForm())
+    form = ItemOrSlotForm() if by_item else SlotForm()
+    return render_template("staff/shelving/scan_slot.html", order=order, form=form,
+                           suggested=suggested, action_form=ActionForm(), by_item=by_item)
 
 
 @bp.post("/shelving/<int:order_id>")
 def put_on_slot(order_id: int):
     """Put the bag on the scanned (or suggested) slot; also moves a bag already shelved."""
     order = get_order(order_id)
-    form = SlotForm()
+    by_item = item_bags.is_item_bag(order)
+    form = ItemOrSlotForm() if by_item else SlotForm()
     here = url_for("staff.shelve_order", order_id=order.id)
     if not form.validate():
         return answer(_("Scan a slot label."), ok=False, to=here, status=400)
@@ -70,6 +129,9 @@ def put_on_slot(order_id: int):
             slot = shelf_ops.get_slot(db.session, label)
         except order_ops.NotFound:
             if order_ops.by_pickup_code(db.session, label) is None:
+                barcode = item_bags.parse_item(label) if by_item else None
+                if barcode is not None:
+                    return _add_item(order, barcode, here)
                 raise
             return answer(_("That is a bag label. Scan the slot label on the shelf."),
                           ok=False, to=here, status=400)
