@@ -54,8 +54,9 @@ def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler._kiosk = True  # type: ignore[attr-defined]
     handler.addFilter(_StationFilter(settings.station.name))
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(levelname)s [%(station)s] %(name)s: %(message)s"))
+    from kiosk.systemd import OneLineFormatter, under_journald
+
+    handler.setFormatter(OneLineFormatter(journal=under_journald(sys.stderr)))
     root.addHandler(handler)
     root.setLevel(settings.logging.level)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)

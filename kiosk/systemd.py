@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,46 @@ def notify(message: str) -> bool:
         log.warning("could not notify systemd (%s): %s", message.split("=")[0], exc)
         return False
     return True
+
+
+# syslog priorities: journald reads a "<N>" line prefix as the entry's priority.
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+             logging.CRITICAL: 2}
+
+
+def under_journald(stream=None) -> bool:
+    """Return whether stream (default stderr) is connected to the journal ($JOURNAL_STREAM)."""
+    wanted = os.environ.get("JOURNAL_STREAM", "")
+    if not wanted:
+        return False
+    try:
+        st = os.fstat((stream or sys.stderr).fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return wanted == f"{st.st_dev}:{st.st_ino}"
+
+
+class OneLineFormatter(logging.Formatter):
+    """Format each record as exactly one line: level, station, logger, message, folded traceback.
+
+    Under journald the time is left out (the journal keeps its own) and a "<N>"
+    prefix carries the priority, so `journalctl -u kiosk -p warning` works.
+    """
+
+    def __init__(self, journal: bool = False):
+        when = "" if journal else "%(asctime)s "
+        super().__init__(when + "%(levelname)s [%(station)s] %(name)s: %(message)s")
+        self.journal = journal
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "station"):
+            record.station = "-"
+        text = super().format(record).replace("\r\n", "\n").strip("\n")
+        text = " | ".join(line for line in text.split("\n") if line.strip())
+        if self.journal:
+            level = max((lv for lv in _PRIORITY if lv <= record.levelno), default=logging.DEBUG)
+            text = f"<{_PRIORITY[level]}>{text}"
+        return text
 
 
 def watchdog_interval() -> float | None:
