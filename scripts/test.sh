@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install what the tests need (Debian packages when missing, a venv in .venv), then run them.
+# --setup-only: install and stop; KIOSK_SKIP_SETUP=1: run the tests on what is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "${KIOSK_SKIP_SETUP:-}" != 1 ]; then
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v zbarimg >/dev/null || need+=(zbar-tools)
@@ -15,5 +17,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+fi
+[ "${1:-}" = --setup-only ] && exit 0
 
 .venv/bin/python -m pytest "$@"
