@@ -8,9 +8,15 @@ import pytest
 from factories import make_order
 from staff_helpers import login
 
-from kiosk.models import AuditEvent, OrderStatus
+from kiosk.models import AuditEvent, Order, OrderStatus
 
 FETCH = {"X-Requested-With": "fetch"}
+
+
+@pytest.fixture
+def config_overrides():
+    """Staff pages in English, so the messages asserted below are the source strings."""
+    return {"station": {"name": "Test station", "branch": "main", "language": "en"}}
 
 
 @pytest.fixture
@@ -172,3 +178,19 @@ def test_orders_list_search_and_filter(staff, session, station):
     assert waiting.pickup_code in html and ready.pickup_code not in html
     html = staff.get("/staff/orders?q=R-1").get_data(as_text=True)
     assert ready.pickup_code in html
+
+
+def test_an_item_barcode_is_no_bag_label_without_holds_from_the_ils(staff, session):
+    page = staff.get("/staff/shelving").get_data(as_text=True)
+    assert "or an item barcode" not in page
+    r = staff.post("/staff/shelving", data={"code": "03019999991"}, headers=FETCH)
+    assert r.status_code == 404 and "No open order" in r.json["message"]
+    assert session.query(Order).count() == 0  # no item bag started
+
+
+def test_an_order_bag_takes_no_items_in_place_of_its_slot(staff, session):
+    order = packed_order(session)
+    r = staff.post(f"/staff/shelving/{order.id}", data={"slot": "03019999992"}, headers=FETCH)
+    assert r.status_code == 404
+    session.refresh(order)
+    assert len(order.items) == 2 and order.place_id is None
