@@ -113,7 +113,7 @@ def database_check(app: Flask) -> Check:
 def scanner_check(app: Flask) -> Check | None:
     """Return a check that the scanner's reader thread lives, or None without a scanner."""
     settings = app.config["KIOSK_SETTINGS"]
-    if settings.scanner.kind in ("none", "keyboard"):
+    if settings.scanner.kind != "serial":  # keyboard wedge: no thread of ours reads it
         return None
 
     def check() -> str | None:
@@ -122,8 +122,8 @@ def scanner_check(app: Flask) -> Check | None:
         alive = getattr(reader, "is_alive", None)
         if callable(alive):
             return None if alive() else "scanner thread has stopped"
-        # Without a handle on the reader, look for its thread by name.
-        if any("scanner" in t.name.lower() and t.is_alive() for t in threading.enumerate()):
+        # kiosk.devices names the reader thread "scanner <port>".
+        if any(t.name.startswith("scanner") and t.is_alive() for t in threading.enumerate()):
             return None
         return "scanner thread is not running"
 

@@ -129,3 +129,20 @@ def test_serve_sends_ready_then_watchdog_pings(notify_socket, database_url, tmp_
         output = proc.communicate(timeout=20)[0].decode()
     assert "systemd watchdog: checking every 0.1 s" in output
     assert "[Notify test]" in output
+
+
+@pytest.mark.parametrize("config_overrides", [{"scanner": {"kind": "serial", "port": "loop://"}}])
+def test_scanner_check_follows_the_reader_thread(app, config_overrides):
+    runtime = pytest.importorskip("kiosk.devices.runtime")
+    check = systemd.scanner_check(app)
+    assert check() == "scanner thread is not running"
+    stop = runtime.start(app)
+    try:
+        assert check() is None
+    finally:
+        stop()
+    assert check() == "scanner thread is not running"
+
+
+def test_no_scanner_check_without_a_serial_scanner(app):
+    assert systemd.scanner_check(app) is None
