@@ -18,10 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from kiosk.domain.cards import mask
 from kiosk.domain.lookup import LookupResult, Pickup
@@ -74,33 +75,61 @@ def here(info: PatronInfo, locations: list[str]) -> bool:
     return not named or named in locations
 
 
-def shelved_items(session: Session, barcodes: list[str], branch: str) -> dict[str, Order]:
+@dataclass
+class ShelvedBag:
+    """A ready order on a slot, as the scan needs it (plain columns, no ORM objects)."""
+
+    order_id: int
+    pickup_code: str
+    slot: str
+    deadline: dt.date | None
+    card: str | None
+    source: str
+    titles: list[str] = field(default_factory=list)
+    items: int = 0
+
+
+def shelved_items(session: Session, barcodes: list[str], branch: str) -> dict[str, ShelvedBag]:
     """Return the ready, shelved orders at branch holding these item barcodes, by barcode."""
     if not barcodes:
         return {}
+    # Items first, by their barcode index: joined, a planner may walk every ready order.
+    pairs = session.execute(select(Item.barcode, Item.order_id)
+                            .where(Item.barcode.in_(barcodes))).all()
+    if not pairs:
+        return {}
     rows = session.execute(
-        select(Item.barcode, Order).join(Order, Item.order_id == Order.id)
-        .where(Item.barcode.in_(barcodes), Order.status == OrderStatus.READY,
-               Order.branch == branch, Order.slot_label.is_not(None))
-        .options(selectinload(Order.items))).all()
-    return {barcode: order for barcode, order in rows}
+        select(Order.id, Order.pickup_code, Order.slot_label, Order.deadline, Order.card,
+               Order.source, Item.title)
+        .join(Item, Item.order_id == Order.id)
+        .where(Order.id.in_({order_id for _, order_id in pairs}),
+               Order.status == OrderStatus.READY, Order.branch == branch,
+               Order.slot_label.is_not(None))
+        .order_by(Order.id, Item.id)).all()
+    bags: dict[int, ShelvedBag] = {}
+    for order_id, code, slot, deadline, card, source, title in rows:
+        bag = bags.setdefault(order_id, ShelvedBag(order_id, code, slot, deadline, card, source))
+        bag.items += 1
+        if title:
+            bag.titles.append(title)
+    return {barcode: bags[order_id] for barcode, order_id in pairs if order_id in bags}
 
 
-def _pickup(order: Order, show_titles: bool) -> Pickup:
-    return Pickup(order_id=order.id, pickup_code=order.pickup_code, slot=order.slot_label or "",
-                  shelf=(order.slot_label or "").split("-")[0], items=len(order.items),
-                  deadline=order.deadline.isoformat() if order.deadline else None,
-                  titles=[i.title for i in order.items if i.title] if show_titles else [])
+def _pickup(bag: ShelvedBag, show_titles: bool) -> Pickup:
+    return Pickup(order_id=bag.order_id, pickup_code=bag.pickup_code, slot=bag.slot,
+                  shelf=bag.slot.split("-")[0], items=bag.items,
+                  deadline=bag.deadline.isoformat() if bag.deadline else None,
+                  titles=list(bag.titles) if show_titles else [])
 
 
-def _learn_card(session: Session, orders: list[Order], card: str) -> None:
+def _learn_card(session: Session, bags: list[ShelvedBag], card: str) -> None:
     """Give item bags shelved without a card the card the ILS named (fallback later)."""
-    unknown = [o for o in orders if o.card is None and o.source == "ils"]
+    unknown = [b.order_id for b in bags if b.card is None and b.source == "ils"]
     if not unknown:
         return
-    for order in unknown:
-        order.card = card
     try:
+        session.execute(update(Order).where(Order.id.in_(unknown), Order.card.is_(None))
+                        .values(card=card))
         session.commit()
     except Exception:  # a scan must answer even if this write fails
         session.rollback()
@@ -129,11 +158,12 @@ def holds_hook(link: IlsLink, station: Any):
         waiting = info.hold_items
         found = shelved_items(session, waiting, station.branch)
         shown = {p.order_id for p in result.pickups}
-        for order in found.values():
-            if order.id not in shown:
-                result.pickups.append(_pickup(order, show_titles))
-                shown.add(order.id)
-        _learn_card(session, list({o.id: o for o in found.values()}.values()), card)
+        bags = list({b.order_id: b for b in found.values()}.values())
+        for bag in bags:
+            if bag.order_id not in shown:
+                result.pickups.append(_pickup(bag, show_titles))
+                shown.add(bag.order_id)
+        _learn_card(session, bags, card)
         missing = [b for b in waiting if b not in found]
         if missing and ASK_AT_DESK not in result.notices:
             result.notices.append(ASK_AT_DESK)
