@@ -15,13 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import or_, select
+
 from kiosk.config import Settings
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.cards import CardReader, mask
 from kiosk.domain.lookup import NOT_RECOGNISED, LookupResult, find_pickups
 from kiosk.events import SCAN_RESULT, EventBus
+from kiosk.models import StaffUser
 
 log = logging.getLogger(__name__)
+
+STAFF = "staff"  # the outcome of a staff card's scan when staff mode by card + PIN is on
 
 
 @dataclass
@@ -91,11 +96,27 @@ class Station:
                 hook(session, card, result)
         return result
 
+    def staff_card(self, raw: str) -> str | None:
+        """Return the staff card scanned, if it is one and staff mode by card + PIN is on."""
+        if not self.settings.kiosk.staff_pin or not isinstance(raw, str):
+            return None
+        # Staff cards are stored as entered; a scanner may send them in either case.
+        wanted = {c for c in (self.cards.normalise(raw), raw.strip()) if 0 < len(c) <= 64}
+        if not wanted:
+            return None
+        with self._session_scope() as session:  # one lookup in the unique index on card
+            return session.scalar(select(StaffUser.card).where(
+                or_(*(StaffUser.card == c for c in sorted(wanted)))).limit(1))
+
     def handle_scan(self, raw: str, source: str) -> dict[str, Any]:
         """Turn raw scanner text into the screen's answer and publish it as an event."""
         started = time.perf_counter()
         card = self.cards.card(raw) if isinstance(raw, str) else None
-        if card is None:
+        staff = self.staff_card(raw) if self.settings.kiosk.staff_pin else None
+        if staff is not None:  # the screen asks for the PIN; the card stays on the server
+            card, result = staff, LookupResult(outcome=STAFF)
+            log.info("scan from %s: a staff card", source)
+        elif card is None:
             result = LookupResult(outcome=NOT_RECOGNISED)
             log.info("scan from %s: not a card number", source)
         else:

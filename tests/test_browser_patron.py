@@ -1,9 +1,14 @@
-"""The patron screen in real Chromium: wedge scans, live scans, results, idle reset, a11y."""
+"""The patron screen in real Chromium: wedge scans, live scans, results, idle reset, a11y.
+
+Also printing on a loopback network printer, the after-pickup offer, and staff mode by
+staff card + PIN.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import urllib.request
 from pathlib import Path
 
@@ -11,6 +16,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from factories import make_order
 from playwright.sync_api import expect
+from staff_helpers import make_user
+from test_printer import PrinterStandIn
+
+from kiosk.devices import runtime
 
 pytestmark = pytest.mark.browser
 
@@ -19,6 +28,9 @@ CARD = "N123456789"
 OFFERS = [{"kind": "ebooks", "title": "Lån e-bøker og lydbøker",
            "text": "Rett på mobilen, hele døgnet.", "url": "https://example.org/e-bibliotek"}]
 SHORT_IDLE = {"kiosk": {"idle_seconds": 3}}
+AFTER_PICKUP = [{**OFFERS[0], "after_pickup": True}]
+NETWORK_PRINTER = {"printer": {"kind": "escpos-network", "host": "127.0.0.1", "port": 9,
+                               "timeout_s": 1.0}}
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +50,11 @@ def wedge_scan(page, code: str) -> None:
     """Type code as a USB keyboard-wedge scanner does: keys ms apart, then Enter."""
     page.keyboard.type(code, delay=5)
     page.keyboard.press("Enter")
+
+
+def results_shown(page) -> int:
+    """Return how many result screens the page has drawn since it was loaded."""
+    return int(page.evaluate("document.documentElement.dataset.resultsShown"))
 
 
 def screenshot(page, name: str) -> None:
@@ -166,17 +183,60 @@ def test_more_time_button_extends_before_the_reset(page, session, station):
     expect(page.locator("#result .slot")).to_have_text("A-02")
 
 
-@pytest.mark.parametrize("config_overrides", [
-    {"printer": {"kind": "file", "path": "/nonexistent/lp0"}, "kiosk": {"self_collect": True}}])
-def test_print_failure_and_self_collect(page, session, station):
+@pytest.fixture
+def start_devices(app):
+    """Start the station's devices as `kiosk serve` does, the printer at a port; stop after."""
+    stops = []
+
+    def start(printer_port: int):
+        app.config["KIOSK_SETTINGS"].sections["printer"]["port"] = printer_port
+        stops.append(runtime.start(app))
+        return app.extensions["station"]
+
+    yield start
+    for stop in stops:
+        stop()
+
+
+@pytest.fixture
+def printer():
+    """A network receipt printer on loopback that records what it is sent."""
+    stand_in = PrinterStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.mark.parametrize("config_overrides", [NETWORK_PRINTER])
+def test_print_button_prints_on_the_network_printer(page, session, start_devices, printer):
+    station = start_devices(printer.port)
+    order = make_order(session, card=CARD, items=3, slot="A-05", station=station)
+    open_screen(page)
+    wedge_scan(page, CARD)
+    page.get_by_role("button", name="Skriv ut en lapp").click()
+    expect(page.locator(".print .action-status")).to_have_text("Lappen din skrives ut.")
+    expect(page.get_by_role("button", name="Skriv ut en lapp")).to_be_disabled()
+    assert printer.wait_jobs(1)
+    job = printer.jobs[0]
+    assert order.pickup_code.encode() in job and b"Hylleplass A-05 - 3 eks." in job
+    assert station.devices["printer"].state == "ok"
+
+
+@pytest.mark.parametrize("config_overrides", [{**NETWORK_PRINTER,
+                                               "kiosk": {"self_collect": True}}])
+def test_printer_off_says_note_the_slot_and_self_collect_works(page, session, start_devices):
+    free = socket.socket()  # a port where nothing listens: the printer is off
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    station = start_devices(port)
     order = make_order(session, card=CARD, slot="A-01", station=station)
     open_screen(page)
-    # The print service is down: the screen must say so, whatever the server's error.
-    page.route("**/kiosk/print", lambda route: route.fulfill(status=503, body="{}"))
     wedge_scan(page, CARD)
     page.get_by_role("button", name="Skriv ut en lapp").click()
     expect(page.locator(".print .action-status")).to_have_text(
         "Utskrift er ikke tilgjengelig. Noter deg hylleplassen.")
+    expect(page.locator("#result .slot")).to_have_text("A-01")  # the result stays
+    assert station.devices["printer"].state == "error"
 
     page.get_by_role("button", name="Jeg har hentet posen").click()
     expect(page.locator(".collect .action-status")).to_have_text(
@@ -195,7 +255,7 @@ def test_no_collect_button_when_self_collect_is_off(page, session, station):
 
 
 @pytest.mark.parametrize("config_overrides", [
-    {"offers": OFFERS, "printer": {"kind": "file", "path": "/nonexistent/lp0"}}])
+    {"offers": AFTER_PICKUP, "printer": {"kind": "file", "path": "/nonexistent/lp0"}}])
 @pytest.mark.parametrize("lang", ["nb", "nn", "en", "ar"])
 def test_axe_finds_no_violations(page, session, station, lang):
     make_order(session, card=CARD, items=2, slot="B-02", station=station)
@@ -206,10 +266,10 @@ def test_axe_finds_no_violations(page, session, station, lang):
 
     wedge_scan(page, CARD)
     expect(page.locator("#result .slot")).to_have_text("B-02")
-    assert_no_axe_violations(page)  # ready, with shelf wall and buttons
+    expect(page.locator("#result .after-offer h3")).to_have_text(OFFERS[0]["title"])
+    assert_no_axe_violations(page)  # ready, with shelf wall, buttons and the offer
 
-    page.locator("#result .button").last.click()
-    wedge_scan(page, "N999999999")
+    wedge_scan(page, "N999999999")  # the next patron, straight from the last result
     expect(page.locator("#result .lead")).to_have_count(1)
     assert_no_axe_violations(page)  # nothing to pick up
 
@@ -229,3 +289,101 @@ def test_offers_do_not_rotate_by_themselves_with_reduced_motion(page):
     expect(page.locator("#offer-count")).to_have_text("Tilbud 2 av 2")
     expect(page.locator("#offers h3")).to_have_text("Bibliotekpodden")
     expect(page.get_by_role("img", name="QR-kode for https://example.org/pod")).to_be_visible()
+
+
+@pytest.mark.parametrize("config_overrides", [{"offers": AFTER_PICKUP}])
+def test_ready_result_carries_the_after_pickup_offer_with_its_qr_code(page, session, station):
+    make_order(session, card=CARD, slot="A-03", station=station)
+    open_screen(page)
+    wedge_scan(page, CARD)
+    offer = page.locator("#result .after-offer")
+    expect(offer).to_contain_text("Visste du?")
+    expect(offer.locator("h3")).to_have_text(OFFERS[0]["title"])
+    expect(offer.locator(".offer-url")).to_have_text(OFFERS[0]["url"])
+    qr = offer.get_by_role("img", name=f"QR-kode for {OFFERS[0]['url']}")
+    expect(qr).to_be_visible()
+    assert qr.evaluate("img => img.naturalWidth") > 0  # the SVG data URL really draws
+    page.get_by_role("button", name="Ferdig").click()
+    wedge_scan(page, "N999999999")  # nothing to pick up: no offer
+    expect(page.locator("#result h1")).to_have_text("Ingenting å hente akkurat nå")
+    expect(page.locator("#result .after-offer")).to_have_count(0)
+
+
+@pytest.mark.parametrize("config_overrides", [{"kiosk": {"idle_seconds": 2}}])
+def test_going_idle_brings_back_the_station_language(page, session, station):
+    make_order(session, card=CARD, slot="A-02", station=station)
+    open_screen(page, "/?lang=en")
+    wedge_scan(page, CARD)
+    expect(page.locator("#result h1")).to_have_text("Your order is ready")
+    # The result times out; the next patron sees the station's language, not the last one's.
+    expect(page.locator("#idle h1")).to_have_text("Skann lånekortet ditt", timeout=8000)
+    expect(page.locator("html")).to_have_attribute("lang", "nb")
+    open_screen(page)
+    expect(page.locator("h1")).to_have_text("Skann lånekortet ditt")  # the session forgot too
+
+
+@pytest.mark.parametrize("config_overrides", [{"kiosk": {"idle_seconds": 1}}])
+def test_another_language_left_on_the_idle_screen_goes_back_after_a_while(page):
+    open_screen(page)
+    page.get_by_role("link", name="English").click()  # chosen, then nobody scans
+    expect(page.locator("h1")).to_have_text("Scan your library card")
+    expect(page.locator("h1")).to_have_text("Skann lånekortet ditt", timeout=8000)
+
+
+def test_done_in_another_language_goes_back_to_the_station_language(page, session, station):
+    make_order(session, card=CARD, slot="A-02", station=station)
+    open_screen(page, "/?lang=nn")
+    wedge_scan(page, CARD)
+    expect(page.locator("#result h1")).to_have_text("Bestillinga di er klar")
+    page.get_by_role("button", name="Ferdig").click()
+    expect(page.locator("html")).to_have_attribute("lang", "nb")
+    expect(page.locator("#idle h1")).to_have_text("Skann lånekortet ditt")
+    expect(page.locator("#result")).to_be_hidden()
+
+
+def test_a_scan_answered_and_streamed_is_shown_once(page, session, station):
+    make_order(session, card=CARD, slot="B-01", station=station)
+    open_screen(page)
+    for n in (1, 2):  # the same card twice: two scans, each shown once
+        with page.expect_response("**/kiosk/scan") as answer:
+            wedge_scan(page, CARD)
+        assert answer.value.ok
+        # Both the POST answer and the event stream delivered this scan ...
+        page.wait_for_function(f"document.documentElement.dataset.liveScans === '{n}'")
+        expect(page.locator("#result .slot")).to_have_text("B-01")
+        assert results_shown(page) == n  # ... and the screen drew it once
+
+
+STAFF_CARD = "S1234567"
+
+
+@pytest.mark.parametrize("config_overrides", [{"kiosk": {"staff_pin": True}}])
+def test_staff_card_and_pin_switch_the_screen_into_staff_mode(app, page):
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app, card=STAFF_CARD, pin="4711")
+    open_screen(page)
+    wedge_scan(page, STAFF_CARD)
+    expect(page.locator("#result h1")).to_have_text("Innlogging for ansatte")
+    assert STAFF_CARD not in page.content()
+    assert_no_axe_violations(page)  # the PIN keypad
+
+    def enter(pin: str) -> None:
+        for digit in pin:
+            page.get_by_role("button", name=digit, exact=True).click()
+        page.get_by_role("button", name="Logg inn").click()
+
+    enter("0000")
+    expect(page.locator(".pin-form .action-status")).to_have_text("Feil PIN-kode. Prøv igjen.")
+    expect(page.get_by_label("PIN-kode")).to_have_value("")
+    enter("4711")
+    page.wait_for_url("**/staff/**")
+    expect(page.get_by_role("button", name="Logg ut")).to_be_visible()
+
+
+@pytest.mark.parametrize("config_overrides", [{"kiosk": {"staff_pin": False}}])
+def test_staff_card_is_not_recognised_when_staff_mode_is_off(app, page):
+    make_user(app, card=STAFF_CARD, pin="4711")
+    open_screen(page)
+    wedge_scan(page, STAFF_CARD)
+    expect(page.locator("#result h1")).to_have_text("Kortet ble ikke gjenkjent")
+    expect(page.locator("#pin")).to_have_count(0)

@@ -101,3 +101,94 @@ def test_screen_renders(client):
     response = client.get("/")
     assert response.status_code == 200
     assert "Skann" in response.get_data(as_text=True)
+
+
+# --- staff mode by staff card + PIN ([kiosk] staff_pin) ---------------------------------
+
+STAFF_PIN = {"kiosk": {"staff_pin": True}, "staff": {"lockout_attempts": 3}}
+
+
+@pytest.fixture
+def staff_card(app):
+    """A staff account with card S0001 and PIN 4711; no slow-down on wrong PINs."""
+    from staff_helpers import make_user
+
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app, card="S0001", pin="4711")
+    return "S0001"
+
+
+def without_moment(body: dict) -> dict:
+    return {k: v for k, v in body.items() if k not in ("event_id", "at")}
+
+
+@pytest.mark.parametrize("config_overrides", [STAFF_PIN])
+def test_staff_card_asks_for_the_pin_and_keeps_the_card_off_the_answer(client, station,
+                                                                       staff_card):
+    q = station.bus.subscribe()
+    response = scan(client, " s0001\r\n")  # as a scanner may send it: case, framing
+    body = response.get_json()
+    assert body["outcome"] == "staff" and body["pickups"] == [] and body["waiting"] == 0
+    event_id, _kind, data = q.get(timeout=2)
+    station.bus.unsubscribe(q)
+    assert event_id == body["event_id"] and data["outcome"] == "staff"
+    assert "S0001" not in response.get_data(as_text=True) and "S0001" not in json.dumps(data)
+    assert station.recent(body["event_id"])[0] == "S0001"  # kept on the server for the PIN
+
+
+@pytest.mark.parametrize("config_overrides", [STAFF_PIN])
+def test_patron_answers_do_not_change_with_staff_mode_on(client, session, station, staff_card):
+    make_order(session, card="N111111111", status="cancelled")
+    unknown, cancelled = scan(client, "N999999999").get_json(), scan(client, "N111111111")
+    assert without_moment(unknown) == without_moment(cancelled.get_json())
+    assert unknown["outcome"] == "nothing"
+    assert scan(client, "S0002").get_json()["outcome"] == "not_recognised"  # no such staff card
+
+
+@pytest.mark.parametrize("config_overrides", [STAFF_PIN])
+def test_a_staff_card_in_the_patron_card_format_is_a_staff_card(app, client, session):
+    from staff_helpers import make_user
+
+    make_user(app, "ola", card="N555555555", pin="1234")
+    make_order(session, card="N555555555", status="packing")
+    assert scan(client, "N555555555").get_json()["outcome"] == "staff"
+
+
+def test_staff_card_is_just_not_a_card_when_staff_mode_is_off(client, staff_card):
+    assert scan(client, staff_card).get_json()["outcome"] == "not_recognised"
+    response = client.post("/kiosk/staff-login", json={"event_id": 1, "pin": "4711"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("config_overrides", [STAFF_PIN])
+def test_staff_pin_switches_the_screen_into_staff_mode(client, staff_card):
+    event_id = scan(client, staff_card).get_json()["event_id"]
+    assert client.get("/staff/packing").status_code == 302  # not logged in yet
+    wrong = client.post("/kiosk/staff-login", json={"event_id": event_id, "pin": "0000"})
+    assert wrong.status_code == 401 and wrong.get_json()["error"] == "wrong card or PIN"
+    right = client.post("/kiosk/staff-login", json={"event_id": event_id, "pin": "4711"})
+    assert right.status_code == 200 and right.get_json() == {"ok": True, "redirect": "/staff/"}
+    assert client.get("/staff/packing").status_code == 200
+
+
+@pytest.mark.parametrize("config_overrides", [STAFF_PIN])
+def test_staff_login_refuses_other_scans_bad_input_and_locks(client, session, station,
+                                                             staff_card):
+    make_order(session, card="N123456789", slot="A-01", station=station)
+    patron = scan(client, "N123456789").get_json()["event_id"]
+    for pin in ("4711", "1234"):  # a patron's scan on screen never logs anyone in
+        response = client.post("/kiosk/staff-login", json={"event_id": patron, "pin": pin})
+        assert response.status_code == 404
+    assert client.post("/kiosk/staff-login", json={"event_id": 99999, "pin": "4711"}) \
+        .status_code == 404
+    event_id = scan(client, staff_card).get_json()["event_id"]
+    for bad in ({}, {"event_id": event_id}, {"event_id": str(event_id), "pin": "4711"},
+                {"event_id": True, "pin": "4711"}, {"event_id": event_id, "pin": 4711},
+                {"event_id": event_id, "pin": "1" * 100}, [event_id]):
+        assert client.post("/kiosk/staff-login", json=bad).status_code == 400, bad
+    assert client.post("/kiosk/staff-login", data="x").status_code == 415
+    for _ in range(3):
+        client.post("/kiosk/staff-login", json={"event_id": event_id, "pin": "0000"})
+    locked = client.post("/kiosk/staff-login", json={"event_id": event_id, "pin": "4711"})
+    assert locked.status_code == 429
+    assert client.get("/staff/packing").status_code == 302

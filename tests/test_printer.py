@@ -225,3 +225,60 @@ def test_print_view_without_printer_and_bad_requests(client, session, station):
     assert client.post("/kiosk/print", data="x").status_code == 415
     nothing = client.post("/kiosk/scan", json={"code": card_number()}).get_json()["event_id"]
     assert client.post("/kiosk/print", json={"event_id": nothing}).status_code == 409
+
+
+# --- the after-pickup offer at the bottom of the slip ------------------------------------
+
+OFFER = {"kind": "ebooks", "title": "Lån e-bøker og lydbøker",
+         "text": "Rett på mobilen, hele døgnet.", "url": "https://example.org/e-bibliotek"}
+QR_NATIVE = b"\x1d(k"  # GS ( k: the printer draws the QR code itself
+RASTER = b"\x1dv0"  # GS v 0: a raster image
+
+
+def qr_data(url: str) -> bytes:
+    """Return GS ( k "store the data" with url, as python-escpos sends it."""
+    return QR_NATIVE + struct.pack("<H", len(url) + 3) + b"1P0" + url.encode()
+
+
+def test_slip_ends_with_the_offer_title_and_its_qr_code():
+    data = compose(slip_from_result("Stasjon", {**RESULT, "offer": OFFER}, "nb", NOW))
+    title = OFFER["title"].encode("cp865")
+    note = "Ta med lånekortet når du henter.".encode("cp865")
+    assert note in data and title in data and qr_data(OFFER["url"]) in data
+    assert data.index(note) < data.index(title) < data.index(qr_data(OFFER["url"]))
+    assert data.index(qr_data(OFFER["url"])) < data.rindex(CUT)
+    assert b"\x1d(k\x03\x001Q0" in data  # ... and print it
+    assert data.count(CODE128) == 2  # the pickup codes' barcodes are still there
+
+
+def test_printer_without_native_qr_gets_the_offer_as_an_image():
+    data = compose(slip_from_result("Stasjon", {**RESULT, "offer": OFFER}, "en", NOW), "simple")
+    assert QR_NATIVE not in data
+    tail = data[data.index(b"e-b"):]
+    assert RASTER in tail and OFFER["url"].encode() in tail
+
+
+def test_no_offer_no_qr_code():
+    for offer in (None, {"title": "", "url": "https://x.org"}, {"title": "T", "url": ""}, "x"):
+        data = compose(slip_from_result("Stasjon", {**RESULT, "offer": offer}, "nb", NOW))
+        assert QR_NATIVE not in data
+
+
+@pytest.mark.parametrize("config_overrides", [{"offers": [{**OFFER, "after_pickup": True}]}])
+def test_scan_with_an_offer_prints_it_on_the_network_printer(app, client, session, station,
+                                                             listener):
+    settings = app.config["KIOSK_SETTINGS"]
+    settings.sections["printer"].update(kind="escpos-network", host="127.0.0.1",
+                                        port=listener.port)
+    station.printer = build_printer(settings, station)
+    card = card_number()
+    make_order(session, card=card, slot="B-01", station=station)
+    body = client.post("/kiosk/scan", json={"code": card}).get_json()
+    assert body["offer"]["title"] == OFFER["title"] and "<svg" in body["offer"]["qr_svg"]
+    response = client.post("/kiosk/print", json={"event_id": body["event_id"]})
+    assert response.status_code == 200, response.get_json()
+    assert listener.wait_jobs(1)
+    job = listener.jobs[0]
+    assert b"Hylleplass B-01" in job and OFFER["title"].encode("cp865") in job
+    assert qr_data(OFFER["url"]) in job
+    station.printer.close()

@@ -1,5 +1,7 @@
 """Compose a pickup slip as ESC/POS bytes: station, date, pickup code, slots, deadline, barcode.
 
+At the bottom, the scan's after-pickup offer (if any): its title and a QR code of its url.
+
 Composition runs on python-escpos's Dummy printer with the configured profile, so the
 bytes are complete before any device is touched; sending them is `printer.py`'s job.
 Norwegian letters need a code page that has them: CP865 (Nordic) first, then CP850,
@@ -43,6 +45,14 @@ class SlipLine:
 
 
 @dataclass
+class SlipOffer:
+    """A digital offer at the bottom of a slip: its title and the url its QR code opens."""
+
+    title: str
+    url: str
+
+
+@dataclass
 class Slip:
     """What one slip shows."""
 
@@ -51,6 +61,7 @@ class Slip:
     lines: list[SlipLine] = field(default_factory=list)
     language: str = "nb"
     test: bool = False
+    offer: SlipOffer | None = None
 
 
 def slip_from_result(station: str, result: dict[str, Any], language: str = "nb",
@@ -65,7 +76,11 @@ def slip_from_result(station: str, result: dict[str, Any], language: str = "nb",
             deadline=dt.date.fromisoformat(deadline[:10]) if deadline else None))
     if not lines:
         return None
-    return Slip(station, now or dt.datetime.now(), lines, language)
+    offer = result.get("offer")
+    extra = None
+    if isinstance(offer, dict) and offer.get("title") and offer.get("url"):
+        extra = SlipOffer(str(offer["title"]), str(offer["url"]))
+    return Slip(station, now or dt.datetime.now(), lines, language, offer=extra)
 
 
 def sample_slip(station: str, language: str = "nb", now: dt.datetime | None = None) -> Slip:
@@ -112,8 +127,24 @@ def compose(slip: Slip, profile: str = "default") -> bytes:
     p.ln()
     p.set(align="center")
     p.textln(w["note"])
+    if slip.offer:
+        _offer(p, slip.offer)
     p.cut()
     return p.output
+
+
+def _offer(p: Dummy, offer: SlipOffer) -> None:
+    """Print the offer's title and a QR code of its url, centred."""
+    p.ln()
+    p.set(align="center", bold=True)
+    p.textln(offer.title)
+    p.set(align="center", bold=False)
+    if p.profile.supports("qrCode"):
+        p.qr(offer.url, size=5, native=True)  # the printer draws it: sharp and few bytes
+    else:
+        p.qr(offer.url, size=5, center=False)  # an image for printers without GS ( k
+    p.set(align="center")
+    p.textln(offer.url)
 
 
 def _barcode(p: Dummy, code: str) -> None:

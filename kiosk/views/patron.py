@@ -1,23 +1,43 @@
-"""The patron screen: GET /, POST /kiosk/scan, GET /kiosk/events (no login)."""
+"""The patron screen: GET /, POST /kiosk/scan, GET /kiosk/events (no login).
+
+Also POST /kiosk/staff-login: a staff card scanned at the screen plus its PIN
+switches this screen into staff mode (`[kiosk] staff_pin`).
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from kiosk.domain import accounts
 from kiosk.domain.shelving import slot_label
 from kiosk.events import TooManySubscribers
 from kiosk.extensions import csrf, db, limiter
 from kiosk.models import Shelf
+from kiosk.staff import auth  # the staff side's session and lockout policy serve here too
+from kiosk.staff.views import policy
+from kiosk.station import STAFF
 from kiosk.views.errors import json_error
 
+log = logging.getLogger(__name__)
 bp = Blueprint("patron", __name__)
 MAX_CODE_LENGTH = 256
+MAX_PIN_LENGTH = 16
 
 
 def _station():
@@ -99,6 +119,40 @@ def events():
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     response.call_on_close(lambda: bus.unsubscribe(q))  # also when the stream never started
     return response
+
+
+@bp.post("/kiosk/staff-login")
+@csrf.exempt  # JSON only: a cross-site page cannot send application/json without CORS
+@limiter.limit("10/minute")
+def staff_login():
+    """Log the staff card scanned on this screen in with its PIN; the card never left us."""
+    station = _station()
+    if not station.settings.kiosk.staff_pin:
+        return json_error(404, "not found", "staff mode by card and PIN is not configured")
+    if not request.is_json:
+        return json_error(415, "expected JSON", 'send {"event_id": N, "pin": "1234"}')
+    payload = request.get_json(silent=True)
+    event_id = payload.get("event_id") if isinstance(payload, dict) else None
+    pin = payload.get("pin") if isinstance(payload, dict) else None
+    if (not isinstance(event_id, int) or isinstance(event_id, bool) or event_id < 1
+            or not isinstance(pin, str) or not 0 < len(pin) <= MAX_PIN_LENGTH):
+        return json_error(400, "bad request", 'send {"event_id": N, "pin": "1234"}')
+    recent = station.recent(event_id)
+    if recent is None or recent[0] is None or recent[1].get("outcome") != STAFF:
+        return json_error(404, "no staff card on screen", "scan the staff card again")
+    try:
+        user = accounts.authenticate_card(db.session, recent[0], pin, policy())
+    except accounts.AccountLocked:
+        db.session.commit()
+        return json_error(429, "account locked", "too many failed attempts; try again later")
+    except accounts.LoginFailed:
+        db.session.commit()
+        log.info("staff card login at the kiosk failed")
+        return json_error(401, "wrong card or PIN")
+    db.session.commit()
+    auth.login_user(user)
+    log.info("staff %s switched a kiosk into staff mode", user.username)
+    return jsonify({"ok": True, "redirect": url_for("staff.index")})
 
 
 def init_app(app: Flask) -> None:

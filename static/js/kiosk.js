@@ -1,6 +1,8 @@
-/* The patron screen: keyboard-wedge capture, live scans (SSE), results, offers, idle reset.
- * Plain JavaScript, no build step. Every text shown comes translated from the page
- * (#kiosk-data); data from the server is only ever set as text, never as markup.
+/* The patron screen: keyboard-wedge capture, live scans (SSE), results, offers, idle reset,
+ * staff mode by staff card + PIN. Plain JavaScript, no build step. Every text shown comes
+ * translated from the page (#kiosk-data); data from the server is only ever set as text,
+ * never as markup. <html data-results-shown> and data-live-scans count result screens and
+ * live events, so tests can tell that a scan arriving twice was shown once.
  */
 (function () {
   "use strict";
@@ -20,6 +22,13 @@
 
   var idleEl = document.getElementById("idle");
   var resultEl = document.getElementById("result");
+  var root = document.documentElement;
+  root.dataset.resultsShown = "0";
+  root.dataset.liveScans = "0";
+
+  function count(name) {
+    root.dataset[name] = String(Number(root.dataset[name] || 0) + 1);
+  }
 
   // --- small helpers ---------------------------------------------------------------
 
@@ -80,6 +89,7 @@
 
   function onKeyDown(ev) {
     extendTime();
+    lastActivity = performance.now();
     if (ev.ctrlKey || ev.altKey || ev.metaKey) return;
     if (ev.target && ev.target.tagName === "INPUT") return;  // the PIN field types for itself
     var now = ev.timeStamp || performance.now();
@@ -142,6 +152,7 @@
     events.addEventListener("scan", function (ev) {
       var data;
       try { data = JSON.parse(ev.data); } catch (e) { return; }
+      count("liveScans");
       showResult(data);
     });
   }
@@ -158,6 +169,8 @@
                   "waiting", data);
     } else if (outcome === "pin_required") {
       renderPin(data);
+    } else if (outcome === "staff") {
+      renderStaffPin(data);
     } else if (outcome === "not_recognised") {
       renderPlain(t.not_recognised_title, [t.not_recognised_text], "not-recognised", data);
     } else {
@@ -172,6 +185,7 @@
   function startResult(kind, title) {
     resultEl.replaceChildren();
     resultEl.className = "result result-" + kind;
+    count("resultsShown");
     var heading = el("h1", {id: "result-title", tabindex: "-1", text: title});
     resultEl.appendChild(heading);
     return heading;
@@ -180,7 +194,6 @@
   function finishResult(heading, data) {
     var extra = notices(data, data.outcome === "pin_required" ? "pin_required" : null);
     if (extra) resultEl.appendChild(extra);
-    if (data.offer) resultEl.appendChild(afterPickupOffer(data.offer));
     resultEl.appendChild(footer());
     idleEl.hidden = true;
     resultEl.hidden = false;
@@ -228,7 +241,10 @@
     var slots = bySlot(data.pickups);
     var list = el("ul", {"class": "pickups"});
     slots.forEach(function (s) { list.appendChild(slotCard(s, data)); });
-    var body = el("div", {"class": "result-body"}, list, shelfWall(slots));
+    // Beside the bags: the shelf wall, and under it the after-pickup offer if there is one.
+    var side = el("div", {"class": "result-side"}, shelfWall(slots),
+                  data.offer ? afterPickupOffer(data.offer) : null);
+    var body = el("div", {"class": "result-body"}, list, side);
     resultEl.appendChild(body);
     if (data.waiting) {
       resultEl.appendChild(el("p", {"class": "more", text: plural("more", data.waiting)}));
@@ -324,8 +340,10 @@
     return el("div", {"class": "actions collect"}, button, status);
   }
 
-  function renderPin(data) {
-    var heading = startResult("pin", t.pin_title);
+  // One PIN keypad for the library system's PIN and the staff card's PIN. send(pin, status)
+  // posts the PIN and returns a promise; a failed request says the PIN cannot be checked.
+  function pinScreen(kind, title, label, submit, data, send) {
+    var heading = startResult(kind, title);
     var input = el("input", {id: "pin", type: "password", inputmode: "numeric",
                              autocomplete: "off", maxlength: "12", pattern: "[0-9]*"});
     var status = el("p", {"class": "action-status", role: "status"});
@@ -340,26 +358,52 @@
     back.addEventListener("click", function () { input.value = input.value.slice(0, -1); });
     keypad.appendChild(back);
     var form = el("form", {"class": "pin-form"},
-                  el("label", {"for": "pin", text: t.pin_label}), input, keypad,
-                  el("button", {type: "submit", "class": "button", text: t.pin_submit}), status);
+                  el("label", {"for": "pin", text: label}), input, keypad,
+                  el("button", {type: "submit", "class": "button", text: submit}), status);
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      post(cfg.urls.pin, {event_id: data.event_id, pin: input.value}).then(function (response) {
-        input.value = "";
-        if (response.ok) return readJson(response).then(showResult);
-        status.textContent = response.status === 403 ? t.pin_wrong
-          : response.status === 429 ? t.notices.pin_locked : t.pin_unavailable;
-      }).catch(function () { status.textContent = t.pin_unavailable; });
+      var pin = input.value;
+      input.value = "";
+      send(pin, status).catch(function () { status.textContent = t.pin_unavailable; });
     });
     resultEl.appendChild(form);
     finishResult(heading, data);
     input.focus();
   }
 
+  function renderPin(data) {
+    pinScreen("pin", t.pin_title, t.pin_label, t.pin_submit, data, function (pin, status) {
+      return post(cfg.urls.pin, {event_id: data.event_id, pin: pin}).then(function (response) {
+        if (response.ok) return readJson(response).then(showResult);
+        status.textContent = response.status === 403 ? t.pin_wrong
+          : response.status === 429 ? t.notices.pin_locked : t.pin_unavailable;
+      });
+    });
+  }
+
+  // A staff card was scanned: its PIN switches this screen into staff mode. The card number
+  // stays on the server; the PIN goes with the scan's event id.
+  function renderStaffPin(data) {
+    pinScreen("staff", t.staff_title, t.pin_label, t.staff_submit, data, function (pin, status) {
+      return post(cfg.urls.staffLogin, {event_id: data.event_id, pin: pin})
+        .then(function (response) {
+          if (response.ok) {
+            return readJson(response).then(function (body) {
+              window.location.assign(body.redirect || cfg.urls.staff);
+            });
+          }
+          status.textContent = response.status === 401 ? t.pin_wrong
+            : response.status === 429 ? t.staff_locked : t.pin_unavailable;
+        });
+    });
+  }
+
+  // "Did you know?" heads the offer (h2 under the result's h1; the offer's title is an h3).
   function afterPickupOffer(offer) {
-    var box = el("aside", {"class": "after-offer", "aria-label": t.offer_after});
-    box.appendChild(el("p", {"class": "offer-kind", text: t.offer_after}));
-    box.appendChild(offerContent(offer));
+    var box = el("aside", {"class": "after-offer", "aria-labelledby": "after-offer-title"});
+    box.appendChild(el("h2", {id: "after-offer-title", "class": "offer-kind",
+                              text: t.offer_after}));
+    box.appendChild(offerContent(offer, true));
     return box;
   }
 
@@ -420,10 +464,33 @@
     wedge.buffer = "";
     idleEl.hidden = false;
     if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
+    if (resetLanguage()) return;
     loadOffers();
   }
 
-  document.addEventListener("pointerdown", extendTime, true);
+  // A public screen must not keep the last patron's language: going idle brings the
+  // station's own back (the server keeps the choice in the session, so the page reloads).
+  // Left alone on the idle screen in another language, it goes back after a while too.
+  var lastActivity = performance.now();
+
+  function resetLanguage() {
+    if (!cfg.defaultLang || cfg.lang === cfg.defaultLang) return false;
+    if (root.dataset.leaving) return true;
+    root.dataset.leaving = "yes";
+    window.location.replace(cfg.urls.screen + "?lang=" + encodeURIComponent(cfg.defaultLang));
+    return true;
+  }
+
+  window.setInterval(function () {
+    var quietMs = (Number(cfg.idleSeconds) || 20) * 3000;
+    if (idleEl.hidden || performance.now() - lastActivity < quietMs) return;
+    resetLanguage();
+  }, 1000);
+
+  document.addEventListener("pointerdown", function () {
+    lastActivity = performance.now();
+    extendTime();
+  }, true);
 
   // --- digital offers on the idle screen -------------------------------------------
 
@@ -434,15 +501,17 @@
   var nextEl = document.getElementById("offer-next");
   var countEl = document.getElementById("offer-count");
 
-  function offerContent(offer) {
+  function offerContent(offer, brief) {
     var box = el("div", {"class": "offer"});
     var text = el("div", {"class": "offer-text"});
-    if (offer.kind) {
+    if (offer.kind && !brief) {
       text.appendChild(el("p", {"class": "offer-kind",
                                 text: t.offer_kinds[offer.kind] || t.offer_kinds.other}));
     }
-    text.appendChild(el("h3", {text: offer.title || ""}));
-    if (offer.text) text.appendChild(el("p", {text: offer.text}));
+    // The offer's own words may be in another script than the page: let them set direction.
+    if (offer.language) text.setAttribute("lang", offer.language);
+    text.appendChild(el("h3", {dir: "auto", text: offer.title || ""}));
+    if (offer.text) text.appendChild(el("p", {dir: "auto", text: offer.text}));
     if (offer.url) text.appendChild(el("p", {"class": "offer-url", dir: "ltr", text: offer.url}));
     box.appendChild(text);
     if (offer.image) box.appendChild(el("img", {"class": "offer-image", src: offer.image, alt: ""}));
