@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 2.0
 KEEPALIVE_S = 30.0
+FIRST_RECONCILE_S = 60.0
 
 
 def tick(session_scope: Callable[[], Any], link: Any, last_keepalive: float) -> float:
@@ -36,7 +37,9 @@ def reconcile_every(session_scope: Callable[[], Any], station: Any, link: Any,
                     interval_s: float, stop: threading.Event) -> None:
     """Reconcile the shelves with the ILS every interval_s seconds until stop is set."""
     locations = list(station.settings.ils.pickup_locations) or [station.branch]
-    while not stop.wait(interval_s):
+    wait = min(interval_s, FIRST_RECONCILE_S)  # soon after a start: the report lives in memory
+    while not stop.wait(wait):
+        wait = interval_s
         try:
             with session_scope() as session:
                 reconcile.run(session, link, station.holds, station.branch, locations,
