@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
+from flask_babel import refresh
 
 from kiosk.domain import accounts
 from kiosk.extensions import db
@@ -26,8 +27,11 @@ def make_user(app: Flask, username: str = "kari", role: str = "staff", card: str
 
 
 def login(client: FlaskClient, app: Flask, username: str = "kari", role: str = "staff"):
-    """Create an account and log client in with it (no slow-down on failures in tests)."""
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    """Create an account and log client in with it, in English (the staff tests read English)."""
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0  # no slow-down on failures in tests
+    if has_app_context():
+        refresh()  # a test's open app context would keep the language of its first request
+    client.get("/staff/login?lang=en")
     make_user(app, username, role)
     response = client.post("/staff/login", data={"username": username, "password": PASSWORD})
     assert response.status_code == 302, response.data

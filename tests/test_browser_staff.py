@@ -51,7 +51,8 @@ def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):
     barcodes = [i.barcode for i in order.items]
     session.close()
 
-    # log in: the staff pages send us to the login form first
+    # log in: the staff pages send us to the login form first (in English, as read below)
+    page.goto("/staff/login?lang=en")
     page.goto("/staff/packing")
     expect(page).to_have_url(re.compile(r"/staff/login\?next=/staff/packing$"))
     page.get_by_label("Username").fill("kari")
@@ -129,7 +130,7 @@ def test_session_end_sends_the_scanner_page_back_to_login(page, app, session):
     app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, "kari")
     order = make_order(session, items=1)
-    page.goto("/staff/login")
+    page.goto("/staff/login?lang=en")
     page.get_by_label("Username").fill("kari")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
@@ -154,7 +155,7 @@ def test_bag_label_barcodes_decode_as_printed(browser, live_server, app, session
     context = browser.new_context(base_url=live_server, device_scale_factor=4)
     try:
         page = context.new_page()
-        page.goto("/staff/login")
+        page.goto("/staff/login?lang=en")
         page.get_by_label("Username").fill("kari")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()

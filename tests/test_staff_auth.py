@@ -105,7 +105,7 @@ def test_lockout_after_repeated_failures(client, app, session):
     user_id = make_user(app)
     app.config["KIOSK_LOGIN_DELAY_S"] = 0
     for _ in range(2):
-        r = client.post("/staff/login", data={"username": "kari", "password": "wrong!"})
+        r = client.post("/staff/login?lang=en", data={"username": "kari", "password": "wrong!"})
         assert r.status_code == 401 and "Wrong username or password" in r.get_data(as_text=True)
     r = client.post("/staff/login", data={"username": "kari", "password": "wrong!"})
     assert r.status_code == 429  # the third failure locks the account
@@ -126,7 +126,7 @@ def test_lockout_after_repeated_failures(client, app, session):
 def test_unknown_user_gets_the_same_answer_as_a_wrong_password(client, app):
     app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app)
-    wrong = client.post("/staff/login", data={"username": "kari", "password": "nope"})
+    wrong = client.post("/staff/login?lang=en", data={"username": "kari", "password": "nope"})
     unknown = client.post("/staff/login", data={"username": "nobody", "password": "nope"})
     assert wrong.status_code == unknown.status_code == 401
     assert "Wrong username or password" in unknown.get_data(as_text=True)

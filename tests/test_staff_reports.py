@@ -135,7 +135,7 @@ def test_a_post_without_csrf_token_is_refused(staff, app, session, station):
 def test_clearing_with_a_scanner_in_chromium(page, app, session, station):
     late = [overdue_order(session, station, slot) for slot in ("A-03", "A-01")]
     make_user(app, "ola")
-    page.goto("/staff/login")
+    page.goto("/staff/login?lang=en")
     page.fill("input[name=username]", "ola")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
