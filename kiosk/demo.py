@@ -172,6 +172,7 @@ def run_demo(station_ctx: Any, host: str, port: int, serve: bool) -> None:
     from kiosk.serving import serve as run
 
     folder = Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+    app: Flask | None = None
     try:
         if station_ctx.config_path:
             settings = station_ctx.settings
@@ -203,4 +204,8 @@ def run_demo(station_ctx: Any, host: str, port: int, serve: bool) -> None:
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         run(app, host, port)
     finally:
+        if app is not None:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
         shutil.rmtree(folder, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import IO, Any
 
 import click
 
@@ -19,39 +20,50 @@ PROGRESS_FROM = 200  # orders; smaller files finish before a bar would be seen
 @pass_station
 def import_(station: StationContext, file: str, fmt: str | None, dry_run: bool) -> None:
     """Import orders from a CSV or JSON FILE ("-" for standard input); all or nothing."""
-    from kiosk.domain import importer
-    from kiosk.domain.orders import Actor
     from kiosk.extensions import db
     from kiosk.schema import upgrade_database
 
     app = station.app()
-    st = app.extensions["station"]
     try:
         upgrade_database(app)
     except Exception as exc:  # a database that cannot be reached or upgraded
         fail(f"database not ready: {exc}")
     source = sys.stdin.buffer if file == "-" else file
     with app.app_context():
-        pv = importer.preview(db.session, source, st.cards, st.branch, fmt)
-        if not pv.ok:
-            _report(file, pv.problems)
-        if dry_run:
-            click.echo(f"{file}: {_summary(len(pv.drafts), pv.items, pv.per_branch)} "
-                       "(dry run, nothing imported)")
-            return
-        actor = Actor(f"import {click.format_filename(file, shorten=True)}"[:100], st.name)
-        total = len(pv.drafts)
-        show_bar = total >= PROGRESS_FROM and sys.stderr.isatty()
-        with click.progressbar(length=total, label="importing", file=sys.stderr,
-                               hidden=not show_bar) as bar:
-            def progress(done: int, _total: int) -> None:
-                bar.update(done - bar.pos)
+        try:
+            _import(app.extensions["station"], file, source, fmt, dry_run)
+        finally:
+            db.session.remove()
+            db.engine.dispose()  # a one-shot command leaves no connection behind
 
-            try:
-                result = importer.import_orders(db.session, pv, actor, st.cards, st.branch,
-                                                progress=progress)
-            except importer.ImportFailed as exc:
-                _report(file, exc.problems)
+
+def _import(st: Any, file: str, source: str | IO[bytes], fmt: str | None,
+            dry_run: bool) -> None:
+    from kiosk.domain import importer
+    from kiosk.domain.orders import Actor
+    from kiosk.extensions import db
+
+    pv = importer.preview(db.session, source, st.cards, st.branch, fmt)
+    if not pv.ok:
+        _report(file, pv.problems)
+    if dry_run:
+        click.echo(f"{file}: {_summary(len(pv.drafts), pv.items, pv.per_branch)} "
+                   "(dry run, nothing imported)")
+        return
+    actor = Actor(f"import {click.format_filename(file, shorten=True)}"[:100], st.name)
+    total = len(pv.drafts)
+    show_bar = total >= PROGRESS_FROM and sys.stderr.isatty()
+    with click.progressbar(length=total, label="importing", file=sys.stderr,
+                           hidden=not show_bar) as bar:
+
+        def progress(done: int, _total: int) -> None:
+            bar.update(done - bar.pos)
+
+        try:
+            result = importer.import_orders(db.session, pv, actor, st.cards, st.branch,
+                                            progress=progress)
+        except importer.ImportFailed as exc:
+            _report(file, exc.problems)
     click.echo(f"{file}: imported {_summary(result.orders, result.items, result.per_branch)}")
 
 
