@@ -192,3 +192,14 @@ def test_staff_login_refuses_other_scans_bad_input_and_locks(client, session, st
     locked = client.post("/kiosk/staff-login", json={"event_id": event_id, "pin": "4711"})
     assert locked.status_code == 429
     assert client.get("/staff/packing").status_code == 302
+
+
+@pytest.mark.parametrize("config_overrides", [{"station": {"language": "nn"}}])
+def test_language_reset_brings_back_the_station_language(client, config_overrides):
+    assert '<html lang="en"' in client.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en"' in client.get("/").get_data(as_text=True)  # kept in the session
+    response = client.post("/kiosk/language-reset")
+    assert response.status_code == 204
+    assert '<html lang="nn"' in client.get("/").get_data(as_text=True)
+    assert client.post("/kiosk/language-reset").status_code == 204  # nothing chosen: fine too
+    assert client.get("/kiosk/language-reset").status_code == 405

@@ -1,6 +1,7 @@
 """The patron screen: GET /, POST /kiosk/scan, GET /kiosk/events (no login).
 
-Also POST /kiosk/staff-login: a staff card scanned at the screen plus its PIN
+Also POST /kiosk/language-reset (the screen going idle forgets the patron's language) and
+POST /kiosk/staff-login: a staff card scanned at the screen plus its PIN
 switches this screen into staff mode (`[kiosk] staff_pin`).
 """
 
@@ -17,6 +18,7 @@ from flask import (
     jsonify,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import get_locale
@@ -98,6 +100,15 @@ def scan():
     if len(payload["code"]) > MAX_CODE_LENGTH:
         return json_error(400, "bad request", f"code longer than {MAX_CODE_LENGTH} characters")
     return _station().handle_scan(payload["code"], source="screen")
+
+
+@bp.post("/kiosk/language-reset")
+@csrf.exempt  # harmless: it only brings back the station's own language
+@limiter.exempt
+def language_reset():
+    """Forget the language chosen on this screen: the station's own serves again."""
+    session.pop("lang", None)
+    return "", 204
 
 
 @bp.get("/kiosk/ping")

@@ -469,7 +469,7 @@
   }
 
   // A public screen must not keep the last patron's language: going idle brings the
-  // station's own back (the server keeps the choice in the session, so the page reloads).
+  // station's own back (the server forgets the choice kept in the session; the page reloads).
   // Left alone on the idle screen in another language, it goes back after a while too.
   var lastActivity = performance.now();
 
@@ -477,7 +477,8 @@
     if (!cfg.defaultLang || cfg.lang === cfg.defaultLang) return false;
     if (root.dataset.leaving) return true;
     root.dataset.leaving = "yes";
-    window.location.replace(cfg.urls.screen + "?lang=" + encodeURIComponent(cfg.defaultLang));
+    var reload = function () { window.location.replace(cfg.urls.screen); };
+    post(cfg.urls.languageReset, {}).then(reload, reload);
     return true;
   }
 
