@@ -9,6 +9,7 @@ from flask import Flask
 from kiosk import config as config_mod
 from kiosk.appsetup import (
     MIGRATIONS,
+    StationJSONProvider,
     configure_database,
     configure_i18n,
     configure_logging,
@@ -24,6 +25,7 @@ def create_app(settings: config_mod.Settings | None = None,
     """Create the station's Flask app from settings (default: $KIOSK_CONFIG or built-ins)."""
     settings = settings or config_mod.load()
     app = Flask(__name__, static_folder=str(static_folder()), static_url_path="/static")
+    app.json = StationJSONProvider(app)
     app.config.update(
         KIOSK_SETTINGS=settings,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
@@ -33,7 +35,6 @@ def create_app(settings: config_mod.Settings | None = None,
         PERMANENT_SESSION_LIFETIME=settings.staff.session_minutes * 60,
         RATELIMIT_ENABLED=settings.kiosk.rate_limit != "off",
         WTF_CSRF_TIME_LIMIT=None,
-        JSON_SORT_KEYS=False,
     )
     app.config.from_prefixed_env("KIOSK")
     if test_config:

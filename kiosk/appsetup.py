@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, has_app_context, request, session
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
@@ -72,6 +73,32 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+
+@event.listens_for(Engine, "savepoint")
+def _sqlite_begin_before_savepoint(conn, _name) -> None:
+    """Open a real transaction before a SAVEPOINT on SQLite.
+
+    Python's sqlite3 driver (legacy transaction mode) only begins a transaction
+    before INSERT/UPDATE/DELETE; a SAVEPOINT issued first would start one of its
+    own, and releasing it would commit everything so far on its own. Beginning
+    here keeps `session.begin_nested()` inside the session's transaction.
+    """
+    dbapi_connection = conn.connection.dbapi_connection
+    if isinstance(dbapi_connection, sqlite3.Connection) and not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN")
+
+
+class StationJSONProvider(DefaultJSONProvider):
+    """Flask's JSON with insertion order kept and over-deep nesting treated as bad JSON."""
+
+    sort_keys = False
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:  # so request.get_json(silent=True) gives None, not a 500
+            raise ValueError("JSON nested too deeply") from exc
 
 
 def configure_database(app: Flask) -> None:

@@ -91,3 +91,17 @@ def test_by_pickup_code_finds_open_orders_only(session):
     orders.cancel(session, order, ACTOR)
     session.commit()
     assert orders.by_pickup_code(session, order.pickup_code) is None
+
+
+def test_a_rolled_back_transaction_leaves_no_order(session):
+    """create_order's savepoint stays inside the session's transaction (SQLite too)."""
+    from sqlalchemy import func, select
+
+    from kiosk.models import Order
+
+    before = session.scalar(select(func.count(Order.id)))
+    for n in range(3):
+        orders.create_order(session, orders.NewOrder(f"N00000000{n}", (orders.NewItem("1"),),
+                                                     "main"), ACTOR)
+    session.rollback()
+    assert session.scalar(select(func.count(Order.id))) == before

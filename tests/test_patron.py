@@ -203,3 +203,9 @@ def test_language_reset_brings_back_the_station_language(client, config_override
     assert '<html lang="nn"' in client.get("/").get_data(as_text=True)
     assert client.post("/kiosk/language-reset").status_code == 204  # nothing chosen: fine too
     assert client.get("/kiosk/language-reset").status_code == 405
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(client):
+    body = '{"code": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = client.post("/kiosk/scan", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["error"]
