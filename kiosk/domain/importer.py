@@ -396,13 +396,10 @@ def import_orders(session: Session, source: Source | Preview, actor: Actor, card
 
     def write() -> list[int]:
         ids = []
-        # One savepoint around all: pysqlite opens no transaction before a SAVEPOINT, so
-        # releasing create_order's first savepoint would otherwise commit that order alone.
-        with session.begin_nested():
-            for n, draft in enumerate(pv.drafts, start=1):
-                ids.append(create_order(session, draft.new, actor, source="import").id)
-                if progress:
-                    progress(n, total)
+        for n, draft in enumerate(pv.drafts, start=1):
+            ids.append(create_order(session, draft.new, actor, source="import").id)
+            if progress:
+                progress(n, total)
         return ids
 
     try:
