@@ -32,7 +32,19 @@ class StationContext:
             from kiosk import create_app
 
             self._app = create_app(self.settings, test_config or None)
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:  # a one-shot command leaves no connection behind
+                ctx.call_on_close(self.close)
         return self._app
+
+    def close(self) -> None:
+        """Close the app's database connections."""
+        if self._app is not None:
+            from kiosk.extensions import db
+
+            with self._app.app_context():
+                db.session.remove()
+                db.engine.dispose()
 
 
 pass_station = click.make_pass_decorator(StationContext)
