@@ -330,26 +330,14 @@ def test_another_language_left_on_the_idle_screen_goes_back_after_a_while(page):
     expect(page.locator("h1")).to_have_text("Skann lånekortet ditt", timeout=8000)
 
 
-def test_done_in_another_language_goes_back_to_the_station_language(page, session, station):
-    make_order(session, card=CARD, slot="A-02", station=station)
-    open_screen(page, "/?lang=nn")
-    wedge_scan(page, CARD)
-    expect(page.locator("#result h1")).to_have_text("Bestillinga di er klar")
-    page.get_by_role("button", name="Ferdig").click()
-    expect(page.locator("html")).to_have_attribute("lang", "nb")
-    expect(page.locator("#idle h1")).to_have_text("Skann lånekortet ditt")
-    expect(page.locator("#result")).to_be_hidden()
-
-
 def test_a_scan_answered_and_streamed_is_shown_once(page, session, station):
     make_order(session, card=CARD, slot="B-01", station=station)
     open_screen(page)
     for n in (1, 2):  # the same card twice: two scans, each shown once
-        with page.expect_response("**/kiosk/scan") as answer:
-            wedge_scan(page, CARD)
-        assert answer.value.ok
-        # Both the POST answer and the event stream delivered this scan ...
-        page.wait_for_function(f"document.documentElement.dataset.liveScans === '{n}'")
+        wedge_scan(page, CARD)
+        # Both the POST answer and the event stream have delivered this scan to the page ...
+        page.wait_for_function("([n]) => { const d = document.documentElement.dataset;"
+                               " return d.scanAnswers === n && d.liveScans === n; }", arg=[str(n)])
         expect(page.locator("#result .slot")).to_have_text("B-01")
         assert results_shown(page) == n  # ... and the screen drew it once
 
@@ -378,12 +366,3 @@ def test_staff_card_and_pin_switch_the_screen_into_staff_mode(app, page):
     enter("4711")
     page.wait_for_url("**/staff/**")
     expect(page.get_by_role("button", name="Logg ut")).to_be_visible()
-
-
-@pytest.mark.parametrize("config_overrides", [{"kiosk": {"staff_pin": False}}])
-def test_staff_card_is_not_recognised_when_staff_mode_is_off(app, page):
-    make_user(app, card=STAFF_CARD, pin="4711")
-    open_screen(page)
-    wedge_scan(page, STAFF_CARD)
-    expect(page.locator("#result h1")).to_have_text("Kortet ble ikke gjenkjent")
-    expect(page.locator("#pin")).to_have_count(0)

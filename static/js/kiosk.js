@@ -1,8 +1,9 @@
 /* The patron screen: keyboard-wedge capture, live scans (SSE), results, offers, idle reset,
  * staff mode by staff card + PIN. Plain JavaScript, no build step. Every text shown comes
  * translated from the page (#kiosk-data); data from the server is only ever set as text,
- * never as markup. <html data-results-shown> and data-live-scans count result screens and
- * live events, so tests can tell that a scan arriving twice was shown once.
+ * never as markup. <html data-results-shown>, data-scan-answers and data-live-scans count
+ * result screens, answers to this page's scans and live events, so tests can tell that a
+ * scan arriving both ways was shown once.
  */
 (function () {
   "use strict";
@@ -25,6 +26,7 @@
   var root = document.documentElement;
   root.dataset.resultsShown = "0";
   root.dataset.liveScans = "0";
+  root.dataset.scanAnswers = "0";
 
   function count(name) {
     root.dataset[name] = String(Number(root.dataset[name] || 0) + 1);
@@ -129,7 +131,10 @@
         return showResult({outcome: "not_recognised"});
       }
       if (!response.ok) return showMessage("error");
-      return readJson(response).then(showResult);
+      return readJson(response).then(function (data) {
+        count("scanAnswers");
+        showResult(data);
+      });
     }).catch(function () { showMessage("error"); });
   }
 
