@@ -1,4 +1,5 @@
-"""Talk to systemd: READY=1 when the station serves, WATCHDOG=1 while it is healthy.
+"""Talk to systemd: READY=1 when the station serves, WATCHDOG=1 while it is healthy,
+and log lines journald keeps (one per event, with its priority).
 
 The notify protocol is one datagram per message to the unix socket named by
 $NOTIFY_SOCKET (a leading "@" means the abstract namespace). Without that
