@@ -136,6 +136,10 @@ class OfferBoard:
         return [o for o in self.all_offers()
                 if o.visible(now) and (language is None or o.speaks(language))]
 
+    def has_after_pickup(self) -> bool:
+        """Return True if any known offer may follow a pickup (a cheap check on the scan path)."""
+        return any(o.after_pickup for o in self.all_offers())
+
     def after_pickup(self, language: str | None = None,
                      now: dt.datetime | None = None) -> Offer | None:
         """Return the next after-pickup offer in turn, or None when none is configured."""

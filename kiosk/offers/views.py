@@ -108,7 +108,7 @@ def _add_to_pickup(app: Flask, ob: OfferBoard):
     default = app.config["KIOSK_SETTINGS"].station.language
 
     def hook(_session: Any, _card: str, result: Any) -> None:
-        if result.outcome != "ready":
+        if result.outcome != "ready" or not ob.has_after_pickup():
             return
         offer = ob.after_pickup(current_language(default))
         result.offer = public(offer) if offer else None
