@@ -100,8 +100,8 @@ systemctl daemon-reload
 udevadm control --reload || true
 
 step "database (kiosk init: create or migrate)"
-runuser -u kiosk -- env KIOSK_CONFIG="$CONFIG" STATE_DIRECTORY=/var/lib/kiosk \
-  "$PREFIX/venv/bin/kiosk" init
+(cd /var/lib/kiosk && runuser -u kiosk -- env KIOSK_CONFIG="$CONFIG" \
+  STATE_DIRECTORY=/var/lib/kiosk "$PREFIX/venv/bin/kiosk" init)
 
 step "start"
 systemctl enable kiosk.service
