@@ -231,17 +231,19 @@ def shelve(order_id: int):
 
 @bp.post("/orders/<int:order_id>/collect")
 def collect(order_id: int):
-    reason = _reason(_json_body(required=False))
-    response = _act(order_id, lambda s, o: order_ops.collect(s, o, _actor(), reason))
-    log.info("api: order %s collected", order_id)
-    return response
+    return _close(order_id, order_ops.collect, "collected")
 
 
 @bp.post("/orders/<int:order_id>/cancel")
 def cancel(order_id: int):
+    return _close(order_id, order_ops.cancel, "cancelled")
+
+
+def _close(order_id: int, operation, done: str):
+    """Collect or cancel an order, with the caller's optional reason in the audit trail."""
     reason = _reason(_json_body(required=False))
-    response = _act(order_id, lambda s, o: order_ops.cancel(s, o, _actor(), reason))
-    log.info("api: order %s cancelled", order_id)
+    response = _act(order_id, lambda s, o: operation(s, o, _actor(), reason))
+    log.info("api: order %s %s", order_id, done)
     return response
 
 
