@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import socket
 import struct
 import threading
 
 import pytest
+from escpos.printer import Dummy
 
-from kiosk.devices.printer import SlipPrinter
+from kiosk.devices.printer import SlipPrinter, paper_state, query_paper
 from kiosk.devices.runtime import build_printer
 from kiosk.devices.slip import choose_code_page, compose, sample_slip, slip_from_result
 from kiosk.station import DeviceState
@@ -21,11 +23,21 @@ CODE128 = b"\x1dkI"  # GS k, function B, CODE128
 CUT = b"\x1dV"
 
 
+PAPER_QUERY = b"\x10\x04\x04"  # DLE EOT 4: real-time paper sensor status
+PAPER_OK, PAPER_LOW, PAPER_OUT = 0x12, 0x12 | 0x0C, 0x12 | 0x60
+
+
 class PrinterStandIn:
-    """A network receipt printer on 127.0.0.1: accepts jobs and records their bytes."""
+    """A network receipt printer on 127.0.0.1: accepts jobs and records their bytes.
+
+    It answers DLE EOT 4 with `status` (None: stays silent, as printers without it)
+    and keeps the query out of the recorded job, as a printer does not print it.
+    """
 
     def __init__(self, port: int = 0):
         self.jobs: list[bytes] = []
+        self.queries = 0
+        self.status: int | None = PAPER_OK
         self.kill_after: int | None = None
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -43,13 +55,13 @@ class PrinterStandIn:
             except OSError:
                 return  # the listener was closed
             with conn:
+                job = bytearray(self._answer_queries(conn))
                 if self.kill_after is not None:
                     conn.recv(self.kill_after)  # part of the job, then the power goes
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self._server.close()
                     return
-                job = bytearray()
-                while chunk := conn.recv(65536):
+                while job and (chunk := conn.recv(65536)):
                     job += chunk
             if not job:
                 continue  # a connection without data (the station's check) prints nothing
@@ -57,9 +69,27 @@ class PrinterStandIn:
                 self.jobs.append(bytes(job))
                 self._done.notify_all()
 
-    def wait_jobs(self, n: int) -> bool:
+    def _answer_queries(self, conn: socket.socket) -> bytes:
+        """Answer paper queries at the start of a connection; return the first job bytes."""
+        data = b""
+        while chunk := conn.recv(65536 if self.kill_after is None else 1):
+            data += chunk
+            while data.startswith(PAPER_QUERY):
+                data = data[len(PAPER_QUERY):]
+                self.queries += 1
+                if self.status is not None:
+                    conn.sendall(bytes([self.status]))
+            if data and not PAPER_QUERY.startswith(data):
+                break  # the slip itself
+        return data
+
+    def wait_jobs(self, n: int, timeout: float = 5) -> bool:
         with self._done:
-            return self._done.wait_for(lambda: len(self.jobs) >= n, timeout=5)
+            return self._done.wait_for(lambda: len(self.jobs) >= n, timeout=timeout)
+
+    def wait_jobs_briefly(self, n: int) -> bool:
+        """Wait a little for n jobs: for asserting that none came."""
+        return self.wait_jobs(n, timeout=0.3)
 
     def close(self) -> None:
         try:
@@ -86,7 +116,7 @@ def section(**keys) -> dict:
 
 def network_printer(port: int, state: DeviceState | None = None) -> SlipPrinter:
     return SlipPrinter(section(port=port), "Sandvika, hovedinngang", "nb",
-                       on_state=state.set if state else None)
+                       on_state=state.set if state else None, status_timeout_s=0.2)
 
 
 RESULT = {"outcome": "ready", "pickups": [
@@ -190,6 +220,72 @@ def test_file_printer_unplugged(tmp_path):
     assert not result.ok and "lp0" in result.detail and state.state == "error"
 
 
+# --- the paper sensor (DLE EOT 4) -------------------------------------------------------
+
+def test_out_of_paper_sends_nothing_then_refilled_prints(listener, caplog):
+    state = DeviceState()
+    printer = network_printer(listener.port, state)
+    listener.status = PAPER_OUT
+    with caplog.at_level(logging.WARNING, logger="kiosk.devices.printer"):
+        out = printer.print_result(RESULT)
+    assert not out.ok and out.detail.endswith("out of paper")
+    assert state.state == "error" and "out of paper" in state.detail
+    assert any(r.levelno == logging.WARNING and "out of paper" in r.getMessage()
+               for r in caplog.records)
+    assert listener.queries == 1 and not listener.wait_jobs_briefly(1)
+    listener.status = PAPER_OK  # a new roll
+    again = printer.print_result(RESULT)
+    assert again.ok, again.detail
+    assert listener.wait_jobs(1) and len(listener.jobs) == 1 and b"KR-472" in listener.jobs[0]
+    assert state.state == "ok" and "paper" not in state.detail
+    printer.close()
+
+
+def test_paper_low_prints_and_says_so(listener, caplog):
+    state = DeviceState()
+    printer = network_printer(listener.port, state)
+    listener.status = PAPER_LOW
+    with caplog.at_level(logging.WARNING, logger="kiosk.devices.printer"):
+        result = printer.print_slip(sample_slip("S", "nb", NOW))
+        printer.print_slip(sample_slip("S", "nb", NOW))
+    assert result.ok and result.detail.endswith("paper low")
+    assert listener.wait_jobs(2) and listener.jobs[0] == compose(sample_slip("S", "nb", NOW))
+    assert state.state == "ok" and "paper low" in state.detail
+    assert sum("paper low" in r.getMessage() for r in caplog.records) == 1  # once, not per slip
+
+
+@pytest.mark.parametrize("status", [None, 0x00, 0xFF], ids=["silent", "zero", "garbage"])
+def test_printer_without_paper_status_still_prints(listener, status):
+    listener.status = status  # no answer, or bytes that are no DLE EOT 4 status
+    state = DeviceState()
+    printer = network_printer(listener.port, state)
+    result = printer.print_slip(sample_slip("S", "nb", NOW))
+    assert result.ok, result.detail
+    assert listener.wait_jobs(1) and listener.jobs[0] == compose(sample_slip("S", "nb", NOW))
+    assert listener.queries == 1 and state.state == "ok" and "paper" not in state.detail
+
+
+def test_check_reports_out_of_paper_without_printing(listener):
+    state = DeviceState()
+    listener.status = PAPER_OUT
+    assert not network_printer(listener.port, state).check().ok
+    assert state.state == "error" and "out of paper" in state.detail
+    listener.status = PAPER_OK
+    assert network_printer(listener.port, state).check().ok and state.state == "ok"
+    assert listener.queries == 2 and not listener.jobs
+
+
+def test_status_byte_meaning_and_devices_not_asked(tmp_path):
+    assert [paper_state(b) for b in (None, 0x12, 0x1E, 0x72, 0x7E)] == [
+        None, "ok", "low", "out", "out"]
+    dummy = Dummy()
+    assert query_paper(dummy, 0.1) is None and dummy.output == b""
+    path = tmp_path / "lp0"
+    printer = SlipPrinter(section(kind="file", path=str(path)), "S", status_timeout_s=5)
+    assert printer.print_slip(sample_slip("S", "nb", NOW)).ok  # at once: files are not asked
+    assert path.read_bytes() == compose(sample_slip("S", "nb", NOW))
+
+
 # --- POST /kiosk/print -------------------------------------------------------------------
 
 def _scan_ready(client, session, station) -> int:
@@ -213,6 +309,27 @@ def test_print_view_prints_the_scan_on_screen(app, client, session, station, lis
     assert response.status_code == 503
     assert "note your shelf slot" in response.get_json()["detail"]
     assert station.devices["printer"].state == "error"
+    station.printer.close()
+
+
+def test_print_view_out_of_paper_then_refilled(app, client, session, station, listener):
+    settings = app.config["KIOSK_SETTINGS"]
+    settings.sections["printer"].update(kind="escpos-network", host="127.0.0.1",
+                                        port=listener.port, timeout_s=1.0)
+    station.printer = build_printer(settings, station)
+    event_id = _scan_ready(client, session, station)
+    listener.status = PAPER_OUT
+    response = client.post("/kiosk/print", json={"event_id": event_id})
+    assert response.status_code == 503
+    assert "note your shelf slot" in response.get_json()["detail"]
+    assert not listener.wait_jobs_briefly(1)
+    health = client.get("/healthz").get_json()["printer"]
+    assert health["state"] == "error" and "out of paper" in health["detail"]
+    listener.status = PAPER_OK
+    response = client.post("/kiosk/print", json={"event_id": event_id})
+    assert response.status_code == 200, response.get_json()
+    assert listener.wait_jobs(1) and b"Hylleplass A-02" in listener.jobs[0]
+    assert client.get("/healthz").get_json()["printer"]["state"] == "ok"
     station.printer.close()
 
 
