@@ -16,6 +16,9 @@ SCAN_RESULT = "scan"
 DEVICE_STATE = "device"
 
 
+_CLOSE = object()  # put in a subscriber's queue to end its stream
+
+
 class TooManySubscribers(Exception):
     """Raised when the configured number of open streams is reached."""
 
@@ -56,6 +59,16 @@ class EventBus:
             self._subs.add(q)
         return q
 
+    def close(self) -> None:
+        """End every open stream (the server is stopping); new subscribers still work."""
+        with self._lock:
+            subs = list(self._subs)
+        for q in subs:
+            try:
+                q.put_nowait(_CLOSE)
+            except queue.Full:  # a stalled stream still ends at its deadline
+                pass
+
     def unsubscribe(self, q: queue.Queue) -> None:
         with self._lock:
             self._subs.discard(q)
@@ -79,10 +92,13 @@ class EventBus:
             yield "retry: 2000\n: connected\n\n"
             while (left := deadline - time.monotonic()) > 0:
                 try:
-                    event_id, kind, data = q.get(timeout=min(keepalive_s, left))
+                    message = q.get(timeout=min(keepalive_s, left))
                 except queue.Empty:
                     yield ": keep-alive\n\n"
                     continue
+                if message is _CLOSE:
+                    return
+                event_id, kind, data = message
                 yield f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
         finally:
             self.unsubscribe(q)

@@ -45,6 +45,26 @@ def make_server(app: Flask, host: str, port: int):
                          channel_timeout=30, ident="kiosk")
 
 
+def stop_server(app: Flask, server, timeout_s: float = 5.0) -> None:
+    """Stop a running waitress server in order: end event streams, let requests finish, close.
+
+    Closing the sockets under a worker thread still writing a stream makes waitress
+    log errors; so streams end first, the workers stop, then the loop's own thread
+    closes every channel, which ends `server.run()`.
+    """
+    app.extensions["station"].bus.close()
+    server.task_dispatcher.shutdown(timeout=timeout_s)
+
+    def close_all() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    try:
+        server.trigger.pull_trigger(close_all)
+    except OSError:  # the loop is gone already
+        server.close()
+
+
 def serve(app: Flask, host: str, port: int, on_ready: Callable[[], None] | None = None) -> None:
     """Serve until interrupted; start background services first, stop them after."""
     stoppers = start_services(app)
@@ -58,7 +78,8 @@ def serve(app: Flask, host: str, port: int, on_ready: Callable[[], None] | None 
     except KeyboardInterrupt:
         pass
     finally:
-        server.close()
+        app.extensions["station"].bus.close()
+        server.close()  # run() has returned: its loop and workers are done
         for stop in stoppers:
             try:
                 stop()

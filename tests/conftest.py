@@ -159,14 +159,15 @@ def live_server(app):
     """Serve the test app with waitress on a free loopback port; yield its base URL."""
     import threading
 
-    from kiosk.serving import make_server
+    from kiosk.serving import make_server, stop_server
 
     server = make_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    stop_server(app, server)
     thread.join(timeout=5)
+    assert not thread.is_alive(), "the test server did not stop"
 
 
 @pytest.fixture(scope="session")

@@ -58,3 +58,12 @@ def test_events_endpoint_refuses_past_the_limit_and_frees_on_close(app, client):
     for r in responses:
         r.close()
     assert bus.subscribers == 0
+
+
+def test_close_ends_open_streams_at_once():
+    bus = EventBus()
+    q = bus.subscribe()
+    stream = bus.stream(q, keepalive_s=60, max_seconds=60)
+    next(stream)
+    bus.close()
+    assert list(stream) == [] and bus.subscribers == 0
