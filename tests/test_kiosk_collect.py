@@ -204,3 +204,36 @@ def test_bad_pin_requests(client, ils_extra, payload):
 @NO_ILS
 def test_no_pin_endpoint_without_require_pin(client, config_overrides):
     assert client.post("/kiosk/pin", json={"event_id": 1, "pin": "1"}).status_code == 404
+
+
+# --- a staff scan at the desk lends the items as the kiosk does ---------------------------
+
+
+def test_staff_scan_lends_the_items_then_collects(app, client, session, station, ils):
+    from staff_helpers import login
+
+    lib, _server = ils
+    order = make_order(session, card=CARD, items=2, slot="A-02", station=station)
+    login(client, app)
+    r = client.post("/staff/collect", data={"code": order.pickup_code},
+                    headers={"X-Requested-With": "fetch"})
+    assert r.get_json()["ok"], r.get_json()
+    assert [lib.checkouts[i.barcode] for i in order.items] == [1, 1]
+    session.refresh(order)
+    assert order.status == "collected" and order.audit[-1].detail.startswith("staff scan")
+
+
+def test_staff_scan_with_an_item_refused_keeps_the_order_on_its_slot(app, client, session,
+                                                                    station, ils):
+    from staff_helpers import login
+
+    lib, _server = ils
+    order = make_order(session, card=CARD, items=2, slot="A-03", station=station)
+    lib.refuse[order.items[0].barcode] = "Reservert for en annen låner"
+    login(client, app)
+    r = client.post("/staff/collect", data={"code": order.pickup_code},
+                    headers={"X-Requested-With": "fetch"})
+    body = r.get_json()
+    assert not body["ok"] and order.items[0].barcode in body["message"]
+    session.refresh(order)
+    assert order.status == "ready" and order.slot_label == "A-03"

@@ -60,10 +60,10 @@ _STATE = {queue.DONE: "lent", queue.QUEUED: "queued", queue.REFUSED: "refused",
 
 
 def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLink | None,
-                          actor: order_ops.Actor) -> PickupOutcome:
+                          actor: order_ops.Actor, detail: str | None = None) -> PickupOutcome:
     """Lend the order's items to card (queueing when the ILS is down), then collect it."""
     if link is None:
-        order_ops.collect(session, order, actor)
+        order_ops.collect(session, order, actor, detail)
         session.commit()
         return PickupOutcome(order.id, True)
     outcome = PickupOutcome(order.id, False, ils="online")
@@ -89,7 +89,7 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
     lent = [i for i in outcome.items if i.state != "refused"]
     if not outcome.refused:
         order_ops.collect(session, order, actor,
-                          detail=f"{len(lent)} item(s) lent"
+                          detail=(f"{detail}: " if detail else "") + f"{len(lent)} item(s) lent"
                           + (" (queued for the ILS)" if offline else ""))
         outcome.collected = True
     else:

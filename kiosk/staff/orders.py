@@ -9,6 +9,8 @@ from sqlalchemy import func, or_, select
 from kiosk.domain import orders as order_ops
 from kiosk.domain import pickup_codes
 from kiosk.extensions import db
+from kiosk.ils import attach
+from kiosk.ils.lending import collect_with_checkout
 from kiosk.models import Order, OrderStatus
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
@@ -93,7 +95,9 @@ def collect(order_id: int):
     if order.status != OrderStatus.READY:
         return answer(_("Order %(code)s is %(status)s and cannot be collected.",
                         code=order.pickup_code, status=order.status), ok=False, to=here)
-    commit(lambda: order_ops.collect(db.session, order, actor(), "staff scan"))
+    refused = _collect(order)
+    if refused:
+        return answer(refused, ok=False, to=here)
     return answer(_("Order %(code)s collected.", code=order.pickup_code), to=here)
 
 
@@ -128,6 +132,24 @@ def collect_by_scan():
         return answer(_("Order %(code)s is %(status)s, not on a shelf: not collected.",
                         code=order.pickup_code, status=order.status), ok=False, to=back)
     slot = order.slot_label
-    commit(lambda: order_ops.collect(db.session, order, actor(), "staff scan"))
+    refused = _collect(order)
+    if refused:
+        return answer(refused, ok=False, to=back)
     return answer(_("Order %(code)s collected; slot %(slot)s freed.", code=order.pickup_code,
                     slot=slot), to=back)
+
+
+def _collect(order: Order) -> str | None:
+    """Collect a bag handed over at the desk, lending its items as the kiosk does.
+
+    With an ILS link and `checkout_on_collect`, each item is checked out to the order's
+    card first (queued when the ILS is down); returns a message if the ILS refused some.
+    """
+    st = station()
+    link = attach(st) if st.settings.ils.checkout_on_collect and order.card else None
+    outcome = collect_with_checkout(db.session, order, order.card or "", link, actor(),
+                                    detail="staff scan")
+    if not outcome.refused:
+        return None
+    return _("The library system refused %(items)s; the order stays on its slot.",
+             items=", ".join(f"{i.barcode} ({i.message or '-'})" for i in outcome.refused))
