@@ -103,8 +103,10 @@ def test_shelf_map_shows_occupancy_age_and_deadline_colours(staff, session, stat
     expired = make_order(session, slot="A-01", station=station)
     due = make_order(session, slot="A-01", station=station)
     fresh = make_order(session, slot="B-02", station=station)
-    expired.deadline = today - dt.timedelta(days=1)
+    expired.deadline = today - dt.timedelta(days=10)
     due.deadline = today
+    # A last day on a closed day (a Sunday, a holiday) moves to the next open day, as in clearance.
+    due_class = "bag-today" if station.calendar.is_open(today) else "bag-ok"
     expired.shelved_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=9)
     session.commit()
     html = staff.get("/staff/shelves").get_data(as_text=True)
@@ -114,7 +116,7 @@ def test_shelf_map_shows_occupancy_age_and_deadline_colours(staff, session, stat
     assert 'class="slot slot-free" data-slot="A-03"' in html
     assert '<span class="occupancy">2/2</span>' in html
     assert "9 d" in html
-    for order, cls in ((expired, "bag-expired"), (due, "bag-today"), (fresh, "bag-ok")):
+    for order, cls in ((expired, "bag-expired"), (due, due_class), (fresh, "bag-ok")):
         assert f'class="bag {cls}"><a href="/staff/orders/{order.id}">{order.pickup_code}' in html
 
 
@@ -194,3 +196,13 @@ def test_an_order_bag_takes_no_items_in_place_of_its_slot(staff, session):
     assert r.status_code == 404
     session.refresh(order)
     assert len(order.items) == 2 and order.place_id is None
+
+
+def test_a_last_day_on_a_closed_day_moves_to_the_next_open_day(session, station):
+    from kiosk.staff.common import deadline_state
+
+    order = make_order(session, slot="A-02", station=station)
+    order.deadline = dt.date(2026, 12, 25)  # Christmas Day, then 26th, then a Sunday: closed
+    assert deadline_state(order, today=dt.date(2026, 12, 26)) == "ok"
+    assert deadline_state(order, today=dt.date(2026, 12, 28)) == "today"
+    assert deadline_state(order, today=dt.date(2026, 12, 29)) == "expired"

@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from kiosk.domain import orders as order_ops
 from kiosk.domain import shelving
+from kiosk.domain.clearance import effective_deadline
 from kiosk.extensions import db
 from kiosk.models import Order
 from kiosk.station import Station
@@ -65,10 +66,11 @@ def days_since(when: dt.datetime | None) -> int | None:
 
 
 def deadline_state(order: Order, today: dt.date | None = None) -> str:
-    """Return "expired", "today" or "ok" for an order's deadline."""
-    if order.deadline is None:
+    """Return "expired", "today" or "ok" for an order's last day (as clearance counts it)."""
+    last = effective_deadline(order, station().calendar)
+    if last is None:
         return "ok"
     today = today or dt.date.today()
-    if order.deadline < today:
+    if last < today:
         return "expired"
-    return "today" if order.deadline == today else "ok"
+    return "today" if last == today else "ok"
