@@ -8,7 +8,6 @@ it in the audit trail, and leaves committing to the caller.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -16,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kiosk.domain import pickup_codes
-from kiosk.models import AuditEvent, Item, Order, OrderStatus, utcnow
+from kiosk.models import ACTIVE_STATUSES, AuditEvent, Item, Order, OrderStatus, utcnow
 
 S = OrderStatus
 
@@ -136,10 +135,8 @@ def by_pickup_code(session: Session, code: str) -> Order | None:
     if canonical is None:
         return None
     return session.scalar(select(Order).where(
-        Order.pickup_code == canonical, Order.status.in_([s.value for s in _OPEN])))
+        Order.pickup_code == canonical, Order.status.in_([s.value for s in ACTIVE_STATUSES])))
 
-
-_OPEN = (S.RECEIVED, S.PACKING, S.READY)
 
 
 def start_packing(session: Session, order: Order, actor: Actor) -> None:
@@ -208,12 +205,3 @@ def anonymise(session: Session, before: dt.datetime, limit: int = 1000) -> int:
         order.patron_name = None
         order.anonymised_at = now
     return len(rows)
-
-
-def open_orders_of(session: Session, card: str, branch: str) -> Iterable[Order]:
-    """Return a card's open orders at a branch, oldest first."""
-    return session.scalars(
-        select(Order).where(Order.card == card, Order.branch == branch,
-                            Order.status.in_([s.value for s in _OPEN]))
-        .order_by(Order.id)
-    ).all()
