@@ -33,6 +33,9 @@ def create_app(settings: config_mod.Settings | None = None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=settings.staff.session_minutes * 60,
+        # Write the cookie only when the session changed: a static file or a slow request
+        # that carried an older cookie must not put back a flash message already shown.
+        SESSION_REFRESH_EACH_REQUEST=False,
         RATELIMIT_ENABLED=settings.kiosk.rate_limit != "off",
         WTF_CSRF_TIME_LIMIT=None,
     )

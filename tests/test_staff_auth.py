@@ -147,6 +147,24 @@ def test_session_times_out_after_idle_minutes(client, app):
     assert client.get("/staff/packing").status_code == 302
 
 
+def test_requests_that_change_nothing_leave_the_cookie_alone(client, app):
+    """A slow request that carried an older cookie must not bring back a flash already shown.
+
+    Chromium showed "now scan the slot label" a second time after shelving a bag: a
+    request sent with the cookie that still held the message wrote it back.
+    """
+    login(client, app)
+    assert client.get("/staff/packing").status_code == 200
+    for path in ("/static/css/staff.css", "/staff/packing", "/staff/no-such-page"):
+        response = client.get(path)
+        response.close()
+        assert "Set-Cookie" not in response.headers, path
+    with client.session_transaction() as sess:
+        sess["staff_seen"] = int(time.time()) - 60
+    response = client.get("/staff/packing")  # activity is still recorded, to the half minute
+    assert "Set-Cookie" in response.headers
+
+
 def test_deleted_account_ends_the_session(client, app, session):
     login(client, app)
     session.query(StaffUser).delete()

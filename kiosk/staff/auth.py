@@ -3,6 +3,9 @@
 A staff session lives in Flask's signed cookie: `staff_id` and `staff_seen`
 (last activity, seconds since the epoch). A session idle for longer than
 `[staff] session_minutes` ends; so does one whose account is gone.
+`staff_seen` is written at most every SEEN_STEP_S seconds, so that requests that
+change nothing else do not rewrite the cookie (a rewrite by a slow request would
+carry an older cookie's flash messages back).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Endpoints of the staff blueprint that need no login.
 PUBLIC_ENDPOINTS = {"staff.login", "staff.card_login"}
 
+# Last activity is recorded to this many seconds.
+SEEN_STEP_S = 30
+
 
 def _timeout_s() -> int:
     return current_app.extensions["station"].settings.staff.session_minutes * 60
@@ -46,7 +52,7 @@ def current_staff() -> StaffUser | None:
             user = db.session.get(StaffUser, staff_id)
             if user is None:
                 logout_user()
-            else:
+            elif time.time() - seen >= SEEN_STEP_S:
                 session["staff_seen"] = int(time.time())
     request.kiosk_staff = user
     return user
