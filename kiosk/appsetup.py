@@ -101,6 +101,11 @@ class StationJSONProvider(DefaultJSONProvider):
             raise ValueError("JSON nested too deeply") from exc
 
 
+def request_threads(settings: Settings) -> int:
+    """Return how many threads serve requests: enough for the open event streams too."""
+    return max(settings.server.threads, settings.server.max_streams + 4)
+
+
 def configure_database(app: Flask) -> None:
     """Create the SQLite folder if needed and set engine options for the backend."""
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -109,6 +114,10 @@ def configure_database(app: Flask) -> None:
         options.setdefault("pool_pre_ping", True)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
+            # A connection to a file is cheap to keep: one per request thread (and the
+            # scanner, ILS and job threads), so a busy minute does not open and close a
+            # connection for each request beyond SQLAlchemy's default 5.
+            options.setdefault("pool_size", request_threads(app.config["KIOSK_SETTINGS"]) + 4)
             try:
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # reported by /healthz and `kiosk init`, not a crash here

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from flask import Flask
 from waitress.server import create_server
 
+from kiosk.appsetup import request_threads
+
 log = logging.getLogger(__name__)
 
 # Each starter gets the app, starts its background work and returns a stopper.
@@ -39,8 +41,7 @@ def start_services(app: Flask) -> list[Callable[[], None]]:
 
 def make_server(app: Flask, host: str, port: int):
     """Return a waitress server for app, with threads enough for the open event streams."""
-    settings = app.config["KIOSK_SETTINGS"]
-    threads = max(settings.server.threads, settings.server.max_streams + 4)
+    threads = request_threads(app.config["KIOSK_SETTINGS"])
     return create_server(app, host=host, port=port, threads=threads,
                          channel_timeout=30, ident="kiosk")
 
