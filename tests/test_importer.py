@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from kiosk.domain import importer
+from kiosk.domain import import_files, importer
 from kiosk.domain.cards import CardReader
 from kiosk.domain.orders import Actor
 from kiosk.extensions import db
@@ -58,7 +58,7 @@ def run(session, station, data, fmt=None, progress=None):
                                   progress=progress, fmt=fmt)
 
 
-def problems_of(session, data, fmt=None, station=Plain) -> list[importer.Problem]:
+def problems_of(session, data, fmt=None, station=Plain) -> list[import_files.Problem]:
     with pytest.raises(importer.ImportFailed) as info:
         run(session, station, data, fmt)
     assert session.query(Order).count() == 0, "nothing may be half-imported"
@@ -151,7 +151,7 @@ def test_nul_bytes_are_refused(plain):
 
 
 def test_oversized_file_is_refused_before_parsing(plain, monkeypatch):
-    monkeypatch.setattr(importer, "MAX_BYTES", 100)
+    monkeypatch.setattr(import_files, "MAX_BYTES", 100)
     [problem] = problems_of(plain, GOOD_CSV.encode())
     assert "larger than" in problem.problem
 
@@ -199,10 +199,10 @@ def test_duplicate_refs_in_one_json_file(plain):
 
 
 def test_format_is_detected_from_name_then_content():
-    assert importer.detect_format(b"[]", "orders.csv") == "csv"
-    assert importer.detect_format(b"card,item", "orders.json") == "json"
-    assert importer.detect_format(b"\xef\xbb\xbf  [{}]") == "json"
-    assert importer.detect_format(b"card,item_barcode\n") == "csv"
+    assert import_files.detect_format(b"[]", "orders.csv") == "csv"
+    assert import_files.detect_format(b"card,item", "orders.json") == "json"
+    assert import_files.detect_format(b"\xef\xbb\xbf  [{}]") == "json"
+    assert import_files.detect_format(b"card,item_barcode\n") == "csv"
 
 
 def test_preview_writes_nothing_and_reads_files(plain, tmp_path):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from kiosk.api.auth import TokenFile, bearer_token
 from kiosk.api.openapi import document
-from kiosk.domain import importer, shelving
+from kiosk.domain import import_files, shelving
 from kiosk.domain import orders as order_ops
 from kiosk.extensions import db
 from kiosk.models import Order, OrderStatus
@@ -124,7 +124,7 @@ def _reason(body: dict[str, Any]) -> str | None:
 def create():
     body = _json_body()
     station = _station()
-    draft, problems = importer.check_order(body, station.cards, station.branch)
+    draft, problems = import_files.check_order(body, station.cards, station.branch)
     if draft is None:
         raise BadRequest("invalid order", [p.as_dict() for p in problems])
     session = db.session

@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import NotFound
 
-from kiosk.domain import importer
+from kiosk.domain import import_files, importer
 from kiosk.domain.orders import Actor
 from kiosk.extensions import db
 from kiosk.staff import bp
@@ -95,7 +95,7 @@ def import_preview():
     upload = Upload(name=file.filename or "upload", data=file.read(),
                     owner=session["staff_id"])
     pv = importer.preview(db.session, upload.data, station().cards, station().branch,
-                          importer.detect_format(upload.data, upload.name))
+                          import_files.detect_format(upload.data, upload.name))
     db.session.rollback()
     token = _keep(upload) if pv.ok else None
     return render_template("staff/orders/import_preview.html", pv=pv, upload=upload,
@@ -112,7 +112,7 @@ def _run(app: Flask, upload: Upload, who: Actor) -> None:
             upload.result = importer.import_orders(
                 db.session, upload.data, who, app.extensions["station"].cards,
                 app.extensions["station"].branch, progress=progress,
-                fmt=importer.detect_format(upload.data, upload.name))
+                fmt=import_files.detect_format(upload.data, upload.name))
             upload.state = "done"
         except importer.ImportFailed as exc:
             upload.problems = [str(p) for p in exc.problems]
