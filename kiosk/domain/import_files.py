@@ -198,6 +198,25 @@ def check_order(data: Any, cards: CardReader, default_branch: str,
     return Draft(new, order=order), []
 
 
+def read_orders(data: bytes, fmt: str, cards: CardReader, default_branch: str) -> Preview:
+    """Check a whole file's bytes as fmt ("csv" or "json"); return its orders and problems."""
+    pv = Preview(fmt)
+    if len(data) > MAX_BYTES:
+        pv.problems.append(Problem(f"file larger than {MAX_BYTES // (1024 * 1024)} MiB; "
+                                   "split it into several imports"))
+        return pv
+    text = _decode(data, pv.problems)
+    if text is None:
+        return pv
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        pv.problems.append(Problem("the file contains NUL characters; is it really text?",
+                                   line=line))
+        return pv
+    (_parse_json if fmt == "json" else _parse_csv)(text, cards, default_branch, pv)
+    return pv
+
+
 def _parse_json(text: str, cards: CardReader, default_branch: str, pv: Preview) -> None:
     try:
         data = json.loads(text)

@@ -13,17 +13,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk.domain import import_files, shelving
+from kiosk.domain import shelving
 from kiosk.domain.cards import CardReader
 from kiosk.domain.import_files import (
     Draft,
     Preview,
     Problem,
     Source,
-    _decode,
-    _parse_csv,
-    _parse_json,
     detect_format,
+    read_orders,
     read_source,
 )
 from kiosk.domain.orders import Actor, OrderError, create_order
@@ -78,22 +76,7 @@ def preview(session: Session, source: Source, cards: CardReader, default_branch:
         data, name = read_source(source)
     except OSError as exc:
         return Preview(fmt or "?", problems=[Problem(f"cannot read the file: {exc.strerror}")])
-    fmt = fmt or detect_format(data, name)
-    pv = Preview(fmt)
-    limit = import_files.MAX_BYTES  # looked up here, so read_source and this check agree
-    if len(data) > limit:
-        pv.problems.append(Problem(f"file larger than {limit // (1024 * 1024)} MiB; "
-                                   "split it into several imports"))
-        return pv
-    text = _decode(data, pv.problems)
-    if text is None:
-        return pv
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        pv.problems.append(Problem("the file contains NUL characters; is it really text?",
-                                   line=line))
-        return pv
-    (_parse_json if fmt == "json" else _parse_csv)(text, cards, default_branch, pv)
+    pv = read_orders(data, fmt or detect_format(data, name), cards, default_branch)
     pv.problems += check_refs(session, pv.drafts)
     if not pv.drafts and not pv.problems:
         pv.problems.append(Problem("no orders in the file"))
