@@ -26,33 +26,38 @@ def test_sqlite_connections_are_set_up_for_a_station(app):
             conn.close()
 
 
-def test_concurrent_scans_reuse_pooled_connections(app, station):
-    settings = app.config["KIOSK_SETTINGS"]
-    threads = request_threads(settings)
+def test_every_request_thread_keeps_a_pooled_connection(app):
+    """Each request thread can hold a connection at once, and gives it back to stay open."""
+    threads = request_threads(app.config["KIOSK_SETTINGS"])
     with app.app_context():
         engine = db.engine
         assert engine.pool.size() == threads + 4
-    opened = []
+    opened, closed = [], []
     event.listen(engine, "connect", lambda *args: opened.append(1))
+    event.listen(engine, "close", lambda *args: closed.append(1))
     barrier = threading.Barrier(threads)
     errors: list[Exception] = []
 
-    def scan_twice() -> None:
+    def request_holding_a_connection() -> None:
         try:
-            for _ in range(2):
-                barrier.wait(timeout=10)  # every request thread holds a connection at once
-                station.lookup("N00000001")
+            conn = engine.raw_connection()
+            try:
+                conn.cursor().execute("SELECT count(*) FROM orders").fetchall()
+                barrier.wait(timeout=10)  # every thread holds its connection at this point
+            finally:
+                conn.close()  # back to the pool
         except Exception as exc:  # reported by the assertion below
             errors.append(exc)
 
-    for round_ in range(2):
-        workers = [threading.Thread(target=scan_twice) for _ in range(threads)]
+    opened_per_minute = []
+    for _ in range(2):  # a busy minute, then another
+        workers = [threading.Thread(target=request_holding_a_connection) for _ in range(threads)]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
         assert not errors
-        if round_ == 0:
-            first = len(opened)
-    assert first <= threads
-    assert len(opened) == first  # the second round opened no connection at all
+        opened_per_minute.append(len(opened))
+    assert engine.pool.checkedin() >= threads  # all back in the pool, still open
+    assert closed == []  # none closed on return ...
+    assert opened_per_minute[1] == opened_per_minute[0]  # ... so the second minute opened none
