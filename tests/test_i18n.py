@@ -20,8 +20,9 @@ TEMPLATES = ROOT / "kiosk" / "templates"
 TRANSLATIONS = ROOT / "kiosk" / "translations"
 COMPLETE = ("nb", "nn", "en")  # every message, patron and staff
 PATRON_ONLY = ("ar",)  # the patron's screens only; staff pages fall back to English
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}  # as update-translations.sh
-PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}")
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None,  # as update-translations.sh
+            "N_": None}  # kiosk.domain.messages: the domain's error messages
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]|\{\w+\}")
 
 
 def patron_sources() -> list[tuple[str, Path]]:
@@ -89,8 +90,9 @@ def test_all_messages_take_in_the_staff_pages():
     assert set(patron) < set(messages)
     staff = set(messages) - set(patron)
     for key in ("Pick list", "Shelf map", "Clearance", "Staff accounts", "Library system",
-                "Offers on the idle screen", "Order %(code)s created.", "Reference (optional)"):
-        assert key in staff, key  # templates, views, lazy form labels, ILS and offers pages
+                "Offers on the idle screen", "Order %(code)s created.", "Reference (optional)",
+                "slot %(slot)s is not in use", "wrong username or password"):
+        assert key in staff, key  # templates, views, lazy form labels, ILS, offers, domain errors
     assert len(staff) > 250
 
 

@@ -1,4 +1,5 @@
-"""Staff pages in Norwegian: the station's language, the ?lang= switch, no English left over."""
+"""Staff pages in Norwegian: the station's language, the ?lang= switch, no English left over,
+and the domain's error messages translated on them (English elsewhere)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from staff_helpers import PASSWORD, make_user
 
+from kiosk.domain import orders as order_ops
+from kiosk.domain import shelving
+from kiosk.domain.messages import N_, StationError
 from kiosk.extensions import db
+from kiosk.models import OrderStatus, Slot
+from kiosk.staff.common import describe
 
 TRANSLATIONS = Path(__file__).parent.parent / "kiosk" / "translations"
 PAGES = ("/staff/packing", "/staff/shelving", "/staff/shelves", "/staff/collect",
          "/staff/orders", "/staff/orders/new", "/staff/import", "/staff/users",
          "/staff/clearance", "/staff/stats", "/staff/labels", "/staff/ils/", "/staff/offers")
+FETCH = {"X-Requested-With": "fetch"}
 ORDER_PAGES = ("/staff/orders/{id}", "/staff/packing/{id}", "/staff/shelving/{id}",
                "/staff/orders/{id}/label")
 
@@ -127,3 +134,83 @@ def test_no_english_source_string_is_left_on_a_staff_page(app, client, lang):
     assert seen >= len(PAGES) + len(ORDER_PAGES) - 2
     english = visible_text(client.get("/staff/packing?lang=en").get_data(as_text=True))
     assert [msgid for msgid in leftovers if msgid in english]  # the check does see English
+
+
+def packed_order(app: Flask, status: str = OrderStatus.PACKING) -> tuple[int, str]:
+    """Create an order packed and ready for a slot (or in status); return its id and barcode."""
+    with app.app_context():
+        order = make_order(db.session, items=1)
+        order.status, order.packed_at = status, order.created_at
+        db.session.commit()
+        return order.id, order.items[0].barcode
+
+
+def retire_slot(app: Flask, label: str) -> None:
+    with app.app_context():
+        db.session.scalar(db.select(Slot).where(Slot.label == label)).active = False
+        db.session.commit()
+
+
+def test_domain_error_reaches_the_staff_page_in_bokmal(app, client):
+    log_in(client, app)
+    order_id, _barcode = packed_order(app)
+    retire_slot(app, "A-01")
+    response = client.post(f"/staff/shelving/{order_id}", data={"slot": "A-01"}, headers=FETCH)
+    assert response.status_code == 409
+    assert response.json["message"] == "hylleplass A-01 er ikke i bruk"
+    page = client.post(f"/staff/shelving/{order_id}", data={"slot": "A-01"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "hylleplass A-01 er ikke i bruk" in page and "not in use" not in page
+    response = client.post(f"/staff/shelving/{order_id}", data={"slot": "Q-77"}, headers=FETCH)
+    assert response.status_code == 404
+    assert response.json["message"] == "hylleplass 'Q-77' finnes ikke"
+
+
+def test_packing_refused_by_the_order_state_is_told_in_bokmal(app, client):
+    log_in(client, app)
+    order_id, barcode = packed_order(app, OrderStatus.CANCELLED)
+    response = client.post(f"/staff/packing/{order_id}/item", data={"code": barcode},
+                           headers=FETCH)
+    assert response.json["ok"] is False
+    assert response.json["message"] == (f"bestilling {order_id} har status cancelled og kan "
+                                        "ikke få status packing")
+
+
+@pytest.mark.parametrize("lang,message", [
+    ("nn", "det finst allereie ein brukar med namnet 'kari'"),
+    ("en", "a user named 'kari' exists already"),
+])
+def test_account_error_on_the_users_page_follows_the_language(app, client, lang, message):
+    log_in(client, app, lang)
+    response = client.post("/staff/users", data={"username": "kari", "password": "long enough",
+                                                 "role": "staff"})
+    assert response.status_code == 422
+    assert message in html.unescape(response.get_data(as_text=True))
+
+
+def test_domain_errors_stay_english_outside_the_staff_pages(app):
+    with app.app_context():
+        order = make_order(db.session, items=1)
+        slot = shelving.get_slot(db.session, "A-01")
+        slot.active = False
+        with pytest.raises(order_ops.OrderError) as caught:
+            shelving.shelve(db.session, order, slot, order_ops.Actor("t", "t"),
+                            app.extensions["station"].calendar, 7)
+        with pytest.raises(order_ops.NotFound) as missing:
+            shelving.get_slot(db.session, "Q-77")
+        db.session.rollback()
+    exc = caught.value
+    assert str(exc) == "slot A-01 is not in use"
+    assert (exc.template, exc.params, exc.status_code) == ("slot %(slot)s is not in use",
+                                                           {"slot": "A-01"}, 409)
+    assert str(missing.value) == "no slot 'Q-77'" and missing.value.detail == {"slot": "Q-77"}
+    plain = StationError("100% sure")  # no params: the text is taken as it is
+    assert str(plain) == "100% sure" and plain.params == {}
+
+
+def test_describe_translates_domain_errors_only(app):
+    with app.test_request_context("/staff/shelving?lang=nb"):
+        full = order_ops.OrderError(N_("slot %(slot)s is full"), slot="A-02")
+        assert describe(full) == "hylleplass A-02 er full" and str(full) == "slot A-02 is full"
+        assert describe(ValueError("the period ends before it starts")) == \
+            "the period ends before it starts"

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kiosk.domain.messages import N_, StationError
 from kiosk.models import StaffUser, utcnow
 
 ROLES = ("staff", "admin")
@@ -43,8 +44,12 @@ def _dummy() -> str:
     return _dummy_hash
 
 
-class AccountError(Exception):
-    """A request about an account that cannot be met; the message says why."""
+class AccountError(StationError):
+    """A request about an account that cannot be met; the message says why.
+
+    The message is a template with `%(name)s` placeholders and named params (see
+    kiosk.domain.messages).
+    """
 
 
 class DuplicateAccount(AccountError):
@@ -59,7 +64,7 @@ class AccountLocked(AccountError):
     """Too many failures: the account is locked until `until`."""
 
     def __init__(self, until: dt.datetime):
-        super().__init__("too many failed attempts; the account is locked for a while")
+        super().__init__(N_("too many failed attempts; the account is locked for a while"))
         self.until = until
 
 
@@ -94,25 +99,26 @@ def _verify(hash_: str | None, secret: str) -> bool:
 def check_password_rules(password: str) -> None:
     """Raise AccountError when a new password is too weak."""
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise AccountError(N_("the password must have at least %(n)d characters"),
+                           n=MIN_PASSWORD)
 
 
 def create_user(session: Session, username: str, password: str, role: str = "staff",
                 card: str | None = None, pin: str | None = None) -> StaffUser:
     """Add a staff account with hashed password (and staff card + PIN if given); flush it."""
     if not USERNAME_RE.match(username or ""):
-        raise AccountError("the username must be 2-64 letters, digits or . _ @ -")
+        raise AccountError(N_("the username must be 2-64 letters, digits or . _ @ -"))
     if role not in ROLES:
-        raise AccountError(f"the role must be one of {', '.join(ROLES)}")
+        raise AccountError(N_("the role must be one of %(roles)s"), roles=", ".join(ROLES))
     check_password_rules(password)
     if pin is not None and not PIN_RE.match(pin):
-        raise AccountError("the PIN must be 4 to 8 digits")
+        raise AccountError(N_("the PIN must be 4 to 8 digits"))
     if (card is None) != (pin is None):
-        raise AccountError("a staff card needs a PIN, and a PIN needs a staff card")
+        raise AccountError(N_("a staff card needs a PIN, and a PIN needs a staff card"))
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
-        raise DuplicateAccount(f"a user named {username!r} exists already")
+        raise DuplicateAccount(N_("a user named %(name)r exists already"), name=username)
     if card and session.scalar(select(StaffUser.id).where(StaffUser.card == card)):
-        raise DuplicateAccount("that staff card belongs to another user")
+        raise DuplicateAccount(N_("that staff card belongs to another user"))
     user = StaffUser(username=username, password_hash=hash_secret(password), role=role,
                      card=card or None, pin_hash=hash_secret(pin) if pin else None,
                      failed_logins=0)
@@ -145,7 +151,7 @@ def _check(session: Session, user: StaffUser | None, hash_attr: str, secret: str
     if user is None:
         _verify(None, secret)
         sleep(policy.delay(1))
-        raise LoginFailed("wrong username or password")
+        raise LoginFailed(N_("wrong username or password"))
     locked_until = _aware(user.locked_until)
     if locked_until and locked_until > now:
         raise AccountLocked(locked_until)
@@ -166,7 +172,7 @@ def _check(session: Session, user: StaffUser | None, hash_attr: str, secret: str
     sleep(policy.delay(user.failed_logins))
     if user.locked_until and _aware(user.locked_until) > now:
         raise AccountLocked(_aware(user.locked_until))
-    raise LoginFailed("wrong username or password")
+    raise LoginFailed(N_("wrong username or password"))
 
 
 def authenticate(session: Session, username: str, password: str, policy: LockoutPolicy,

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk import barcodes
+from kiosk.domain.messages import N_
 from kiosk.domain.orders import NotFound
 from kiosk.models import Shelf, Slot
 
@@ -57,7 +58,7 @@ def slot_labels(session: Session, shelf: str | None = None) -> list[str]:
     if shelf:
         name = shelf.strip().upper()
         if session.scalar(select(Shelf.id).where(Shelf.name == name)) is None:
-            raise NotFound(f"no shelf {shelf!r}", {"shelf": shelf})
+            raise NotFound(N_("no shelf %(shelf)r"), {"shelf": shelf}, shelf=shelf)
         query = query.where(Shelf.name == name)
     return list(session.scalars(query))
 

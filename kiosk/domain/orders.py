@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kiosk.domain import pickup_codes
+from kiosk.domain.messages import N_, StationError
 from kiosk.models import ACTIVE_STATUSES, AuditEvent, Item, Order, OrderStatus, utcnow
 
 S = OrderStatus
@@ -29,13 +30,17 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
-class OrderError(Exception):
-    """A request the order's state or data does not allow; the message says why."""
+class OrderError(StationError):
+    """A request the order's state or data does not allow; the message says why.
+
+    message is a template with `%(name)s` placeholders filled from params (see
+    kiosk.domain.messages); detail goes to API clients as it is.
+    """
 
     status_code = 409
 
-    def __init__(self, message: str, detail: object = None):
-        super().__init__(message)
+    def __init__(self, message: str, detail: object = None, **params: object):
+        super().__init__(message, **params)
         self.detail = detail
 
 
@@ -80,8 +85,9 @@ def record(session: Session, order: Order, actor: Actor, action: str,
 def move(session: Session, order: Order, to: str, actor: Actor, detail: str | None = None) -> None:
     """Change an order's status if the move is allowed, with an audit event."""
     if to not in ALLOWED[order.status]:
-        raise OrderError(f"order {order.id} is {order.status} and cannot become {to}",
-                         {"status": order.status, "wanted": to})
+        raise OrderError(N_("order %(order)s is %(status)s and cannot become %(wanted)s"),
+                         {"status": order.status, "wanted": to},
+                         order=order.id, status=order.status, wanted=to)
     record(session, order, actor, to, to_status=to, detail=detail)
     if to != S.READY:
         order.place = None
@@ -95,12 +101,13 @@ def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "i
                  attempts: int = 20) -> Order:
     """Add an order with a fresh pickup code (unique among open orders) and flush it."""
     if not new.items:
-        raise OrderError("an order needs at least one item")
+        raise OrderError(N_("an order needs at least one item"))
     barcodes = [i.barcode for i in new.items]
     if len(set(barcodes)) != len(barcodes):
-        raise OrderError("the same item barcode appears twice in one order")
+        raise OrderError(N_("the same item barcode appears twice in one order"))
     if new.ref and session.scalar(select(Order.id).where(Order.ref == new.ref)):
-        raise OrderError(f"an order with ref {new.ref!r} exists already", {"ref": new.ref})
+        raise OrderError(N_("an order with ref %(ref)r exists already"), {"ref": new.ref},
+                         ref=new.ref)
     for _ in range(attempts):
         code = pickup_codes.new_code()
         order = Order(
@@ -114,18 +121,19 @@ def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "i
                 session.flush()
         except IntegrityError as exc:
             if new.ref and session.scalar(select(Order.id).where(Order.ref == new.ref)):
-                raise OrderError(f"an order with ref {new.ref!r} exists already") from exc
+                raise OrderError(N_("an order with ref %(ref)r exists already"),
+                                 ref=new.ref) from exc
             continue  # pickup code taken by an open order: draw again
         record(session, order, actor, "created", detail=f"{len(new.items)} item(s)")
         return order
-    raise OrderError("could not find a free pickup code; too many open orders")
+    raise OrderError(N_("could not find a free pickup code; too many open orders"))
 
 
 def get(session: Session, order_id: int) -> Order:
     """Return the order or raise NotFound."""
     order = session.get(Order, order_id)
     if order is None:
-        raise NotFound(f"no order {order_id}")
+        raise NotFound(N_("no order %(order)s"), order=order_id)
     return order
 
 
@@ -149,11 +157,12 @@ def pack_item(session: Session, order: Order, barcode: str, actor: Actor) -> Ite
     """Scan one item into the bag; a wrong or repeated item raises OrderError."""
     item = next((i for i in order.items if i.barcode == barcode.strip()), None)
     if item is None:
-        raise OrderError(f"item {barcode} does not belong to order {order.pickup_code}",
-                         {"barcode": barcode, "kind": "wrong_item"})
+        raise OrderError(N_("item %(barcode)s does not belong to order %(code)s"),
+                         {"barcode": barcode, "kind": "wrong_item"},
+                         barcode=barcode, code=order.pickup_code)
     if item.packed_at is not None:
-        raise OrderError(f"item {barcode} is already in the bag",
-                         {"barcode": barcode, "kind": "duplicate_item"})
+        raise OrderError(N_("item %(barcode)s is already in the bag"),
+                         {"barcode": barcode, "kind": "duplicate_item"}, barcode=barcode)
     start_packing(session, order, actor)
     item.packed_at = utcnow()
     return item
@@ -169,8 +178,9 @@ def finish_packing(session: Session, order: Order, actor: Actor,
     """Mark the bag packed; missing items block this unless a reason is given."""
     missing = missing_items(order)
     if missing and not (override_reason and override_reason.strip()):
-        raise OrderError(f"{len(missing)} item(s) not packed",
-                         {"missing": [i.barcode for i in missing], "kind": "missing_items"})
+        raise OrderError(N_("%(n)d item(s) not packed"),
+                         {"missing": [i.barcode for i in missing], "kind": "missing_items"},
+                         n=len(missing))
     if order.status == S.RECEIVED:
         move(session, order, S.PACKING, actor)
     order.packed_at = utcnow()

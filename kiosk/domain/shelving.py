@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from kiosk.domain.calendar import OpeningCalendar
+from kiosk.domain.messages import N_
 from kiosk.domain.orders import Actor, NotFound, OrderError, record
 from kiosk.models import Order, OrderStatus, Place, Shelf, Slot, utcnow
 
@@ -91,7 +92,7 @@ def get_slot(session: Session, label: str) -> Slot:
     canonical = parse_label(label)
     slot = canonical and session.scalar(select(Slot).where(Slot.label == canonical))
     if not slot:
-        raise NotFound(f"no slot {label!r}", {"slot": label})
+        raise NotFound(N_("no slot %(slot)r"), {"slot": label}, slot=label)
     return slot
 
 
@@ -121,10 +122,10 @@ def shelve(session: Session, order: Order, slot: Slot, actor: Actor,
     first, the unique key refuses ours and the next free place is tried.
     """
     if order.status not in (OrderStatus.RECEIVED, OrderStatus.PACKING, OrderStatus.READY):
-        raise OrderError(f"order {order.id} is {order.status} and cannot be shelved",
-                         {"status": order.status})
+        raise OrderError(N_("order %(order)s is %(status)s and cannot be shelved"),
+                         {"status": order.status}, order=order.id, status=order.status)
     if not slot.active:
-        raise OrderError(f"slot {slot.label} is not in use")
+        raise OrderError(N_("slot %(slot)s is not in use"), slot=slot.label)
     if order.place is not None and order.place.slot_id == slot.id:
         return
     previous, was_on = order.status, order.slot_label
@@ -145,13 +146,14 @@ def shelve(session: Session, order: Order, slot: Slot, actor: Actor,
         start = today or dt.date.today()
         order.deadline = calendar.next_open(calendar.add_opening_days(start, days_on_shelf))
         return
-    raise SlotFull(f"slot {slot.label} is full", {"slot": slot.label, "capacity": slot.capacity})
+    raise SlotFull(N_("slot %(slot)s is full"), {"slot": slot.label, "capacity": slot.capacity},
+                   slot=slot.label)
 
 
 def unshelve(session: Session, order: Order, actor: Actor) -> None:
     """Take a bag off its slot; the order goes back to packing."""
     if order.status != OrderStatus.READY:
-        raise OrderError(f"order {order.id} is not on a shelf")
+        raise OrderError(N_("order %(order)s is not on a shelf"), order=order.id)
     record(session, order, actor, "unshelved", OrderStatus.PACKING, f"off {order.slot_label}")
     order.place = None
     order.status = OrderStatus.PACKING

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.domain import orders as order_ops
 from kiosk.domain import pickup_codes, shelving
+from kiosk.domain.messages import N_
 from kiosk.domain.orders import Actor, OrderError
 from kiosk.models import Item, Order, OrderStatus, utcnow
 
@@ -53,9 +54,9 @@ def start(session: Session, barcode: str, branch: str, actor: Actor) -> Order:
     """Start an item bag holding one item, packed and ready for its slot; flush it."""
     other = bag_with_item(session, barcode, branch)
     if other is not None:
-        raise OrderError(f"item {barcode} is already in bag {other.pickup_code}",
+        raise OrderError(N_("item %(barcode)s is already in bag %(code)s"),
                          {"kind": "in_other_bag", "pickup_code": other.pickup_code,
-                          "order_id": other.id})
+                          "order_id": other.id}, barcode=barcode, code=other.pickup_code)
     new = order_ops.NewOrder(card=None, branch=branch,  # type: ignore[arg-type]
                              items=(order_ops.NewItem(barcode),))
     order = order_ops.create_order(session, new, actor, source=SOURCE)
@@ -71,19 +72,21 @@ def start(session: Session, barcode: str, branch: str, actor: Actor) -> Order:
 def add(session: Session, order: Order, barcode: str, actor: Actor) -> Item:
     """Put one more item in an item bag; refuse an item already in this or another bag."""
     if not is_item_bag(order):
-        raise OrderError(f"bag {order.pickup_code} is an order, not an item bag",
-                         {"kind": "not_item_bag"})
+        raise OrderError(N_("bag %(code)s is an order, not an item bag"),
+                         {"kind": "not_item_bag"}, code=order.pickup_code)
     if order.status not in OPEN:
-        raise OrderError(f"bag {order.pickup_code} is {order.status}",
-                         {"kind": "closed", "status": order.status})
+        raise OrderError(N_("bag %(code)s is %(status)s"),
+                         {"kind": "closed", "status": order.status},
+                         code=order.pickup_code, status=order.status)
     if any(i.barcode == barcode for i in order.items):
-        raise OrderError(f"item {barcode} is already in this bag",
-                         {"kind": "duplicate_item", "pickup_code": order.pickup_code})
+        raise OrderError(N_("item %(barcode)s is already in this bag"),
+                         {"kind": "duplicate_item", "pickup_code": order.pickup_code},
+                         barcode=barcode)
     other = bag_with_item(session, barcode, order.branch)
     if other is not None:
-        raise OrderError(f"item {barcode} is already in bag {other.pickup_code}",
+        raise OrderError(N_("item %(barcode)s is already in bag %(code)s"),
                          {"kind": "in_other_bag", "pickup_code": other.pickup_code,
-                          "order_id": other.id})
+                          "order_id": other.id}, barcode=barcode, code=other.pickup_code)
     item = Item(barcode=barcode, packed_at=utcnow())
     order.items.append(item)
     order_ops.record(session, order, actor, "item_added", detail=barcode)

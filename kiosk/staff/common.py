@@ -8,10 +8,12 @@ from typing import Any, TypeVar
 
 from flask import current_app, flash, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from kiosk.domain import orders as order_ops
 from kiosk.domain import shelving
 from kiosk.domain.clearance import effective_deadline
+from kiosk.domain.messages import N_, StationError
 from kiosk.extensions import db
 from kiosk.models import Order
 from kiosk.station import Station
@@ -43,6 +45,17 @@ def answer(message: str, *, ok: bool = True, to: str, status: int | None = None,
     return redirect(to, code=303)
 
 
+def describe(exc: BaseException) -> str:
+    """Return an error's message in the page's language.
+
+    A domain error (StationError: OrderError, AccountError) is translated from its
+    template and params; any other exception gives its own text.
+    """
+    if isinstance(exc, StationError):
+        return gettext(exc.template, **exc.params)
+    return str(exc)
+
+
 def commit(work: Callable[[], T]) -> T:
     """Run a change and commit it, retrying on a busy database; roll back on any error."""
     return shelving.with_retry(db.session, work)
@@ -52,7 +65,7 @@ def get_order(order_id: int) -> Order:
     """Return an order of this station's branch or raise NotFound."""
     order = order_ops.get(db.session, order_id)
     if order.branch != station().branch:
-        raise order_ops.NotFound(f"no order {order_id} at this branch")
+        raise order_ops.NotFound(N_("no order %(order)s at this branch"), order=order_id)
     return order
 
 

@@ -8,13 +8,14 @@ from sqlalchemy import func, or_, select
 
 from kiosk.domain import orders as order_ops
 from kiosk.domain import pickup_codes
+from kiosk.domain.messages import N_
 from kiosk.extensions import db
 from kiosk.ils import attach
 from kiosk.ils.lending import collect_with_checkout
 from kiosk.models import Order, OrderStatus
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
-from kiosk.staff.common import answer, commit, deadline_state, get_order, station
+from kiosk.staff.common import answer, commit, deadline_state, describe, get_order, station
 from kiosk.staff.forms import ActionForm, NewOrderForm, ScanForm, SlotForm
 
 PAGE = 50
@@ -58,7 +59,7 @@ def _parse_items(text: str) -> list[order_ops.NewItem]:
             continue
         barcode, _sep, title = line.replace("\t", ";").partition(";")
         if not barcode.strip() or len(barcode.strip()) > 64:
-            raise order_ops.OrderError(f"bad item line: {line[:80]!r}")
+            raise order_ops.OrderError(N_("bad item line: %(line)r"), line=line[:80])
         items.append(order_ops.NewItem(barcode.strip(), title.strip()[:500] or None))
     return items
 
@@ -71,13 +72,13 @@ def new_order():
         card = station().cards.card(form.card.data)
         try:
             if card is None:
-                raise order_ops.OrderError(_("That is not a valid patron card number."))
+                raise order_ops.OrderError(N_("That is not a valid patron card number."))
             new = order_ops.NewOrder(card=card, items=tuple(_parse_items(form.items.data)),
                                      branch=station().branch, ref=form.ref.data or None,
                                      patron_name=form.patron_name.data or None)
             order = commit(lambda: order_ops.create_order(db.session, new, actor(), "staff"))
         except order_ops.OrderError as exc:
-            form.items.errors = [*form.items.errors, str(exc)]
+            form.items.errors = [*form.items.errors, describe(exc)]
             status = 422
         else:
             return answer(_("Order %(code)s created.", code=order.pickup_code),
@@ -109,7 +110,7 @@ def cancel(order_id: int):
     try:
         commit(lambda: order_ops.cancel(db.session, order, actor(), "cancelled by staff"))
     except order_ops.OrderError as exc:
-        return answer(str(exc), ok=False, to=here, status=exc.status_code)
+        return answer(describe(exc), ok=False, to=here, status=exc.status_code)
     return answer(_("Order %(code)s cancelled.", code=order.pickup_code), to=here)
 
 

@@ -14,7 +14,7 @@ from kiosk.extensions import db
 from kiosk.models import Order, OrderStatus, utcnow
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
-from kiosk.staff.common import answer, commit, get_order, station
+from kiosk.staff.common import answer, commit, describe, get_order, station
 from kiosk.staff.forms import ActionForm, PackForm, ScanForm
 
 TO_PACK = (OrderStatus.RECEIVED, OrderStatus.PACKING)
@@ -102,7 +102,7 @@ def pack_item(order_id: int):
             message = _("ALREADY PACKED: %(barcode)s is in the bag already!",
                         barcode=barcode[:64])
         else:
-            message = str(exc)
+            message = describe(exc)
         return answer(message, ok=False, to=here, kind=kind, barcode=barcode[:64])
     left = len(order_ops.missing_items(order))
     return answer(_("%(barcode)s packed; %(left)d left.", barcode=item.barcode, left=left),
@@ -125,7 +125,7 @@ def finish_packing(order_id: int):
                         "reason to pack without them.", n=len(missing),
                         items=", ".join(missing))
         else:
-            message = str(exc)
+            message = describe(exc)
         return answer(message, ok=False, to=here, missing=missing)
     return answer(_("Order %(code)s is packed. Print the bag label, then shelve it.",
                     code=order.pickup_code),

@@ -14,7 +14,7 @@ from kiosk.domain.orders import NotFound, OrderError
 from kiosk.extensions import db
 from kiosk.models import Shelf
 from kiosk.staff.auth import actor, login_required
-from kiosk.staff.common import answer, commit, station, wants_json
+from kiosk.staff.common import answer, commit, describe, station, wants_json
 from kiosk.staff.forms import ScanForm
 
 bp = Blueprint("staff_reports", __name__, url_prefix="/staff")
@@ -120,7 +120,7 @@ def _refusal(exc: OrderError, scanned: str) -> str:
     if kind == "not_expired":
         return _("NOT EXPIRED: bag %(code)s may wait until %(day)s. Put it back on %(slot)s.",
                  code=code, day=detail["deadline"], slot=detail["slot"])
-    return _("Refused: %(reason)s", reason=str(exc))
+    return _("Refused: %(reason)s", reason=describe(exc))
 
 
 def _refuse(form: ScanForm, message: str, status: int):

@@ -27,7 +27,15 @@ from kiosk.ils.holds import holds_mode
 from kiosk.models import Order, OrderStatus, Place, Shelf, Slot
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
-from kiosk.staff.common import answer, commit, days_since, deadline_state, get_order, station
+from kiosk.staff.common import (
+    answer,
+    commit,
+    days_since,
+    deadline_state,
+    describe,
+    get_order,
+    station,
+)
 from kiosk.staff.forms import ActionForm, ScanForm, SlotForm
 
 SHELVABLE = (OrderStatus.RECEIVED, OrderStatus.PACKING, OrderStatus.READY)
@@ -84,7 +92,7 @@ def _scan_item(raw: str, back: str):
     try:
         order = commit(lambda: item_bags.start(db.session, barcode, branch, actor()))
     except order_ops.OrderError as exc:
-        return answer(str(exc), ok=False, to=back, status=exc.status_code)
+        return answer(describe(exc), ok=False, to=back, status=exc.status_code)
     return answer(_("Item %(item)s is in a new bag %(code)s: scan more items, then the slot "
                     "label.", item=barcode, code=order.pickup_code),
                   to=url_for("staff.shelve_order", order_id=order.id), go=True)
@@ -95,7 +103,7 @@ def _add_item(order: Order, barcode: str, here: str):
     try:
         commit(lambda: item_bags.add(db.session, order, barcode, actor()))
     except order_ops.OrderError as exc:
-        return answer(str(exc), ok=False, to=here, status=exc.status_code)
+        return answer(describe(exc), ok=False, to=here, status=exc.status_code)
     return answer(_("Item %(item)s added to bag %(code)s (%(n)d items): scan more items or "
                     "the slot label.", item=barcode, code=order.pickup_code,
                     n=len(order.items)), to=here, go=True, items=len(order.items))
@@ -144,7 +152,7 @@ def put_on_slot(order_id: int):
 
         commit(work)
     except order_ops.OrderError as exc:
-        return answer(str(exc), ok=False, to=here, status=exc.status_code)
+        return answer(describe(exc), ok=False, to=here, status=exc.status_code)
     if was_on and was_on != order.slot_label:
         message = _("Bag %(code)s moved from %(old)s to %(slot)s.", code=order.pickup_code,
                     old=was_on, slot=order.slot_label)
@@ -163,7 +171,7 @@ def unshelve(order_id: int):
         slot = order.slot_label
         commit(lambda: shelf_ops.unshelve(db.session, order, actor()))
     except order_ops.OrderError as exc:
-        return answer(str(exc), ok=False, to=here, status=exc.status_code)
+        return answer(describe(exc), ok=False, to=here, status=exc.status_code)
     return answer(_("Bag %(code)s taken off %(slot)s.", code=order.pickup_code, slot=slot),
                   to=here)
 

@@ -15,7 +15,7 @@ from kiosk.extensions import db
 from kiosk.models import StaffUser
 from kiosk.staff import bp
 from kiosk.staff.auth import admin_required
-from kiosk.staff.common import answer, commit
+from kiosk.staff.common import answer, commit, describe
 from kiosk.staff.forms import ActionForm
 
 
@@ -49,7 +49,7 @@ def add_user():
         user = commit(lambda: accounts.create_user(db.session, form.username.data.strip(),
                                                    form.password.data, form.role.data))
     except accounts.AccountError as exc:
-        form.username.errors = [str(exc)]
+        form.username.errors = [describe(exc)]
         return _page(form, 422)
     return answer(_("User %(name)s added.", name=user.username), to=url_for("staff.users"))
 
