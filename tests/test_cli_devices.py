@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import cli
-from tests.test_printer import CODE128, CP865, PrinterStandIn
+from tests.test_printer import CODE128, CP865, PAPER_LOW, PAPER_OUT, PrinterStandIn
 
 RUN_CLI = "import sys; from kiosk.cli import main; sys.exit(main())"
 
@@ -85,6 +85,25 @@ def test_printer_test_prints_a_slip_with_norwegian_letters(tmp_path):
     job = listener.jobs[0]
     assert CP865 in job and "Bærum bibliotek".encode("cp865") in job
     assert b"\x91 \x9b \x86 \x92 \x9d \x8f" in job and CODE128 in job
+
+
+@pytest.mark.parametrize("status, exit_code, says", [
+    (PAPER_LOW, 0, "paper low: the roll is nearly used up"),
+    (PAPER_OUT, 1, "test slip not printed: network printer 127.0.0.1"),
+])
+def test_printer_test_reports_the_paper_sensor(tmp_path, status, exit_code, says):
+    listener = PrinterStandIn()
+    listener.status = status
+    config = write_config(tmp_path, f'[printer]\nkind = "escpos-network"\nhost = "127.0.0.1"\n'
+                          f"port = {listener.port}\n")
+    try:
+        result = CliRunner().invoke(cli, ["--config", str(config), "printer-test"])
+    finally:
+        listener.close()
+    assert result.exit_code == exit_code, result.output
+    assert says in result.output
+    if status == PAPER_OUT:
+        assert "out of paper" in result.output
 
 
 def test_printer_test_with_the_printer_off_fails_clearly(tmp_path):

@@ -88,6 +88,8 @@ def printer_test(station: StationContext) -> None:
     if not result.ok:
         fail(f"test slip not printed: {result.detail}")
     click.echo(f"test slip printed on {printer.describe()}")
+    if result.detail.endswith("paper low"):
+        click.echo("paper low: the roll is nearly used up; put in a new one soon")
 
 
 COMMANDS = [scanner_test, printer_test]
