@@ -7,7 +7,9 @@ clearance list, and reconciliation on demand and on a timer.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import Counter
 
 import pytest
 from factories import make_order
@@ -19,7 +21,7 @@ from kiosk.ils import sip2
 from kiosk.ils.holds import here
 from kiosk.ils.link import patron_info
 from kiosk.ils.reconcile import NOT_WAITING, reconcile
-from kiosk.models import AuditEvent, Order
+from kiosk.models import AuditEvent, CheckoutJob, Order
 
 CARD = "N000000001"
 FETCH = {"X-Requested-With": "fetch"}
@@ -199,6 +201,202 @@ def test_item_bag_groups_items_and_refuses_doubles(staff, session, station, ils)
     assert session.query(Order).filter_by(source="ils").count() == 2
     actions = [e.action for e in session.query(AuditEvent).filter_by(order_id=order_id)]
     assert actions[:2] == ["created", "packing"] and "item_added" in actions
+
+
+# --- staff collect a bag whose owner the ILS has not named -----------------------------
+
+MASKED = "*******001"  # kiosk.domain.cards.mask(CARD)
+
+
+def audit(session, order_id: int) -> list[tuple[str, str]]:
+    return [(e.action, e.detail or "") for e in session.query(AuditEvent)
+            .filter_by(order_id=order_id).order_by(AuditEvent.id)]
+
+
+def nothing_changed(session, lib, order_id: int, slot: str, events: list) -> None:
+    """The bag is still on its slot with no card, nothing lent, no checkout queued."""
+    session.expire_all()
+    order = session.get(Order, order_id)
+    assert (order.status, order.slot_label, order.card) == ("ready", slot, None)
+    assert all(i.lent_at is None for i in order.items)
+    assert not lib.checkouts and not lib.loans
+    assert session.query(CheckoutJob).count() == 0
+    assert audit(session, order_id) == events
+
+
+def collect_url(order: Order, where: str) -> tuple[str, dict]:
+    """The desk's collect scan or the order page's button: url and form data."""
+    if where == "desk":
+        return "/staff/collect", {"code": order.pickup_code}
+    return f"/staff/orders/{order.id}/collect", {}
+
+
+BOTH = pytest.mark.parametrize("where", ["desk", "order page"])
+
+
+def test_desk_scan_asks_for_the_card_then_lends_every_item_to_it_once(staff, session, station,
+                                                                      ils, caplog):
+    lib, _ = ils
+    order_id = shelve_items(staff, ["03016666661", "03016666662"], "B-02")
+    code = session.get(Order, order_id).pickup_code
+    r = staff.post("/staff/collect", data={"code": code}, headers=FETCH)
+    body = r.get_json()
+    assert r.status_code == 409 and not body["ok"] and body["need_card"], body
+    assert body["redirect"] == f"/staff/collect?bag={code}"  # the page that asks for the card
+    page = staff.get(body["redirect"]).get_data(as_text=True)
+    assert 'id="need-card"' in page and f"Bag {code} on slot B-02 has no patron card" in page
+    assert 'name="card"' in page and f'name="code" type="hidden" value="{code}"' in page
+    assert not lib.checkouts
+    caplog.set_level(logging.INFO)
+    r = staff.post("/staff/collect", data={"code": code, "card": " n000000001\n"}, headers=FETCH)
+    body = r.get_json()
+    assert r.status_code == 200 and body["ok"], body
+    assert body["message"] == f"Order {code} collected; slot B-02 freed."
+    assert body["redirect"] == "/staff/collect"  # back to scanning the next bag
+    assert lib.loans == {"03016666661": CARD, "03016666662": CARD}
+    assert lib.checkouts == Counter({"03016666661": 1, "03016666662": 1})
+    session.expire_all()
+    order = session.get(Order, order_id)
+    assert (order.status, order.card) == ("collected", CARD)
+    assert all(i.lent_at and i.due_date == "2031-01-15" for i in order.items)
+    events = audit(session, order_id)
+    assert events[-2] == ("card_given", f"patron card {MASKED} given by staff to lend the items")
+    assert events[-1] == ("collected",
+                          f"staff scan, card {MASKED} given at the desk: 2 item(s) lent")
+    assert all(CARD not in detail for _action, detail in events)
+    collected = session.query(AuditEvent).filter_by(order_id=order_id, action="collected").one()
+    assert collected.actor == "kari"
+    assert f"staff kari collecting order {order_id} with card {MASKED}" in caplog.text
+    assert CARD not in caplog.text
+    # the same scans again lend nothing twice
+    r = staff.post("/staff/collect", data={"code": code, "card": CARD}, headers=FETCH)
+    assert r.status_code == 404
+    assert lib.checkouts == Counter({"03016666661": 1, "03016666662": 1})
+
+
+def test_order_page_asks_for_the_card_and_lends_to_it(staff, session, station, ils):
+    lib, _ = ils
+    order_id = shelve_items(staff, ["03017777771", "03017777772"], "B-03")
+    page = staff.get(f"/staff/orders/{order_id}").get_data(as_text=True)
+    assert 'id="collect-with-card"' in page and 'name="card"' in page
+    assert "(not known yet)" in page and "(anonymised)" not in page
+    r = staff.post(f"/staff/orders/{order_id}/collect", data={"card": CARD},
+                   follow_redirects=True)
+    html = r.get_data(as_text=True)
+    code = session.get(Order, order_id).pickup_code
+    assert f"Order {code} collected." in html and 'id="collect-with-card"' not in html
+    assert lib.checkouts == Counter({"03017777771": 1, "03017777772": 1})
+    assert lib.loans == {"03017777771": CARD, "03017777772": CARD}
+    session.expire_all()
+    assert (session.get(Order, order_id).status, session.get(Order, order_id).card) == (
+        "collected", CARD)
+
+
+@BOTH
+def test_a_bag_without_owner_is_not_collected_without_a_card(staff, session, station, ils,
+                                                             where):
+    lib, _ = ils
+    order_id = shelve_items(staff, ["03018888881"], "B-04")
+    order = session.get(Order, order_id)
+    url, data = collect_url(order, where)
+    events = audit(session, order_id)
+    r = staff.post(url, data=data, headers=FETCH)
+    body = r.get_json()
+    assert r.status_code == 409 and not body["ok"] and body["need_card"], body
+    assert body["message"] == (
+        f"Bag {order.pickup_code} has no patron card yet: the library system has not named its "
+        "owner. Scan the patron's card to lend the items and mark the bag collected.")
+    nothing_changed(session, lib, order_id, "B-04", events)
+    # a plain form post (no script) lands on a page with the message and the card field
+    r = staff.post(url, data={**data, "card": ""}, follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "has no patron card yet" in html and 'name="card"' in html
+    nothing_changed(session, lib, order_id, "B-04", events)
+
+
+@BOTH
+@pytest.mark.parametrize("card", ["12345", "N00000000X", "N0000000011", "03018888882"])
+def test_a_bad_card_number_is_refused_and_nothing_changes(staff, session, station, ils, where,
+                                                          card):
+    lib, _ = ils
+    order_id = shelve_items(staff, ["03019999991"], "B-01")
+    order = session.get(Order, order_id)
+    url, data = collect_url(order, where)
+    events = audit(session, order_id)
+    r = staff.post(url, data={**data, "card": card}, headers=FETCH)
+    body = r.get_json()
+    assert r.status_code == 422 and not body["ok"], body
+    assert body["message"] == (f"That is not a valid patron card number: bag "
+                               f"{order.pickup_code} not collected.")
+    assert body["redirect"] is None  # the desk stays on the card field to scan again
+    nothing_changed(session, lib, order_id, "B-01", events)
+
+
+def test_items_the_ils_refuses_keep_the_bag_on_its_slot_without_a_card(staff, session, station,
+                                                                       ils):
+    lib, _ = ils
+    order_id = shelve_items(staff, ["03011212121", "03011212122"], "A-01")
+    code = session.get(Order, order_id).pickup_code
+    lib.refuse["03011212121"] = lib.refuse["03011212122"] = "Reservert for en annen låner"
+    r = staff.post("/staff/collect", data={"code": code, "card": CARD}, headers=FETCH)
+    body = r.get_json()
+    assert not body["ok"] and "03011212121 (Reservert for en annen låner)" in body["message"]
+    session.expire_all()
+    order = session.get(Order, order_id)
+    # nothing was lent to that card: the bag does not take it, and the next try asks again
+    assert (order.status, order.slot_label, order.card) == ("ready", "A-01", None)
+    assert [a for a, _d in audit(session, order_id)][-2:] == ["card_given", "partly_lent"]
+    # one item sorted out in the ILS: it is lent, and the bag keeps that card for the rest
+    del lib.refuse["03011212121"]
+    r = staff.post("/staff/collect", data={"code": code, "card": CARD}, headers=FETCH)
+    assert not r.get_json()["ok"] and "03011212122" in r.get_json()["message"]
+    session.expire_all()
+    order = session.get(Order, order_id)
+    assert (order.status, order.slot_label, order.card) == ("ready", "A-01", CARD)
+    del lib.refuse["03011212122"]
+    r = staff.post("/staff/collect", data={"code": code}, headers=FETCH)
+    assert r.get_json()["ok"], r.get_json()
+    assert lib.loans == {"03011212121": CARD, "03011212122": CARD}
+    assert lib.checkouts == Counter({"03011212121": 2, "03011212122": 3})
+
+
+def test_card_given_with_the_ils_down_queues_the_checkouts_to_it(staff, session, station, ils):
+    lib, server = ils
+    order_id = shelve_items(staff, ["03011313131", "03011313132"], "A-02")
+    code = session.get(Order, order_id).pickup_code
+    server.stop()
+    r = staff.post("/staff/collect", data={"code": code, "card": CARD}, headers=FETCH)
+    assert r.get_json()["ok"], r.get_json()
+    jobs = session.query(CheckoutJob).order_by(CheckoutJob.id).all()
+    assert [(j.item_barcode, j.state, j.card) for j in jobs] == [
+        ("03011313131", "queued", CARD), ("03011313132", "queued", CARD)]
+    session.expire_all()
+    order = session.get(Order, order_id)
+    assert (order.status, order.card) == ("collected", CARD)
+    assert audit(session, order_id)[-1][1].endswith("2 item(s) lent (queued for the ILS)")
+
+
+def test_a_card_other_than_the_bags_own_is_refused(staff, client, session, station, ils):
+    lib, _ = ils
+    order_id = shelve_items(staff, ["03011414141"], "A-03")
+    lib.patrons[CARD].holds = ["03011414141"]
+    scan(client)  # the ILS names the owner
+    session.expire_all()
+    order = session.get(Order, order_id)
+    assert order.card == CARD
+    assert 'id="collect-with-card"' not in staff.get(f"/staff/orders/{order_id}").get_data(
+        as_text=True)
+    r = staff.post("/staff/collect", data={"code": order.pickup_code, "card": "N000000002"},
+                   headers=FETCH)
+    assert r.status_code == 409
+    assert r.get_json()["message"] == (f"Bag {order.pickup_code} belongs to another patron "
+                                       "card: not collected.")
+    assert not lib.checkouts
+    # the bag's own card needs nothing from staff: collected and lent as before
+    r = staff.post("/staff/collect", data={"code": order.pickup_code}, headers=FETCH)
+    assert r.get_json() == {"ok": True, "redirect": None, "message":
+                            f"Order {order.pickup_code} collected; slot A-03 freed."}
+    assert lib.loans == {"03011414141": CARD} and lib.checkouts["03011414141"] == 1
 
 
 # --- the ILS away -----------------------------------------------------------------------

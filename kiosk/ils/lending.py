@@ -9,12 +9,18 @@ the ILS refuses any item, the items it lent stay lent, and the order stays `read
 on its slot holding just the refused items (each with the ILS's screen message),
 with an audit note for staff; the patron is told to leave those items and see
 staff. Collecting the same order again later tries only the items not yet lent.
+
+A bag with no card (an item bag whose owner the ILS has not named yet) cannot be lent
+to anyone: `card_needed` says so, and staff give the patron's card when they collect
+it. The card that items were lent or queued to becomes the order's card, so that a
+later try lends the rest to the same patron.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -55,6 +61,15 @@ class PickupOutcome:
         return {**asdict(self), "refused": [asdict(i) for i in self.refused]}
 
 
+def card_needed(order: Order, ils: Any) -> bool:
+    """Return True when collecting order lends its items but the order has no card.
+
+    ils is the station's `[ils]` settings: lending at collect needs a SIP2 link and
+    `checkout_on_collect`; without them a bag with no card is collected as before.
+    """
+    return order.card is None and ils.kind == "sip2" and bool(ils.checkout_on_collect)
+
+
 _STATE = {queue.DONE: "lent", queue.QUEUED: "queued", queue.REFUSED: "refused",
           queue.FAILED: "refused"}
 
@@ -86,6 +101,8 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
                                              job.due_date, job.message))
     if offline:
         outcome.ils = "offline"
+    if order.card is None and card and any(j.state in (queue.DONE, queue.QUEUED) for j in jobs):
+        order.card = card  # the card its items went to: a later try lends the rest to it
     lent = [i for i in outcome.items if i.state != "refused"]
     if not outcome.refused:
         order_ops.collect(session, order, actor,

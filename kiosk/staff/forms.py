@@ -24,6 +24,25 @@ class ScanForm(FlaskForm):
     code = StringField(_l("Scan"), validators=[DataRequired(), Length(max=256)])
 
 
+class CardForm(FlaskForm):
+    """Mark collected on an order page: the patron's card, for a bag that has none yet."""
+
+    # Checked by the station's CardReader, which also refuses one too long.
+    card = StringField(_l("Patron card"), validators=[Optional()])
+
+
+class CollectForm(ScanForm):
+    """Mark collected by scan: the bag label, then the patron's card if the bag has none."""
+
+    card = StringField(_l("Patron card"), validators=[Optional()])
+
+
+class CollectCardForm(CardForm):
+    """The second step of a collect scan: the bag is known, the patron's card is asked."""
+
+    code = HiddenField()
+
+
 class PackForm(FlaskForm):
     override_reason = TextAreaField(_l("Reason for packing with items missing"),
                                     validators=[Optional(), Length(max=500)])

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from kiosk.domain import orders as order_ops
 from kiosk.domain import pickup_codes
+from kiosk.domain.cards import mask
 from kiosk.domain.messages import N_
 from kiosk.extensions import db
 from kiosk.ils import attach
-from kiosk.ils.lending import collect_with_checkout
+from kiosk.ils.lending import card_needed, collect_with_checkout
 from kiosk.models import Order, OrderStatus
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
 from kiosk.staff.common import answer, commit, deadline_state, describe, get_order, station
-from kiosk.staff.forms import ActionForm, NewOrderForm, ScanForm, SlotForm
+from kiosk.staff.forms import (
+    ActionForm,
+    CardForm,
+    CollectCardForm,
+    CollectForm,
+    NewOrderForm,
+    ScanForm,
+    SlotForm,
+)
 
+log = logging.getLogger(__name__)
 PAGE = 50
 
 
@@ -48,7 +62,8 @@ def order_detail(order_id: int):
     order = get_order(order_id)
     return render_template("staff/orders/detail.html", order=order, form=ActionForm(),
                            slot_form=SlotForm(), state=deadline_state(order),
-                           missing=order_ops.missing_items(order))
+                           missing=order_ops.missing_items(order), card_form=CardForm(),
+                           ask_card=card_needed(order, station().settings.ils))
 
 
 def _parse_items(text: str) -> list[order_ops.NewItem]:
@@ -91,14 +106,15 @@ def new_order():
 @bp.post("/orders/<int:order_id>/collect")
 def collect(order_id: int):
     order = get_order(order_id)
-    ActionForm()
+    form = CardForm()
     here = url_for("staff.order_detail", order_id=order.id)
     if order.status != OrderStatus.READY:
         return answer(_("Order %(code)s is %(status)s and cannot be collected.",
                         code=order.pickup_code, status=order.status), ok=False, to=here)
-    refused = _collect(order)
-    if refused:
-        return answer(refused, ok=False, to=here)
+    refusal = _collect(order, form.card.data)
+    if refusal:
+        return answer(refusal.message, ok=False, to=here, status=refusal.status,
+                      **refusal.data)
     return answer(_("Order %(code)s collected.", code=order.pickup_code), to=here)
 
 
@@ -116,13 +132,23 @@ def cancel(order_id: int):
 
 @bp.get("/collect")
 def collect_scan_page():
-    return render_template("staff/orders/collect.html", form=ScanForm())
+    """The desk's collect scan; `?bag=` asks for the patron's card of a bag that has none."""
+    bag = order_ops.by_pickup_code(db.session, request.args.get("bag", "")[:64])
+    if (bag is not None and bag.branch == station().branch
+            and bag.status == OrderStatus.READY and card_needed(bag, station().settings.ils)):
+        return render_template("staff/orders/collect.html", bag=bag,
+                               form=CollectCardForm(code=bag.pickup_code))
+    return render_template("staff/orders/collect.html", bag=None, form=ScanForm())
 
 
 @bp.post("/collect")
 def collect_by_scan():
-    """Mark the order on the scanned bag label collected (the patron has it)."""
-    form = ScanForm()
+    """Mark the order on the scanned bag label collected (the patron has it).
+
+    A bag with no card while items are lent at collect needs the patron's card too
+    (`card`): without it the answer sends staff to the page that asks for it.
+    """
+    form = CollectForm()
     back = url_for("staff.collect_scan_page")
     raw = (form.code.data or "").strip() if form.validate() else ""
     order = order_ops.by_pickup_code(db.session, raw) if raw else None
@@ -133,24 +159,70 @@ def collect_by_scan():
         return answer(_("Order %(code)s is %(status)s, not on a shelf: not collected.",
                         code=order.pickup_code, status=order.status), ok=False, to=back)
     slot = order.slot_label
-    refused = _collect(order)
-    if refused:
-        return answer(refused, ok=False, to=back)
+    card_given = bool((form.card.data or "").strip())
+    refusal = _collect(order, form.card.data)
+    if refusal:
+        # A bag that still has no card goes (back) to the page that asks for the card.
+        to = (url_for("staff.collect_scan_page", bag=order.pickup_code)
+              if card_needed(order, station().settings.ils) else back)
+        return answer(refusal.message, ok=False, to=to, status=refusal.status,
+                      go=refusal.data.get("need_card", False) and not card_given,
+                      **refusal.data)
     return answer(_("Order %(code)s collected; slot %(slot)s freed.", code=order.pickup_code,
-                    slot=slot), to=back)
+                    slot=slot), to=back, go=card_given)
 
 
-def _collect(order: Order) -> str | None:
+@dataclass
+class Refusal:
+    """Why a bag at the desk was not collected: the message, the HTTP status, JSON extras."""
+
+    message: str
+    status: int = 409
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _collect(order: Order, raw_card: str | None = None) -> Refusal | None:
     """Collect a bag handed over at the desk, lending its items as the kiosk does.
 
     With an ILS link and `checkout_on_collect`, each item is checked out to the order's
-    card first (queued when the ILS is down); returns a message if the ILS refused some.
+    card first (queued when the ILS is down); items the ILS refuses keep the order on its
+    slot. A bag with no card yet (an item bag whose owner the ILS has not named) is lent
+    to the patron's card that staff give (raw_card, checked by the station's CardReader);
+    without a valid one nothing changes. A card given for a bag with a card must be that
+    card. Returns why the bag was not collected, or None.
     """
     st = station()
-    link = attach(st) if st.settings.ils.checkout_on_collect and order.card else None
-    outcome = collect_with_checkout(db.session, order, order.card or "", link, actor(),
-                                    detail="staff scan")
+    code = order.pickup_code
+    raw = (raw_card or "").strip()
+    needed = card_needed(order, st.settings.ils)
+    given = None
+    if needed and not raw:
+        return Refusal(_("Bag %(code)s has no patron card yet: the library system has not "
+                         "named its owner. Scan the patron's card to lend the items and "
+                         "mark the bag collected.", code=code), data={"need_card": True})
+    if raw and (needed or order.card is not None):
+        given = st.cards.card(raw)
+        if given is None:
+            return Refusal(_("That is not a valid patron card number: bag %(code)s not "
+                             "collected.", code=code), status=422, data={"need_card": needed})
+        if order.card is not None and given != order.card:
+            return Refusal(_("Bag %(code)s belongs to another patron card: not collected.",
+                             code=code))
+    card = order.card or (given if needed else None)
+    link = attach(st) if st.settings.ils.checkout_on_collect and card else None
+    who = actor()
+    detail = "staff scan"
+    if needed and card:
+        detail = f"staff scan, card {mask(card)} given at the desk"
+        order_ops.record(db.session, order, who, "card_given",
+                         detail=f"patron card {mask(card)} given by staff to lend the items")
+    outcome = collect_with_checkout(db.session, order, card or "", link, who, detail=detail)
+    if needed:
+        log.info("staff %s collecting order %s with card %s given at the desk: %s",
+                 who.name, order.id, mask(card),
+                 "collected" if outcome.collected else f"{len(outcome.refused)} item(s) refused")
     if not outcome.refused:
         return None
-    return _("The library system refused %(items)s; the order stays on its slot.",
-             items=", ".join(f"{i.barcode} ({i.message or '-'})" for i in outcome.refused))
+    return Refusal(_("The library system refused %(items)s; the order stays on its slot.",
+                     items=", ".join(f"{i.barcode} ({i.message or '-'})"
+                                     for i in outcome.refused)))
