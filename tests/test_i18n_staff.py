@@ -172,8 +172,13 @@ def test_packing_refused_by_the_order_state_is_told_in_bokmal(app, client):
     response = client.post(f"/staff/packing/{order_id}/item", data={"code": barcode},
                            headers=FETCH)
     assert response.json["ok"] is False
-    assert response.json["message"] == (f"bestilling {order_id} har status cancelled og kan "
-                                        "ikke få status packing")
+    assert response.json["message"] == (f"bestilling {order_id} har status avbestilt og kan "
+                                        "ikke få status pakkes")
+    # the order page's badge and the orders list's filter name the status in Bokmål too
+    page = client.get(f"/staff/orders/{order_id}").get_data(as_text=True)
+    assert re.search(r'class="badge status-cancelled">avbestilt<', page)
+    listing = client.get("/staff/orders").get_data(as_text=True)
+    assert '<option value="received" >mottatt</option>' in listing
 
 
 @pytest.mark.parametrize("lang,message", [

@@ -14,8 +14,10 @@ from flask import Blueprint, Flask
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 from kiosk.staff import auth  # noqa: E402  (needs `bp` defined above)
+from kiosk.staff.common import status_name  # noqa: E402
 
 bp.before_request(auth.guard_blueprint)
+bp.add_app_template_global(status_name)
 
 VIEW_MODULES = ("kiosk.staff.views", "kiosk.staff.packing", "kiosk.staff.shelving",
                 "kiosk.staff.orders", "kiosk.staff.users", "kiosk.staff.imports")

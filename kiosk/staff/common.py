@@ -45,14 +45,29 @@ def answer(message: str, *, ok: bool = True, to: str, status: int | None = None,
     return redirect(to, code=303)
 
 
+# What staff read for each order status; the badge's CSS class keeps the code.
+STATUS_NAMES = {"received": N_("received"), "packing": N_("packing"), "ready": N_("ready"),
+                "collected": N_("collected"), "expired": N_("expired"),
+                "cancelled": N_("cancelled")}
+# Params of domain messages that hold an order status.
+STATUS_PARAMS = ("status", "wanted")
+
+
+def status_name(status: Any) -> str:
+    """Return an order status in the page's language (an unknown one as it is)."""
+    code = str(status)
+    return gettext(STATUS_NAMES[code]) if code in STATUS_NAMES else code
+
+
 def describe(exc: BaseException) -> str:
     """Return an error's message in the page's language.
 
     A domain error (StationError: OrderError, AccountError) is translated from its
-    template and params; any other exception gives its own text.
+    template and params, order statuses included; any other exception gives its own text.
     """
     if isinstance(exc, StationError):
-        return gettext(exc.template, **exc.params)
+        params = {k: status_name(v) if k in STATUS_PARAMS else v for k, v in exc.params.items()}
+        return gettext(exc.template, **params)
     return str(exc)
 
 

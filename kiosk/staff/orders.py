@@ -20,7 +20,15 @@ from kiosk.ils.lending import card_needed, collect_with_checkout
 from kiosk.models import Order, OrderStatus
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
-from kiosk.staff.common import answer, commit, deadline_state, describe, get_order, station
+from kiosk.staff.common import (
+    answer,
+    commit,
+    deadline_state,
+    describe,
+    get_order,
+    station,
+    status_name,
+)
 from kiosk.staff.forms import (
     ActionForm,
     CardForm,
@@ -110,7 +118,8 @@ def collect(order_id: int):
     here = url_for("staff.order_detail", order_id=order.id)
     if order.status != OrderStatus.READY:
         return answer(_("Order %(code)s is %(status)s and cannot be collected.",
-                        code=order.pickup_code, status=order.status), ok=False, to=here)
+                        code=order.pickup_code, status=status_name(order.status)),
+                      ok=False, to=here)
     refusal = _collect(order, form.card.data)
     if refusal:
         return answer(refusal.message, ok=False, to=here, status=refusal.status,
@@ -157,7 +166,8 @@ def collect_by_scan():
                       ok=False, to=back, status=404)
     if order.status != OrderStatus.READY:
         return answer(_("Order %(code)s is %(status)s, not on a shelf: not collected.",
-                        code=order.pickup_code, status=order.status), ok=False, to=back)
+                        code=order.pickup_code, status=status_name(order.status)),
+                      ok=False, to=back)
     slot = order.slot_label
     card_given = bool((form.card.data or "").strip())
     refusal = _collect(order, form.card.data)
