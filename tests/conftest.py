@@ -177,8 +177,11 @@ def browser():
         if os.environ.get("KIOSK_REQUIRE_BROWSER"):
             pytest.fail(f"{CHROMIUM} not found and KIOSK_REQUIRE_BROWSER is set")
         pytest.skip(f"{CHROMIUM} not installed")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait for the state they expect; a loaded two-core CI machine may take
+    # longer than Playwright's default 5 s to load a page or answer a scan.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

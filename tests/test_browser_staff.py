@@ -7,10 +7,12 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 from factories import make_order
+from flask import request
 from playwright.sync_api import expect
 from staff_helpers import PASSWORD, make_user
 
@@ -25,6 +27,25 @@ def wedge_scan(page, code: str) -> None:
     """Type code as a USB keyboard-wedge scanner does: keys ms apart, then Enter."""
     page.keyboard.type(code, delay=5)
     page.keyboard.press("Enter")
+
+
+def scanner_ready(page, field: str = "#scan") -> None:
+    """Wait until a newly opened page takes scans: its script is running, its field focused.
+
+    The URL changes when the next page starts; until staff.js (at the end of the page) has
+    run, Enter would post the form without it and keys typed before the autofocus are lost.
+    """
+    page.wait_for_load_state("domcontentloaded")
+    expect(page.locator(field)).to_be_focused()
+
+
+def log_in(page, username: str = "kari") -> None:
+    """Log in through the form (in English, as the tests read it) and wait for the next page."""
+    page.goto("/staff/login?lang=en")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).not_to_have_url(re.compile(r"/staff/login"))
 
 
 def screenshot(page, name: str) -> None:
@@ -62,12 +83,12 @@ def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):
     expect(page.locator(".pick-list")).to_contain_text(code)
 
     # open the order by scanning its pickup code into the autofocused field
-    expect(page.locator("#scan")).to_be_focused()
+    scanner_ready(page)
     wedge_scan(page, code)
     expect(page).to_have_url(re.compile(rf"/staff/packing/{order_id}$"))
 
     # scan items fast; a wrong item in between warns loudly
-    expect(page.locator("#scan")).to_be_focused()
+    scanner_ready(page)
     wedge_scan(page, barcodes[0])
     wedge_scan(page, "9999999999")
     wedge_scan(page, barcodes[1])
@@ -82,6 +103,7 @@ def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):
     # "Packed" is refused while an item is missing
     page.locator("#packed").click()
     expect(page.locator(".flash-error")).to_contain_text("1 item(s) missing")
+    scanner_ready(page)
     wedge_scan(page, barcodes[2])
     expect(page.locator("#left")).to_have_text("0")
     expect(page.locator(".scan-result")).to_have_class(re.compile("ok"))
@@ -90,12 +112,12 @@ def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):
 
     # shelving: scan the bag label, then the slot label
     page.get_by_role("link", name="Shelving", exact=True).click()
-    expect(page.locator("#bag")).to_be_focused()
+    scanner_ready(page, "#bag")
     wedge_scan(page, code.replace("-", ""))  # a Code 128 read of the label, hyphen or not
     expect(page).to_have_url(re.compile(rf"/staff/shelving/{order_id}$"))
     expect(page.locator("#accept-suggestion")).to_be_visible()
     screenshot(page, "staff-shelving.png")
-    expect(page.locator("#slot")).to_be_focused()
+    scanner_ready(page, "#slot")
     wedge_scan(page, "A-01")  # one expired bag on it: room for one more
     expect(page).to_have_url(re.compile(r"/staff/shelving$"))
     expect(page.locator(".flash-success")).to_contain_text(f"Bag {code} is on A-01")
@@ -104,8 +126,10 @@ def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):
     other = make_order(session, items=1)
     other.packed_at = dt.datetime.now(dt.UTC)
     session.commit()
+    scanner_ready(page, "#bag")
     wedge_scan(page, other.pickup_code)
     expect(page).to_have_url(re.compile(rf"/staff/shelving/{other.id}$"))
+    scanner_ready(page, "#slot")
     wedge_scan(page, "A-02")
     expect(page.locator(".scan-result")).to_contain_text("slot A-02 is full")
     assert page.evaluate("document.body.dataset.lastBeep") == "error"
@@ -132,14 +156,54 @@ def test_session_end_sends_the_scanner_page_back_to_login(page, app, session):
     app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, "kari")
     order = make_order(session, items=1)
-    page.goto("/staff/login?lang=en")
-    page.get_by_label("Username").fill("kari")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page)
     page.goto(f"/staff/packing/{order.id}")
+    scanner_ready(page)
     page.context.clear_cookies()
     wedge_scan(page, order.items[0].barcode)
     expect(page).to_have_url(re.compile(r"/staff/login\?timeout=1&next="))
+
+
+def test_scans_typed_before_the_next_page_is_up_are_posted_there(page, app, session):
+    """A scanner is quicker than a busy station: the pickup code opens the order, and the
+    items scanned before the order's page has come are packed on it, not lost on the list."""
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app, "kari")
+    order = make_order(session, items=3)
+    order_id, code = order.id, order.pickup_code
+    barcodes = [i.barcode for i in order.items]
+    session.close()
+    requested, release = threading.Event(), threading.Event()
+
+    @app.before_request
+    def slow_order_page():  # the station takes its time to send the order's page
+        if request.method == "GET" and request.path == f"/staff/packing/{order_id}":
+            requested.set()
+            release.wait(20)
+
+    try:
+        log_in(page)
+        page.goto("/staff/packing")
+        scanner_ready(page)
+        # the pickup code and, before the station has answered it, the first item
+        page.evaluate("""codes => {
+            for (const code of codes) {
+                const input = document.activeElement;
+                input.value = code;
+                input.form.requestSubmit();
+            }
+        }""", [code, barcodes[0]])
+        assert requested.wait(20)  # the answer sent the page on; the order's page is coming
+        wedge_scan(page, barcodes[1])  # typed into the pick list, still on the screen
+    finally:
+        release.set()
+    expect(page).to_have_url(re.compile(rf"/staff/packing/{order_id}$"))
+    expect(page.locator("#left")).to_have_text("1")
+    for barcode, state in zip(barcodes, ("packed", "packed", "missing"), strict=True):
+        expect(page.locator(f'[data-item="{barcode}"]')).to_have_class(state)
+    expect(page.locator(".scan-result")).to_have_class(re.compile("ok"))
+    session.expire_all()
+    assert [i.barcode for i in session.get(Order, order_id).items if i.packed_at] == barcodes[:2]
 
 
 def zbar(png: Path) -> set[str]:
@@ -157,10 +221,7 @@ def test_bag_label_barcodes_decode_as_printed(browser, live_server, app, session
     context = browser.new_context(base_url=live_server, device_scale_factor=4)
     try:
         page = context.new_page()
-        page.goto("/staff/login?lang=en")
-        page.get_by_label("Username").fill("kari")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page)
         page.goto(f"/staff/orders/{order.id}/label")
         expect(page.locator(".code")).to_have_text(order.pickup_code)
         for part, symbology in ((".code128", "CODE-128"), (".qr", "QR-Code")):

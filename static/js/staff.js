@@ -70,20 +70,66 @@
     show(form, data.ok, data.message || "");
     beep(data.ok ? "ok" : "error");
     if (data.ok && data.barcode) { markPacked(data.barcode, data.left); }
-    if (data.redirect) { location.assign(data.redirect); }
+    if (data.redirect) {
+      leavingFor = new URL(data.redirect, location.href).href;
+      location.assign(data.redirect);
+    }
   }
 
-  /* Scans are posted one after another, in the order they were typed. */
+  /* Scans are posted one after another, in the order they were typed. A scan answered with
+     a redirect sends the page on; scans typed before the next page is up (a scanner is
+     quicker than a busy station) belong to that page, not to this page's form: they are
+     kept in sessionStorage and posted from the next page, still in order. */
+  const PENDING = "kiosk-staff-pending-scans";
+  const PENDING_MAX_AGE_MS = 60000;
+  let leavingFor = null;
   let queue = Promise.resolve();
+
+  function keepForNextPage(code) {
+    try {
+      let pending = JSON.parse(sessionStorage.getItem(PENDING) || "null");
+      if (!pending || pending.to !== leavingFor) { pending = {to: leavingFor, codes: []}; }
+      pending.at = Date.now();
+      pending.codes.push(code);
+      sessionStorage.setItem(PENDING, JSON.stringify(pending));
+    } catch (e) { /* no session storage: the scan is lost, as without this */ }
+  }
+
+  function enqueue(form, body, code) {
+    queue = queue.then(function () {
+      if (leavingFor !== null && code !== null) { keepForNextPage(code); return undefined; }
+      return send(form, body);
+    });
+  }
+
   document.addEventListener("submit", function (ev) {
     const form = ev.target;
     if (!form.matches("form[data-fetch]") || !window.fetch) { return; }
     ev.preventDefault();
     const body = new FormData(form);
     const input = form.querySelector("[data-scan-input]");
+    const code = input ? input.value : null;
     if (input) { input.value = ""; input.focus(); }
-    queue = queue.then(function () { return send(form, body); });
+    enqueue(form, body, code);
   });
+
+  /* Scans kept by the page before this one, if it was sending us here. */
+  (function postKeptScans() {
+    let pending = null;
+    try {
+      pending = JSON.parse(sessionStorage.getItem(PENDING) || "null");
+      sessionStorage.removeItem(PENDING);
+    } catch (e) { return; }
+    if (!pending || pending.to !== location.href || !Array.isArray(pending.codes) ||
+        !(Date.now() - pending.at < PENDING_MAX_AGE_MS) || !window.fetch) { return; }
+    const input = document.querySelector("form[data-fetch] [data-scan-input]");
+    if (!input) { return; }
+    pending.codes.forEach(function (code) {
+      const body = new FormData(input.form);
+      body.set(input.name, code);
+      enqueue(input.form, body, code);
+    });
+  }());
 
   /* A wedge scanner types wherever the focus is: keep it on the scan field. */
   document.addEventListener("keydown", function (ev) {
