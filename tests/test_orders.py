@@ -72,6 +72,18 @@ def test_missing_item_blocks_packed_unless_overridden(session):
     assert order.packed_at and order.pack_note == "damaged, replaced later"
 
 
+def test_packed_twice_is_recorded_once(session):
+    order = make_order(session, items=1)
+    orders.pack_item(session, order, order.items[0].barcode, ACTOR)
+    orders.finish_packing(session, order, ACTOR)
+    first = order.packed_at
+    orders.finish_packing(session, order, ACTOR)  # "Packed" clicked twice
+    session.flush()
+    assert order.packed_at == first
+    session.expire(order, ["audit"])
+    assert [e.action for e in order.audit].count("packed") == 1
+
+
 def test_anonymise_drops_card_of_old_closed_orders_only(session):
     old = make_order(session, card="N100000001", status="cancelled")
     old.closed_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)

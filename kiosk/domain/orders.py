@@ -175,7 +175,12 @@ def missing_items(order: Order) -> list[Item]:
 
 def finish_packing(session: Session, order: Order, actor: Actor,
                    override_reason: str | None = None) -> None:
-    """Mark the bag packed; missing items block this unless a reason is given."""
+    """Mark the bag packed; missing items block this unless a reason is given.
+
+    Packing a bag already packed changes nothing (a double click on "Packed").
+    """
+    if order.packed_at is not None:
+        return
     missing = missing_items(order)
     if missing and not (override_reason and override_reason.strip()):
         raise OrderError(N_("%(n)d item(s) not packed"),
