@@ -231,6 +231,15 @@ def collect_url(order: Order, where: str) -> tuple[str, dict]:
     return f"/staff/orders/{order.id}/collect", {}
 
 
+def bag_without_owner(staff, session, barcodes: list[str], slot: str, where: str):
+    """Shelve an item bag the ILS has named no owner for; return it, its collect url and
+    form data, and its audit trail so far."""
+    order_id = shelve_items(staff, barcodes, slot)
+    order = session.get(Order, order_id)
+    url, data = collect_url(order, where)
+    return order_id, order, url, data, audit(session, order_id)
+
+
 BOTH = pytest.mark.parametrize("where", ["desk", "order page"])
 
 
@@ -296,10 +305,8 @@ def test_order_page_asks_for_the_card_and_lends_to_it(staff, session, station, i
 def test_a_bag_without_owner_is_not_collected_without_a_card(staff, session, station, ils,
                                                              where):
     lib, _ = ils
-    order_id = shelve_items(staff, ["03018888881"], "B-04")
-    order = session.get(Order, order_id)
-    url, data = collect_url(order, where)
-    events = audit(session, order_id)
+    order_id, order, url, data, events = bag_without_owner(staff, session, ["03018888881"], "B-04",
+                                                           where)
     r = staff.post(url, data=data, headers=FETCH)
     body = r.get_json()
     assert r.status_code == 409 and not body["ok"] and body["need_card"], body
@@ -319,10 +326,8 @@ def test_a_bag_without_owner_is_not_collected_without_a_card(staff, session, sta
 def test_a_bad_card_number_is_refused_and_nothing_changes(staff, session, station, ils, where,
                                                           card):
     lib, _ = ils
-    order_id = shelve_items(staff, ["03019999991"], "B-01")
-    order = session.get(Order, order_id)
-    url, data = collect_url(order, where)
-    events = audit(session, order_id)
+    order_id, order, url, data, events = bag_without_owner(staff, session, ["03019999991"], "B-01",
+                                                           where)
     r = staff.post(url, data={**data, "card": card}, headers=FETCH)
     body = r.get_json()
     assert r.status_code == 422 and not body["ok"], body
