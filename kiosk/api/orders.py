@@ -128,11 +128,6 @@ def create():
     if draft is None:
         raise BadRequest("invalid order", [p.as_dict() for p in problems])
     session = db.session
-    if draft.new.ref:
-        existing = session.scalar(select(Order.id).where(Order.ref == draft.new.ref))
-        if existing:
-            raise order_ops.OrderError(f"an order with ref {draft.new.ref!r} exists already",
-                                       {"ref": draft.new.ref, "id": existing})
     order = shelving.with_retry(
         session, lambda: order_ops.create_order(session, draft.new, _actor(), source="api"))
     log.info("api: order %s created with %d item(s) for %s", order.id, len(order.items),

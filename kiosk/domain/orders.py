@@ -97,6 +97,15 @@ def move(session: Session, order: Order, to: str, actor: Actor, detail: str | No
     order.status = to
 
 
+def _ref_taken(session: Session, ref: str | None) -> OrderError | None:
+    """Return the error for a ref another order has already (its id in the detail), or None."""
+    existing = session.scalar(select(Order.id).where(Order.ref == ref)) if ref else None
+    if existing is None:
+        return None
+    return OrderError(N_("an order with ref %(ref)r exists already"),
+                      {"ref": ref, "id": existing}, ref=ref)
+
+
 def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "import",
                  attempts: int = 20) -> Order:
     """Add an order with a fresh pickup code (unique among open orders) and flush it."""
@@ -105,9 +114,9 @@ def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "i
     barcodes = [i.barcode for i in new.items]
     if len(set(barcodes)) != len(barcodes):
         raise OrderError(N_("the same item barcode appears twice in one order"))
-    if new.ref and session.scalar(select(Order.id).where(Order.ref == new.ref)):
-        raise OrderError(N_("an order with ref %(ref)r exists already"), {"ref": new.ref},
-                         ref=new.ref)
+    taken = _ref_taken(session, new.ref)
+    if taken:
+        raise taken
     for _ in range(attempts):
         code = pickup_codes.new_code()
         order = Order(
@@ -120,9 +129,9 @@ def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "i
                 session.add(order)
                 session.flush()
         except IntegrityError as exc:
-            if new.ref and session.scalar(select(Order.id).where(Order.ref == new.ref)):
-                raise OrderError(N_("an order with ref %(ref)r exists already"),
-                                 ref=new.ref) from exc
+            taken = _ref_taken(session, new.ref)
+            if taken:
+                raise taken from exc
             continue  # pickup code taken by an open order: draw again
         record(session, order, actor, "created", detail=f"{len(new.items)} item(s)")
         return order
