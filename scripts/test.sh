@@ -8,6 +8,12 @@ if [ "${KIOSK_SKIP_SETUP:-}" != 1 ]; then
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v zbarimg >/dev/null || need+=(zbar-tools)
+# zbarimg reads the SVG QR codes through ImageMagick's SVG coder, which is in the "extra" package.
+dpkg -s libmagickcore-6.q16-6-extra >/dev/null 2>&1 || need+=(libmagickcore-6.q16-6-extra)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v sox >/dev/null || need+=(sox)
+command -v openssl >/dev/null || need+=(openssl)
 if (( ${#need[@]} )); then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -q
