@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 
 from kiosk import config as config_mod
+from kiosk import webpolicy
 from kiosk.appsetup import (
     MIGRATIONS,
     StationJSONProvider,
@@ -52,6 +53,7 @@ def create_app(settings: config_mod.Settings | None = None,
     csrf.init_app(app)
     limiter.init_app(app)
     configure_i18n(app, settings)
+    webpolicy.init_app(app)
 
     from kiosk.station import Station
     from kiosk.views import register_blueprints

@@ -6,6 +6,7 @@ SVG for pages (scales crisply on any printer), PNG for places that need pixels.
 from __future__ import annotations
 
 import io
+import re
 
 import barcode
 import qrcode
@@ -21,6 +22,8 @@ def code128_svg(text: str) -> str:
     out = io.BytesIO()
     barcode.get("code128", text, writer=SVGWriter()).write(out, options=dict(_OPTIONS))
     svg = out.getvalue().decode("utf-8")
+    # Colours as attributes, not style="": pages allow no inline style (webpolicy's CSP).
+    svg = re.sub(r'style="fill:(\w+);?"', r'fill="\1"', svg)
     return svg[svg.index("<svg"):]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from kiosk.config_schema import (
     DEFAULT_SHELVES,
+    MAX_SHELVES,
     NUMBER,
     REQUIRED_IN_ARRAYS,
     SCHEMA,
@@ -120,6 +121,10 @@ def _cross_checks(s: Settings, problems: list[str]) -> None:
         if dev.exists() and not os.access(dev, os.R_OK | os.W_OK):
             problems.append(f"scanner.port: {dev} exists but cannot be opened for reading "
                             "and writing (is the user in the dialout group?)")
+    if s.sections["station"]["role"] == "desk" and sc["kind"] == "serial":
+        problems.append('scanner.kind: a desk station reads no scanner itself (its scanner '
+                        'types into the staff pages); use "keyboard" or "none" when '
+                        'station.role is "desk"')
     pr = s.sections["printer"]
     needs = {"escpos-network": "host", "file": "path", "escpos-usb": "vendor_id"}
     if pr["kind"] == "escpos-serial" and not isinstance(pr["port"], str):
@@ -157,6 +162,9 @@ def parse(data: dict[str, Any], source: str = "built-in defaults") -> Settings:
         items = data.get(name, DEFAULT_SHELVES if name == "shelves" else [])
         if not isinstance(items, list):
             problems.append(f"{name}: must be an array of tables ([[{name}]])")
+            continue
+        if name == "shelves" and len(items) > MAX_SHELVES:
+            problems.append(f"shelves: at most {MAX_SHELVES} shelves, got {len(items)}")
             continue
         checked = []
         for i, item in enumerate(items):

@@ -27,6 +27,14 @@ def _not_negative(v: Any) -> str | None:
     return None if v >= 0 else "must not be negative"
 
 
+def _between(low: int, high: int, why: str = "") -> Check:
+    def check(v: Any) -> str | None:
+        if low <= v <= high:
+            return None
+        return f"must be between {low} and {high}{why}, got {v}"
+    return check
+
+
 def _port(v: Any) -> str | None:
     return None if 0 < v < 65536 else "must be a port number between 1 and 65535"
 
@@ -96,6 +104,9 @@ class Key:
 
 
 _STR, _INT, _BOOL = str, int, bool
+MAX_SLOTS = 999  # per shelf
+MAX_CAPACITY = 100  # bags per slot
+MAX_SHELVES = 200
 NUMBER = (int, float)
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -103,6 +114,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "name": Key(_STR, "Pickup station", _nonempty),
         "branch": Key(_STR, "main", _nonempty),
         "language": Key(_STR, "nb", _one_of("nb", "nn", "en", "uk", "ar", "so", "pl")),
+        # desk: staff pages, labels and printer; no patron screen, no server-side scanner
+        "role": Key(_STR, "kiosk", _one_of("kiosk", "desk")),
     },
     "database": {"url": Key(_STR, "", None)},
     "server": {
@@ -110,6 +123,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "port": Key(_INT, 8080, _port),
         "threads": Key(_INT, 16, _positive),
         "max_streams": Key(_INT, 8, _positive),
+        # waitress's limits: a connection that sends nothing for channel_timeout seconds is
+        # closed (checked every cleanup_interval s); beyond connection_limit open connections
+        # new ones wait in the listen backlog. Waitress's own defaults (100 connections,
+        # 120 s) let ~100 slow clients stop every scan.
+        "connection_limit": Key(_INT, 500, _between(10, 10_000)),
+        "channel_timeout": Key(_INT, 30, _between(1, 3600, " seconds")),
+        "cleanup_interval": Key(_INT, 10, _between(1, 300, " seconds")),
+        "backlog": Key(_INT, 1024, _between(1, 65_535)),
+        "max_request_header_size": Key(_INT, 32_768, _between(4096, 1_048_576, " bytes")),
+        "max_request_body_size": Key(_INT, 16 * 1024 * 1024,
+                                     _between(65_536, 1024 * 1024 * 1024, " bytes")),
+        "trusted_proxy": Key(_BOOL, False, None),  # X-Forwarded-For/-Proto of one hop
+        "secure_cookies": Key(_BOOL, False, None),  # true behind TLS
     },
     "scanner": {
         "kind": Key(_STR, "none", _one_of("serial", "keyboard", "evdev", "none")),
@@ -192,8 +218,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
 TABLE_ARRAYS: dict[str, dict[str, Key]] = {
     "shelves": {
         "name": Key(_STR, None, _label_name),
-        "slots": Key(_INT, None, _positive),
-        "capacity": Key(_INT, 3, _positive),
+        # slot labels carry up to 3 digits; a typo of 100000000 is caught here,
+        # not by a 100-million-row `kiosk init`
+        "slots": Key(_INT, None, _between(1, MAX_SLOTS, " (slot labels have up to 3 digits)")),
+        "capacity": Key(_INT, 3, _between(1, MAX_CAPACITY, " bags per slot")),
     },
     "offers": {
         "kind": Key(_STR, "other", _one_of("ebooks", "podcast", "event", "language-cafe", "other")),

@@ -39,11 +39,22 @@ def start_services(app: Flask) -> list[Callable[[], None]]:
     return stoppers
 
 
+LIMITS = ("connection_limit", "channel_timeout", "cleanup_interval", "backlog",
+          "max_request_header_size", "max_request_body_size")
+
+
 def make_server(app: Flask, host: str, port: int):
-    """Return a waitress server for app, with threads enough for the open event streams."""
-    threads = request_threads(app.config["KIOSK_SETTINGS"])
-    return create_server(app, host=host, port=port, threads=threads,
-                         channel_timeout=30, ident="kiosk")
+    """Return a waitress server for app with the `[server]` limits and threads enough
+    for the open event streams."""
+    settings = app.config["KIOSK_SETTINGS"]
+    limits = {key: settings.server[key] for key in LIMITS}
+    # waitress drops X-Forwarded-* headers unless told otherwise; with a trusted proxy
+    # they reach the app, where ProxyFix (kiosk.webpolicy) takes exactly one hop of them.
+    limits["clear_untrusted_proxy_headers"] = not settings.server.trusted_proxy
+    # poll(), not select(): select() cannot watch descriptors past 1024, so a connection
+    # limit in the hundreds would otherwise fail under load.
+    return create_server(app, host=host, port=port, threads=request_threads(settings),
+                         asyncore_use_poll=True, ident="kiosk", **limits)
 
 
 def stop_server(app: Flask, server, timeout_s: float = 5.0) -> None:

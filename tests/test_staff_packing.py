@@ -111,7 +111,9 @@ def test_all_items_scanned_then_packed(staff, session):
 def test_bag_label_has_code_barcode_and_qr_sized_for_a_label_printer(staff, session):
     order = make_order(session)
     html = staff.get(f"/staff/orders/{order.id}/label").get_data(as_text=True)
-    assert "@page { size: 62mm" in html
+    assert "css/label.css" in html
+    with staff.get("/static/css/label.css") as css:  # the page's own sheet, not inline
+        assert "@page { size: 62mm" in css.get_data(as_text=True)
     assert html.count("<svg") == 2
     assert f'<div class="code">{order.pickup_code}</div>' in html
     assert order.card not in html  # pseudonymous: no card, no name on the bag

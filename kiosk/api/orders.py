@@ -244,4 +244,5 @@ def _close(order_id: int, operation, done: str):
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(document(server=request.host_url.rstrip("/") + bp.url_prefix))
+    # Relative to where the document is served: never the Host header a client sent.
+    return jsonify(document(server=bp.url_prefix))

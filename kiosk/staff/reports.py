@@ -16,6 +16,7 @@ from kiosk.models import Shelf
 from kiosk.staff.auth import actor, login_required
 from kiosk.staff.common import answer, commit, describe, station, wants_json
 from kiosk.staff.forms import ScanForm
+from kiosk.webpolicy import printable_document
 
 bp = Blueprint("staff_reports", __name__, url_prefix="/staff")
 
@@ -50,8 +51,9 @@ def label_sheet_file():
     title = _("%(station)s: slot labels", station=station().name)
     body = label_sheet.render(texts, fmt, title)
     name = f"slot-labels{'-' + shelf.upper() if shelf else ''}.{fmt}"
-    return Response(body, mimetype=label_sheet.MEDIA_TYPES[fmt],
-                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+    response = Response(body, mimetype=label_sheet.MEDIA_TYPES[fmt],
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return printable_document(response)
 
 
 # --- clearance --------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""Blueprints by audience: patron kiosk, JSON API, health (staff pages join later)."""
+"""Blueprints by audience: patron kiosk, JSON API, health, staff (a desk: no patron kiosk)."""
 
 from __future__ import annotations
 
 import importlib
 
-from flask import Flask
+from flask import Flask, abort, redirect, request, url_for
 
 from kiosk.views.errors import register_error_handlers
 
@@ -24,3 +24,20 @@ def register_blueprints(app: Flask) -> None:
             raise
         module.init_app(app)
     register_error_handlers(app)
+    if app.config["KIOSK_SETTINGS"].station.role == "desk":
+        app.before_request(_desk_guard)
+
+
+PATRON_PREFIX = "/kiosk/"
+
+
+def _desk_guard():
+    """On a desk station the patron screen and every /kiosk/ route are not there.
+
+    The desk's own address leads to the staff pages instead of a 404.
+    """
+    if request.path == "/":
+        return redirect(url_for("staff.index"))
+    if request.path.startswith(PATRON_PREFIX):
+        abort(404)
+    return None

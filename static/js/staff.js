@@ -140,6 +140,9 @@
   });
 
   if (document.body.dataset.autoprint) { window.addEventListener("load", function () { window.print(); }); }
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
 }());
 
 /* Import progress: ask the station every half second until the import has ended. */
