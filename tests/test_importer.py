@@ -65,7 +65,8 @@ def problems_of(session, data, fmt=None, station=Plain) -> list[import_files.Pro
     return info.value.problems
 
 
-def test_csv_rows_group_by_ref_else_by_card(session, station):
+def test_csv_rows_group_by_ref_else_by_card(session, station, monkeypatch):
+    monkeypatch.setattr(importer, "BATCH", 1)  # progress is reported per written batch
     calls = []
     result = run(session, station, GOOD_CSV.encode(), progress=lambda d, t: calls.append((d, t)))
     assert (result.orders, result.items) == (4, 6)

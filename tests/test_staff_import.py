@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 from staff_helpers import login
@@ -86,3 +87,41 @@ def test_uploads_belong_to_their_staff_member(staff, app, client):
 def test_no_file_is_a_clear_400(staff):
     r = staff.post("/staff/import", data={}, content_type="multipart/form-data")
     assert r.status_code == 400 and 'class="flash flash-error"' in r.get_data(as_text=True)
+
+
+def test_the_pages_answer_while_a_big_import_runs(staff, app, session, monkeypatch):
+    """The import runs beside requests: its progress moves and other staff pages answer."""
+    from kiosk.domain import importer
+
+    monkeypatch.setattr(importer, "BATCH", 100)
+    second_batch, resume = threading.Event(), threading.Event()
+    batches = []
+
+    def pause(_session, created):  # holds the import inside its transaction, batch 2 written
+        batches.append(len(created))
+        if len(batches) == 2:
+            second_batch.set()
+            assert resume.wait(timeout=60)
+
+    real = importer.import_orders
+    monkeypatch.setattr(importer, "import_orders",
+                        lambda *a, **kw: real(*a, on_created=pause, **kw))
+    rows = "".join(f"N{100000000 + n:09d},0300{n:06d},Bok {n},BIG-{n}\n" for n in range(350))
+    token = upload(staff, "card,item_barcode,title,order_ref\n" + rows).get_data(
+        as_text=True).split("/staff/import/")[1].split('"')[0]
+    assert staff.post(f"/staff/import/{token}").status_code == 303
+    try:
+        assert second_batch.wait(timeout=60)
+        assert staff.get(f"/staff/import/{token}/progress").json == {
+            "state": "running", "done": 100, "total": 350, "orders": None, "problems": []}
+        page = staff.get(f"/staff/import/{token}").get_data(as_text=True)
+        assert "<progress" in page
+        for other in ("/staff/orders", "/staff/packing", "/staff/stats",
+                      "/staff/shelves", "/staff/clearance"):
+            assert staff.get(other).status_code == 200, other
+        assert session.query(Order).count() == 0  # nothing visible before the commit
+    finally:
+        resume.set()
+    finish(app, token)
+    assert staff.get(f"/staff/import/{token}/progress").json["state"] == "done"
+    assert batches == [100, 100, 100, 50] and session.query(Order).count() == 350

@@ -20,6 +20,9 @@ class CardReader:
     def normalise(self, raw: str) -> str:
         """Drop whitespace, control characters and configured framing characters."""
         text = raw[: MAX_SCAN_LENGTH * 4]
+        if text.isascii() and text.isalnum() and not any(c in text for c in self._strip):
+            kept = text  # the usual case, checked at C speed (an import checks 100,000 cards)
+            return kept.upper() if self._uppercase else kept
         kept = "".join(
             ch for ch in text
             if not ch.isspace() and unicodedata.category(ch)[0] != "C" and ch not in self._strip

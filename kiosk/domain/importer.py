@@ -3,17 +3,27 @@
 The file is read and checked in `kiosk.domain.import_files`; here the refs are
 checked against the database too. `preview` reads and checks without writing
 (for a staff page); `import_orders` writes in one transaction or not at all.
+
+The write is in bulk: orders, items and audit events go in as Core
+`executemany` batches (insertmanyvalues with RETURNING for the order ids),
+pickup codes are drawn all at once against the set of codes open orders hold.
+The database's unique indexes still have the last word: an import or API call
+that takes a ref or code at the same moment makes this transaction fail as a
+whole, and the import reports the ref or draws its codes again.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Column, Connection, Table, func, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.domain import shelving
+from kiosk.domain import pickup_codes, shelving
 from kiosk.domain.cards import CardReader
 from kiosk.domain.import_files import (
     Draft,
@@ -24,10 +34,29 @@ from kiosk.domain.import_files import (
     read_orders,
     read_source,
 )
-from kiosk.domain.orders import Actor, OrderError, create_order
-from kiosk.models import Order
+from kiosk.domain.orders import Actor, OrderError
+from kiosk.models import ACTIVE_STATUSES, AuditEvent, Item, Order, OrderStatus, utcnow
 
 Progress = Callable[[int, int], None]
+BATCH = 2_000  # orders written per round (progress moves, memory stays flat)
+REF_CHUNK = 2_000  # refs looked up per query
+ATTEMPTS = 3  # whole-transaction retries when a concurrent writer took a drawn pickup code
+
+
+@dataclass(frozen=True)
+class CreatedOrder:
+    """An order the import has just written (inside its transaction)."""
+
+    id: int
+    ref: str | None
+    branch: str
+    pickup_code: str
+
+
+# Called once per written batch, inside the import's transaction, with the orders just
+# created: the one place where an integration (an outbox, say) sees them in bulk. Rows it
+# adds through the session's connection commit or vanish together with the import.
+OnCreated = Callable[[Session, list[CreatedOrder]], None]
 
 
 @dataclass
@@ -60,8 +89,9 @@ def check_refs(session: Session, drafts: list[Draft]) -> list[Problem]:
         elif ref:
             seen[ref] = d
     refs = list(seen)
-    for i in range(0, len(refs), 500):
-        for ref in session.scalars(select(Order.ref).where(Order.ref.in_(refs[i:i + 500]))):
+    for i in range(0, len(refs), REF_CHUNK):
+        chunk = refs[i:i + REF_CHUNK]
+        for ref in session.scalars(select(Order.ref).where(Order.ref.in_(chunk))):
             d = seen[ref]
             problems.append(Problem(f"an order with ref {ref} exists already",
                                     line=d.line, order=d.order,
@@ -86,27 +116,118 @@ def preview(session: Session, source: Source, cards: CardReader, default_branch:
 
 def import_orders(session: Session, source: Source | Preview, actor: Actor, cards: CardReader,
                   default_branch: str, progress: Progress | None = None,
-                  fmt: str | None = None) -> ImportResult:
+                  fmt: str | None = None, on_created: OnCreated | None = None) -> ImportResult:
     """Check source, then create every order in one transaction; raise ImportFailed if any is bad.
 
-    Pass a `Preview` already made to skip reading the source again.
+    Pass a `Preview` already made to skip reading the source again; `on_created`
+    sees each batch of new orders inside the transaction (see `OnCreated`).
     """
     pv = source if isinstance(source, Preview) else preview(session, source, cards,
                                                             default_branch, fmt)
     if not pv.ok:
         raise ImportFailed(pv.problems or [Problem("no orders in the file")])
-    total = len(pv.drafts)
+    for _ in range(ATTEMPTS):
+        try:
+            ids = shelving.with_retry(
+                session, lambda: _write(session, pv.drafts, actor, progress, on_created))
+        except OrderError as exc:  # no free pickup codes left
+            raise ImportFailed([Problem(str(exc))]) from None
+        except IntegrityError:
+            # Someone took a ref or a drawn pickup code since the check (with_retry rolled back).
+            taken = check_refs(session, pv.drafts)
+            session.rollback()
+            if taken:
+                raise ImportFailed(taken) from None
+            continue  # a pickup code: draw them all again
+        return ImportResult(orders=len(pv.drafts), items=pv.items, per_branch=pv.per_branch,
+                            order_ids=ids)
+    raise ImportFailed([Problem("other orders took the drawn pickup codes several times; "
+                                "nothing imported, please try again")])
 
-    def write() -> list[int]:
-        ids = []
-        for n, draft in enumerate(pv.drafts, start=1):
-            ids.append(create_order(session, draft.new, actor, source="import").id)
-            if progress:
-                progress(n, total)
-        return ids
 
-    try:
-        ids = shelving.with_retry(session, write)
-    except OrderError as exc:  # e.g. another import took a ref a moment ago
-        raise ImportFailed([Problem(str(exc))]) from None
-    return ImportResult(orders=total, items=pv.items, per_branch=pv.per_branch, order_ids=ids)
+def _write(session: Session, drafts: list[Draft], actor: Actor, progress: Progress | None,
+           on_created: OnCreated | None) -> list[int]:
+    """Insert drafts' orders, items and audit events in batches; return the new order ids."""
+    conn = session.connection()
+    _begin_writing(conn)
+    active = [s.value for s in ACTIVE_STATUSES]
+    taken = set(conn.scalars(select(Order.pickup_code).where(Order.status.in_(active))))
+    codes = pickup_codes.draw(len(drafts), taken)
+    if codes is None:
+        raise OrderError("could not find a free pickup code; too many open orders")
+    ids = _new_ids(conn, len(drafts))
+    now = _stored(conn, Order.__table__.c.created_at, utcnow())
+    received = OrderStatus.RECEIVED.value
+    for start in range(0, len(drafts), BATCH):
+        batch = list(zip(ids[start:start + BATCH], drafts[start:start + BATCH],
+                         codes[start:start + BATCH], strict=True))
+        _insert(conn, Order.__table__, ORDER_COLUMNS, [
+            (oid, d.new.ref, d.new.card, d.new.branch, d.new.patron_name, received, code,
+             "import", now, now) for oid, d, code in batch])
+        _insert(conn, Item.__table__, ITEM_COLUMNS, [
+            (oid, i.barcode, i.title) for oid, d, _ in batch for i in d.new.items])
+        _insert(conn, AuditEvent.__table__, AUDIT_COLUMNS, [
+            (oid, now, actor.name, actor.station, "created", received, received,
+             f"{len(d.new.items)} item(s)") for oid, d, _ in batch])
+        if on_created:
+            on_created(session, [CreatedOrder(oid, d.new.ref, d.new.branch, code)
+                                 for oid, d, code in batch])
+        if progress:
+            progress(min(start + BATCH, len(drafts)), len(drafts))
+    return ids
+
+
+ORDER_COLUMNS = ("id", "ref", "card", "branch", "patron_name", "status", "pickup_code",
+                 "source", "created_at", "updated_at")
+ITEM_COLUMNS = ("order_id", "barcode", "title")
+AUDIT_COLUMNS = ("order_id", "at", "actor", "station", "action", "from_status", "to_status",
+                 "detail")
+
+
+def _begin_writing(conn: Connection) -> None:
+    """On SQLite, take the write lock now: codes and ids read next stay ours until commit.
+
+    (Python's sqlite3 would begin only at the first INSERT, after those reads.)
+    """
+    raw = conn.connection.dbapi_connection
+    if isinstance(raw, sqlite3.Connection) and not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
+def _new_ids(conn: Connection, count: int) -> list[int]:
+    """Reserve count order ids: from the sequence (PostgreSQL) or past the highest (SQLite)."""
+    if conn.dialect.name == "postgresql":
+        return list(conn.scalars(
+            text("SELECT nextval(pg_get_serial_sequence('orders', 'id')) "
+                 "FROM generate_series(1, :n)"), {"n": count}))
+    first = (conn.scalar(select(func.max(Order.id))) or 0) + 1  # under the write lock
+    return list(range(first, first + count))
+
+
+def _stored(conn: Connection, column: Column, value: Any) -> Any:
+    """Return value as the driver is given it for column (SQLite keeps datetimes as text)."""
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return process(value) if process else value
+
+
+def _insert(conn: Connection, table: Table, columns: tuple[str, ...],
+            rows: list[tuple]) -> None:
+    """Insert rows (tuples in the order of columns) the fastest way the database offers."""
+    if not rows:
+        return
+    names = ", ".join(columns)  # our own column names, never input
+    if conn.dialect.name == "postgresql":
+        statement = f"COPY {table.name} ({names}) FROM STDIN"
+        dbapi = conn.dialect.loaded_dbapi
+        try:
+            cursor = conn.connection.dbapi_connection.cursor()
+            with cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except dbapi.Error as exc:  # as SQLAlchemy's own errors, e.g. IntegrityError
+            raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+    elif conn.dialect.paramstyle == "qmark":
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+    else:
+        conn.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])

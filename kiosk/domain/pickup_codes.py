@@ -28,3 +28,45 @@ def parse_code(text: str) -> str | None:
     if not CODE_RE.match(t):
         return None
     return t if "-" in t else f"{t[:2]}-{t[2:]}"
+
+
+SPACE = len(LETTERS) ** 2 * 1000  # every possible code
+
+
+def _code(k: int) -> str:
+    """Return the k-th of all codes (0 ≤ k < SPACE)."""
+    return f"{LETTERS[k // 14_000]}{LETTERS[k // 1000 % 14]}-{k % 1000:03d}"
+
+
+def _number(code: str) -> int:
+    """Return the position of a canonical code among all codes."""
+    return (LETTERS.index(code[0]) * 14 + LETTERS.index(code[1])) * 1000 + int(code[3:])
+
+
+def all_codes() -> list[str]:
+    """Return every possible pickup code."""
+    return [_code(k) for k in range(SPACE)]
+
+
+def draw(count: int, taken: set[str]) -> list[str] | None:
+    """Return count distinct random codes none of which is in taken; None if too few are free.
+
+    A few codes are drawn one by one, skipping taken ones; many codes are a random
+    partial shuffle of the free codes, from one read of the system's random source.
+    """
+    if count > SPACE - len(taken):
+        return None
+    if count <= 16 and (count + len(taken)) * 2 < SPACE:
+        drawn: dict[str, None] = {}
+        while len(drawn) < count:
+            code = new_code()
+            if code not in taken:
+                drawn[code] = None
+        return list(drawn)
+    used = {_number(c) for c in taken if CODE_RE.match(c)}
+    free = [k for k in range(SPACE) if k not in used]
+    noise = secrets.token_bytes(8 * count)  # 64 bits per pick: the modulo bias is nil
+    for i in range(count):
+        j = i + int.from_bytes(noise[8 * i:8 * i + 8]) % (len(free) - i)
+        free[i], free[j] = free[j], free[i]
+    return [_code(k) for k in free[:count]]
