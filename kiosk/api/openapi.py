@@ -34,6 +34,21 @@ COMMON_ERRORS = {"401": _error("No token, or a token not accepted"),
                  "409": _error("The order's state does not allow this")}
 
 SCHEMAS: dict[str, Any] = {
+    "Pickup": {
+        "type": "object", "required": ["order_id", "collected", "ils", "items", "refused"],
+        "properties": {
+            "order_id": {"type": "integer"}, "collected": {"type": "boolean"},
+            "ils": {"enum": ["none", "online", "offline"]},
+            "items": {"type": "array", "items": _ref("ItemOutcome")},
+            "refused": {"type": "array", "items": _ref("ItemOutcome")}},
+    },
+    "ItemOutcome": {
+        "type": "object", "required": ["barcode", "state"],
+        "properties": {"barcode": {"type": "string"},
+                       "state": {"enum": ["lent", "queued", "refused"]},
+                       "due_date": {"type": ["string", "null"]},
+                       "message": {"type": ["string", "null"]}},
+    },
     "Error": {
         "type": "object", "required": ["error", "detail"],
         "properties": {"error": {"type": "string"}, "detail": {}},
@@ -155,8 +170,27 @@ PATHS: dict[str, Any] = {
                       "404": _error("No such order or slot"),
                       "409": _error("The slot is full, or the order is closed")},
     }},
-    "/orders/{order_id}/collect": _action(
-        "Mark the order collected", "Only an order on the shelf can be collected."),
+    "/orders/{order_id}/collect": {"post": {
+        "summary": "Collect the order, lending its items as the kiosk does",
+        "description": "Only an order on the shelf can be collected. With [ils] "
+                       "checkout_on_collect each item is checked out to the order's card "
+                       "first (queued when the library system is down); `pickup` is the "
+                       "kiosk's answer per item. An item the library system refuses keeps "
+                       "the order on its slot: 409 with detail {pickup, order}. A bag with "
+                       "no card yet needs the patron's card in `card`.",
+        "parameters": [ORDER_ID],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"reason": {"type": "string", "maxLength": 500},
+                           "card": {"type": "string", "maxLength": 64}}}}}},
+        "responses": {"200": _json({"allOf": [_ref("Order"), {
+            "type": "object", "properties": {"pickup": _ref("Pickup")}}]},
+            "The order, now collected, with the answer per item"),
+            "400": _error("Bad body or card number"), "401": COMMON_ERRORS["401"],
+            "404": COMMON_ERRORS["404"],
+            "409": _error("Not on a shelf, items refused (detail: pickup, order), or a "
+                          "card is needed")},
+    }},
     "/orders/{order_id}/cancel": _action(
         "Cancel the order", "Any open order can be cancelled; its slot is freed."),
     "/openapi.json": {"get": {

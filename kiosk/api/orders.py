@@ -18,7 +18,9 @@ from kiosk.api.auth import TokenFile, bearer_token
 from kiosk.api.openapi import document
 from kiosk.domain import import_files, shelving
 from kiosk.domain import orders as order_ops
+from kiosk.domain.cards import mask
 from kiosk.extensions import db
+from kiosk.ils.lending import card_needed, collect_order
 from kiosk.models import Order, OrderStatus
 from kiosk.views.errors import json_error
 
@@ -224,9 +226,52 @@ def shelve(order_id: int):
     return response
 
 
+class _Conflict(order_ops.OrderError):
+    status_code = 409
+
+
 @bp.post("/orders/<int:order_id>/collect")
 def collect(order_id: int):
-    return _close(order_id, order_ops.collect, "collected")
+    """Collect an order as the kiosk and the desk do: lend its items when configured.
+
+    With `[ils] checkout_on_collect` each item is checked out to the order's card (queued
+    when the ILS is down) and the answer carries `pickup`, the kiosk's per-item answer.
+    Items the ILS refuses keep the order on its slot: 409 with that answer as detail.
+    """
+    body = _json_body(required=False)
+    reason = _reason(body)
+    station = _station()
+    session = db.session
+    order = order_ops.get(session, order_id)
+    card = _collect_card(order, body.get("card"), station)
+    if order.card is None and card and order.status == OrderStatus.READY:
+        order_ops.record(session, order, _actor(), "card_given",
+                         detail=f"patron card {mask(card)} given by the API caller")
+    outcome = collect_order(session, station, order, card, _actor(), detail=reason)
+    log.info("api: order %s %s (ILS %s)", order_id,
+             "collected" if outcome.collected else f"kept: {len(outcome.refused)} refused",
+             outcome.ils)
+    if not outcome.collected:
+        raise _Conflict("items refused by the library system",
+                          {"pickup": outcome.as_dict(), "order": order_json(order)})
+    return jsonify({**order_json(order), "pickup": outcome.as_dict()})
+
+
+def _collect_card(order: Order, raw: Any, station) -> str | None:
+    """Return the card to lend to: the order's, or for a bag with none the caller's `card`."""
+    if raw is not None and (not isinstance(raw, str) or len(raw) > 64):
+        raise BadRequest("bad request", "card must be text of at most 64 characters")
+    given = station.cards.card(raw) if raw else None
+    if raw and given is None:
+        raise BadRequest("bad request", "card is not a card number the station accepts")
+    if order.card is not None:
+        if given is not None and given != order.card:
+            raise _Conflict("another card", "the order belongs to another patron card")
+        return order.card
+    if card_needed(order, station.settings.ils) and given is None:
+        raise _Conflict("card needed", "the order has no patron card yet and its items "
+                          'are lent at collect: send {"card": "..."} with the patron\'s card')
+    return given
 
 
 @bp.post("/orders/<int:order_id>/cancel")

@@ -14,6 +14,10 @@ A bag with no card (an item bag whose owner the ILS has not named yet) cannot be
 to anyone: `card_needed` says so, and staff give the patron's card when they collect
 it. The card that items were lent or queued to becomes the order's card, so that a
 later try lends the rest to the same patron.
+
+`collect_order` is the one collect behind every door (the kiosk's "I have collected
+it", the staff desk, `POST /api/v1/orders/<id>/collect`): it lends through the ILS
+when `[ils] checkout_on_collect` is on, so each door lends, queues and refuses alike.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
-from kiosk.ils import queue
+from kiosk.ils import attach, queue
 from kiosk.ils.client import LinkDown, LoginRefused
 from kiosk.ils.link import IlsLink
-from kiosk.models import Order
+from kiosk.models import Order, OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,20 @@ def card_needed(order: Order, ils: Any) -> bool:
     `checkout_on_collect`; without them a bag with no card is collected as before.
     """
     return order.card is None and ils.kind == "sip2" and bool(ils.checkout_on_collect)
+
+
+def collect_order(session: Session, station: Any, order: Order, card: str | None,
+                  actor: order_ops.Actor, detail: str | None = None) -> PickupOutcome:
+    """Collect a ready order at any door, lending its items to card as `[ils]` configures.
+
+    Lending needs a SIP2 link, `checkout_on_collect` and a card; without any of them the
+    order is just marked collected. An order not on a shelf raises the usual OrderError
+    before anything is queued or sent.
+    """
+    if order.status != OrderStatus.READY:
+        order_ops.collect(session, order, actor, detail)  # raises: only ready orders move
+    link = attach(station) if station.settings.ils.checkout_on_collect and card else None
+    return collect_with_checkout(session, order, card or "", link, actor, detail=detail)
 
 
 _STATE = {queue.DONE: "lent", queue.QUEUED: "queued", queue.REFUSED: "refused",

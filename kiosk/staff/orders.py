@@ -15,8 +15,7 @@ from kiosk.domain import pickup_codes
 from kiosk.domain.cards import mask
 from kiosk.domain.messages import N_
 from kiosk.extensions import db
-from kiosk.ils import attach
-from kiosk.ils.lending import card_needed, collect_with_checkout
+from kiosk.ils.lending import card_needed, collect_order
 from kiosk.models import Order, OrderStatus
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
@@ -219,14 +218,13 @@ def _collect(order: Order, raw_card: str | None = None) -> Refusal | None:
             return Refusal(_("Bag %(code)s belongs to another patron card: not collected.",
                              code=code))
     card = order.card or (given if needed else None)
-    link = attach(st) if st.settings.ils.checkout_on_collect and card else None
     who = actor()
     detail = "staff scan"
     if needed and card:
         detail = f"staff scan, card {mask(card)} given at the desk"
         order_ops.record(db.session, order, who, "card_given",
                          detail=f"patron card {mask(card)} given by staff to lend the items")
-    outcome = collect_with_checkout(db.session, order, card or "", link, who, detail=detail)
+    outcome = collect_order(db.session, st, order, card, who, detail=detail)
     if needed:
         log.info("staff %s collecting order %s with card %s given at the desk: %s",
                  who.name, order.id, mask(card),

@@ -11,7 +11,7 @@ from kiosk.domain.cards import mask
 from kiosk.extensions import csrf, db, limiter
 from kiosk.ils import attach
 from kiosk.ils.client import LinkDown, LoginRefused
-from kiosk.ils.lending import collect_with_checkout
+from kiosk.ils.lending import collect_order
 from kiosk.ils.patrons import PIN_LOCKED, SEE_STAFF, notice_for
 from kiosk.models import Order, OrderStatus
 from kiosk.views.errors import json_error
@@ -71,10 +71,8 @@ def collect():
         return json_error(404, "order not shown", "that order was not on this scan's screen")
     if order.status != OrderStatus.READY:
         return json_error(409, f"order is {order.status}", {"status": order.status})
-    ils = station.settings.ils
-    link = attach(station) if ils.checkout_on_collect else None
     actor = order_ops.Actor("kiosk", station.name)
-    outcome = collect_with_checkout(db.session, order, card, link, actor)
+    outcome = collect_order(db.session, station, order, card, actor)
     log.info("pickup of order %s at the kiosk by card %s: %s", order.id, mask(card),
              f"ILS {outcome.ils}" if outcome.collected
              else f"{len(outcome.refused)} item(s) refused")
