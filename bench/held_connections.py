@@ -9,6 +9,7 @@ kiosk browser whose keep-alive connection has just been closed). It prints the s
 p50/p99/max and how many were lost (no answer within 5 s).
 
 Runs, each against a fresh station process (waitress, SQLite, 2,000 orders):
+  quiet            no slow clients: the yardstick of this machine at this moment.
   proxy            the slow clients go to nginx (deploy/nginx-kiosk.conf, TLS with a
                    throw-away CA, as tests/nginx_proxy.py runs it); the station has its
                    [server] defaults. Target: scan p99 <= 50 ms, no scan lost.
@@ -40,20 +41,20 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from dataset import build_database, settings_for  # noqa: E402
-
 ORDERS = 2_000
 SCAN_EVERY_S = 0.1
 SCAN_TIMEOUT_S = 5.0
 LINE_EVERY_S = 2.0
 TARGET_P99_MS = 50.0
 WAITRESS_DEFAULTS = {"connection_limit": 100, "channel_timeout": 120, "cleanup_interval": 30}
-RUNS = {"proxy": ({}, True), "direct": ({}, False),
+RUNS = {"quiet": ({}, False), "proxy": ({}, True), "direct": ({}, False),
         "direct-waitress": (WAITRESS_DEFAULTS, False)}
 
 
 def serve(url: str, server: dict) -> None:
     """Serve the station over url on a free loopback port; print the port when ready."""
+    from dataset import settings_for
+
     from kiosk import create_app
     from kiosk.serving import make_server
 
@@ -65,48 +66,48 @@ def serve(url: str, server: dict) -> None:
 
 
 class SlowClients:
-    """Hold `count` half-sent requests open against host:port, reopening closed ones."""
+    """Hold `count` half-sent requests open against 127.0.0.1:port, reopening closed ones.
 
-    def __init__(self, port: int, count: int, tls: ssl.SSLContext | None):
-        self.port, self.count, self.tls = port, count, tls
+    Runs in a process of its own (`--slow-clients`), so that its TLS handshakes never hold
+    the scanning client's interpreter lock; it reports `open opened` twice a second.
+    """
+
+    def __init__(self, port: int, count: int, cafile: str | None):
+        self.port, self.count, self.cafile = port, count, cafile
         self.open = 0
         self.opened = 0
-        self.peak = 0
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.process: subprocess.Popen | None = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--slow-clients", str(self.port), str(self.count),
+             self.cafile or ""], stdout=subprocess.PIPE, text=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.open, self.opened = (int(x) for x in line.split())
 
     def stop(self) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)
+        self.process.terminate()
+        self.process.wait(timeout=30)
 
-    def _run(self) -> None:
-        asyncio.run(self._main())
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        tasks = [asyncio.create_task(self._hold(n)) for n in range(self.count)]
-        await self._stop.wait()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+def hold_slow_clients(port: int, count: int, cafile: str) -> None:
+    """Run `count` slow clients against port until terminated (the child's side)."""
+    tls = ssl.create_default_context(cafile=cafile) if cafile else None
+    state = {"open": 0, "opened": 0}
 
-    async def _hold(self, n: int) -> None:
+    async def hold(n: int) -> None:
         await asyncio.sleep(n * 0.005)  # do not open them all in the same millisecond
         while True:
             writer = None
             try:
                 reader, writer = await asyncio.open_connection(
-                    "127.0.0.1", self.port, ssl=self.tls,
-                    server_hostname="127.0.0.1" if self.tls else None)
-                self.opened += 1
-                self.open += 1
-                self.peak = max(self.peak, self.open)
+                    "127.0.0.1", port, ssl=tls, server_hostname="127.0.0.1" if tls else None)
+                state["opened"] += 1
+                state["open"] += 1
                 try:
                     writer.write(b"GET /staff/login HTTP/1.1\r\nHost: 127.0.0.1\r\n")
                     await writer.drain()
@@ -122,12 +123,21 @@ class SlowClients:
                         writer.write(f"X-Slow-{line}: {'a' * 10}\r\n".encode())
                         await writer.drain()
                 finally:
-                    self.open -= 1
+                    state["open"] -= 1
             except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
                 await asyncio.sleep(0.2)
             finally:
                 if writer is not None:
                     writer.close()
+
+    async def main() -> None:
+        tasks = [asyncio.create_task(hold(n)) for n in range(count)]
+        while True:
+            print(state["open"], state["opened"], flush=True)
+            await asyncio.sleep(0.5)
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
 
 
 def scan_once(port: int, card: str) -> float | None:
@@ -159,22 +169,26 @@ def run(name: str, url: str, cards: list[str], slow: int, seconds: float,
     server, proxied = RUNS[name]
     child = subprocess.Popen([sys.executable, __file__, "--serve", url, json.dumps(server)],
                              stdout=subprocess.PIPE, text=True)
-    proxy = None
+    proxy = clients = None
     try:
         port = int(child.stdout.readline())
-        target, tls = port, None
+        target, cafile = port, None
         if proxied:
             from nginx_proxy import NginxProxy, make_certificates
 
             certs = make_certificates(folder / f"ca-{name}")
             proxy = NginxProxy(folder / f"nginx-{name}", port, certs).start()
             target = proxy.https_port
-            tls = ssl.create_default_context(cafile=str(certs.ca))
+            cafile = str(certs.ca)
         for card in cards[:20]:  # warm up: connections, caches
             scan_once(port, card)
-        clients = SlowClients(target, slow, tls)
+        if name == "quiet":
+            slow = 0
+        clients = SlowClients(target, slow, cafile)
         clients.start()
-        time.sleep(min(5.0, seconds / 3))  # let them all connect
+        ready_by = time.monotonic() + 30
+        while clients.open < slow and time.monotonic() < ready_by:  # let them all connect
+            time.sleep(0.2)
         held_at_start = clients.open
         times: list[float] = []
         lost = 0
@@ -191,13 +205,14 @@ def run(name: str, url: str, cards: list[str], slow: int, seconds: float,
                 times.append(took)
             held.append(clients.open)
             time.sleep(max(0.0, SCAN_EVERY_S - (time.perf_counter() - tick)))
-        clients.stop()
         return {"run": name, "scans": i, "lost": lost,
                 "p50": statistics.median(times) if times else None,
                 "p99": percentile(times, 0.99) if times else None,
                 "max": max(times) if times else None,
                 "held_start": held_at_start, "held_min": min(held), "opened": clients.opened}
     finally:
+        if clients:
+            clients.stop()
         if proxy:
             proxy.stop()
         child.terminate()
@@ -212,10 +227,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slow", type=int, default=300, help="slow connections held")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--runs", default="proxy,direct-waitress,direct",
+    parser.add_argument("--runs", default="quiet,proxy,direct-waitress,direct",
                         help="comma-separated: " + ", ".join(RUNS))
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--slow-clients", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.slow_clients:
+        port, count, cafile = args.slow_clients
+        hold_slow_clients(int(port), int(count), cafile)
+        return 0
     if args.serve:
         serve(args.serve[0], json.loads(args.serve[1]))
         return 0
@@ -226,12 +246,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kiosk-held-") as tmp:
         folder = Path(tmp)
         url = f"sqlite:///{folder / 'bench.db'}"
+        from dataset import build_database
+
         print(f"building a database of {ORDERS} orders ...", flush=True)
         cards = build_database(url, ORDERS)
         results = []
         for name in names:
-            print(f"{name}: {args.slow} slow connections for {args.seconds:.0f} s ...",
-                  flush=True)
+            held = 0 if name == "quiet" else args.slow
+            print(f"{name}: {held} slow connections for {args.seconds:.0f} s ...", flush=True)
             results.append(run(name, url, cards, args.slow, args.seconds, folder))
     print()
     print("| run | scans | lost | p50 | p99 | max | slow connections held (start / least)"

@@ -21,12 +21,13 @@ from __future__ import annotations
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-# Offer images come from the library's own sites (https); QR codes are data: URLs.
+# Offer images come from the library's sites and feeds (http or https, as configured);
+# QR codes are data: URLs. Images cannot run anything.
 CSP = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data: https:",
+    "img-src 'self' data: https: http:",
     "connect-src 'self'",
     "font-src 'self'",
     "object-src 'none'",

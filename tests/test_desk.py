@@ -109,3 +109,13 @@ def test_a_bag_shelved_at_the_desk_shows_at_the_kiosk(app, client, session, desk
     assert [p["slot"] for p in body["pickups"]] == ["B-03"]
     # and the desk itself still has no patron screen
     assert staff.post("/kiosk/scan", json={"code": CARD}).status_code == 404
+
+
+def test_check_config_names_the_role(tmp_path, capsys):
+    from kiosk.cli import main
+
+    path = tmp_path / "desk.toml"
+    path.write_text('[station]\nrole = "desk"\n[server]\ntrusted_proxy = true\n')
+    assert main(["--config", str(path), "check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "role desk" in out and "trusted_proxy true" in out

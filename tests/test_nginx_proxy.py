@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import http.cookiejar
+import json
 import os
 import re
 import ssl
@@ -160,7 +161,7 @@ def test_the_station_sees_the_client_only_with_trusted_proxy(proxied, certs):
     status, _headers, body = get(proxy, certs, "/api/test-whoami",
                                  {"X-Forwarded-For": "203.0.113.9"})
     assert status == 200
-    seen = __import__("json").loads(body)
+    seen = json.loads(body)
     if trusted:
         assert seen == {"remote_addr": STAFF_PC, "scheme": "https"}
     else:  # the proxy's own address and the station's own scheme

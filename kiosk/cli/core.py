@@ -61,7 +61,12 @@ def check_config(station: StationContext) -> None:
     """Validate the configuration and report every problem."""
     settings = station.settings  # exits 2 with every problem listed
     click.echo(f"{settings.source}: configuration is valid")
-    click.echo(f"  station {settings.station.name!r}, branch {settings.station.branch!r}")
+    click.echo(f"  station {settings.station.name!r}, branch {settings.station.branch!r}, "
+               f"role {settings.station.role}")
+    server = settings.server
+    if server.trusted_proxy or server.secure_cookies:
+        click.echo(f"  behind a proxy: trusted_proxy {str(server.trusted_proxy).lower()}, "
+                   f"secure_cookies {str(server.secure_cookies).lower()}")
     from sqlalchemy.engine import make_url
 
     click.echo(f"  database {make_url(settings.database_url).render_as_string(True)}")
