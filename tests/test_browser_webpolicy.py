@@ -1,4 +1,5 @@
-"""Every page of the station in real Chromium under its Content-Security-Policy: no violation.
+"""The shared web policy in real Chromium: every page under its Content-Security-Policy
+without a violation, and Secure cookies on the station's own loopback.
 
 The pages come from the app's URL map (logged in as an admin), so a page added later is
 opened too. A violation (an inline script or handler, an inline style, a foreign script)
@@ -100,3 +101,20 @@ def test_every_page_keeps_to_its_content_security_policy(page, app, session, sta
 def test_the_policy_forbids_inline_scripts_and_framing():
     assert "script-src 'self'" in CSP and "unsafe" not in CSP
     assert "frame-ancestors 'none'" in CSP
+
+
+@pytest.mark.parametrize("config_overrides", [{"server": {"secure_cookies": True}}])
+def test_secure_cookies_still_log_in_on_the_stations_own_loopback(page, app):
+    """The kiosk's own browser (staff mode, a desk) talks plain HTTP to 127.0.0.1: Chromium
+    takes loopback as a secure context and keeps the Secure session cookie."""
+    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+    make_user(app, "kari")
+    page.goto("/staff/login?lang=en")
+    page.get_by_label("Username").fill("kari")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/staff/packing"))
+    cookie = next(c for c in page.context.cookies() if c["name"] == "session")
+    assert cookie["secure"] and cookie["httpOnly"]
+    page.goto("/staff/shelves")
+    expect(page).to_have_url(re.compile(r"/staff/shelves"))  # still logged in
