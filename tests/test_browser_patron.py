@@ -6,6 +6,7 @@ staff card + PIN.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -21,6 +22,7 @@ from staff_helpers import make_user
 from test_printer import PrinterStandIn
 
 from kiosk.devices import runtime
+from kiosk.offers.board import OfferBoard
 
 pytestmark = pytest.mark.browser
 
@@ -355,6 +357,41 @@ def test_offers_do_not_rotate_by_themselves_with_reduced_motion(page):
     expect(page.locator("#offer-count")).to_have_text("Tilbud 2 av 2")
     expect(page.locator("#offers h3")).to_have_text("Bibliotekpodden")
     expect(page.get_by_role("img", name="QR-kode for https://example.org/pod")).to_be_visible()
+
+
+@pytest.fixture
+def in_oslo():
+    """Run the station (this process, its server thread) in Europe/Oslo local time."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Oslo"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def test_idle_screen_shows_an_events_next_meeting_in_local_time(app, page, tmp_path, in_oslo):
+    day = dt.date.today() + dt.timedelta(days=2)
+    ics = tmp_path / "kafe.ics"
+    ics.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+                   "UID:kafe\r\nSUMMARY:Digital språkkafé\r\nURL:https://example.org/kafe\r\n"
+                   f"DTSTART;TZID=Europe/Oslo:{day:%Y%m%d}T180000\r\nDURATION:PT90M\r\n"
+                   "END:VEVENT\r\nEND:VCALENDAR\r\n", encoding="utf-8")
+    board = OfferBoard([{"kind": "language-cafe", "feed": str(ics)}])
+    board.refresh()
+    app.extensions["offers"] = board
+    page.emulate_media(reduced_motion="reduce")
+    open_screen(page)
+    weekdays = ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"]
+    months = ["januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
+              "september", "oktober", "november", "desember"]
+    expect(page.locator("#offers h3")).to_have_text("Digital språkkafé")
+    expect(page.locator("#offers .offer-when")).to_have_text(
+        f"{weekdays[day.weekday()]} {day.day}. {months[day.month - 1]} {day.year}, 18:00")
+    assert_no_axe_violations(page)
 
 
 @pytest.mark.parametrize("config_overrides", [{"offers": AFTER_PICKUP}])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import subprocess
+import threading
 import time
 
 import pytest
@@ -133,9 +134,22 @@ def test_feed_is_fetched_in_the_background_never_by_a_request(make_app, feed_ser
     assert feed_server.hits == {"/podkast.xml": 1}
 
 
-def test_runtime_without_feeds_starts_nothing(make_app):
+def refreshers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "offers-refresh"]
+
+
+def test_runtime_without_feeds_starts_nothing(make_app, feed_server):  # noqa: F811
+    before = refreshers()
     stop = runtime.start(make_app([offer()]))
+    assert refreshers() == before  # no thread for configured offers alone …
     stop()
+    url = feed_server.serve("/podkast.xml", RSS)
+    stop = runtime.start(make_app([offer(), {"kind": "podcast", "feed": url}]))
+    try:
+        assert len(refreshers()) == len(before) + 1  # … but one as soon as there is a feed
+    finally:
+        stop()
+    assert refreshers() == before  # and stopping it ends it
 
 
 @pytest.mark.parametrize("breakage", ["server error", "garbage", "server gone"])

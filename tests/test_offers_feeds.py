@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import json
+import socket
 import threading
+from pathlib import Path
 
 import pytest
 
 from kiosk.offers import feeds
-from kiosk.offers.sources import FeedError, Offer, fetch, load_feed
+from kiosk.offers.feeds import load_feed
+from kiosk.offers.sources import FeedError, Offer, fetch
+from kiosk.offers.views import public
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 BASE = Offer(kind="podcast", title="", text="", url="", language="nb", source="offers[0]")
@@ -95,48 +100,20 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 </feed>"""
 
 
-def ical(*events: str) -> str:
-    body = "".join(f"BEGIN:VEVENT\r\n{e.strip()}\r\nEND:VEVENT\r\n" for e in events)
-    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
-            + body.replace("\n", "\r\n").replace("\r\r\n", "\r\n") + "END:VCALENDAR\r\n")
+FIXTURES = Path(__file__).parent / "fixtures" / "offers"
 
 
-EVENTS = ical(
-    """UID:past@x
-SUMMARY:Ferdig arrangement
-DTSTART:20261101T170000Z
-DTEND:20261101T180000Z
-URL:https://example.org/ferdig""",
-    """UID:stream@x
-SUMMARY:Strømmet forfatterkveld\\, med chat
-DESCRIPTION:Se direkte fra Studio 44.\\nSpør forfatteren i
-  chatten.
-DTSTART;TZID=Europe/Oslo:20261203T190000
-DTEND;TZID=Europe/Oslo:20261203T203000
-URL:https://example.org/strom/1203""",
-    """UID:cancelled@x
-SUMMARY:Avlyst
-STATUS:CANCELLED
-DTSTART:20261205T170000Z
-URL:https://example.org/avlyst""",
-    """UID:cafe@x
-SUMMARY:Digital språkkafé (українська)
-RRULE:FREQ=WEEKLY;BYDAY=TH
-DTSTART:20261001T160000Z
-DTEND:20261001T173000Z
-URL:https://example.org/sprakkafe""",
-    """UID:alarm@x
-SUMMARY:Med alarm
-DTSTART;VALUE=DATE:20261210
-URL:https://example.org/alarm
-BEGIN:VALARM
-ACTION:DISPLAY
-DESCRIPTION:Ikke et arrangement
-END:VALARM""",
-)
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
 
 
-# --- parsing -----------------------------------------------------------------------------
+def everything(offers: list[Offer]) -> str:
+    """Return every value the screen gets of the offers (but the QR code's SVG), as one text."""
+    shown = [{k: v for k, v in public(o, "nb").items() if k != "qr_svg"} for o in offers]
+    return json.dumps(shown, ensure_ascii=False)
+
+
+# --- RSS and Atom through feedparser -------------------------------------------------------
 
 
 def test_rss_gives_newest_episodes_with_clean_text_and_safe_links():
@@ -149,38 +126,66 @@ def test_rss_gives_newest_episodes_with_clean_text_and_safe_links():
     assert {o.kind for o in offers} == {"podcast"} and {o.language for o in offers} == {"nb"}
 
 
-def test_atom_entries_use_their_alternate_link():
-    offers = feeds.parse_feed(ATOM.encode(), "atom", BASE, now=NOW)
-    assert [(o.title, o.url) for o in offers] == [
-        ("Bokprat", "https://example.org/strom/bokprat"),
-        ("Forfattersamtale", "https://example.org/strom/forfatter")]
-    assert offers[0].text == "Nye bøker"
-    assert offers[1].image == "https://example.org/logo.png"
+def test_podcast_with_itunes_namespace_and_cdata():
+    offers = feeds.parse_feed(fixture("podcast-itunes.rss"), "rss", BASE, now=NOW)
+    assert [(o.title, o.url, o.image) for o in offers] == [
+        ("Episode 42: Lydbøker i lomma", "https://example.org/podkast/42?utm_source=rss&lang=nb",
+         "https://example.org/podkast/42-3000.jpg"),  # the episode's own itunes:image
+        ("Episode 41: Krim fra nord", "https://example.org/podkast/41",
+         "https://example.org/podkast/cover-3000.jpg"),  # the channel's itunes:image
+        # no <link>: the enclosure, which a phone plays
+        ("Trailer: Biblioteksprat", "https://cdn.example.org/biblioteksprat/trailer.mp3",
+         "https://example.org/podkast/cover-3000.jpg"),
+    ]
+    texts = [o.text for o in offers]
+    assert texts[:2] == ["Hvordan låne lydbøker på mobilen.",  # itunes:summary first
+                         "Om krim & spenning fra Tromsø. Med forfatteren."]  # CDATA, no tags
 
 
-def test_ical_keeps_upcoming_events_and_the_next_language_cafe():
-    base = Offer(kind="event", title="", text="", url="")
-    offers = feeds.parse_feed(EVENTS.encode(), "ical", base, now=NOW)
-    by_title = {o.title: o for o in offers}
-    assert set(by_title) == {"Strømmet forfatterkveld, med chat",
-                             "Digital språkkafé (українська)", "Med alarm"}
-    stream = by_title["Strømmet forfatterkveld, med chat"]
-    assert stream.text == "Se direkte fra Studio 44. Spør forfatteren i chatten."
-    assert stream.when == dt.datetime(2026, 12, 3, 18, 0, tzinfo=dt.UTC)  # 19:00 in Oslo
-    assert stream.ends == dt.datetime(2026, 12, 3, 19, 30, tzinfo=dt.UTC)
-    cafe = by_title["Digital språkkafé (українська)"]
-    assert cafe.when == dt.datetime(2026, 12, 3, 16, 0, tzinfo=dt.UTC)  # the next Thursday
-    assert [o.title for o in offers][0] == "Digital språkkafé (українська)"  # soonest first
+def test_atom_feed_with_relative_links_html_titles_and_xhtml_content():
+    offers = feeds.parse_feed(fixture("events.atom"), "atom", BASE, now=NOW,
+                              location="https://example.org/strom/atom.xml")
+    assert [(o.title, o.url, o.text) for o in offers] == [
+        ("Bokprat & kaffe", "https://example.org/strom/bokprat", "Nye bøker, gamle venner."),
+        ("Forfattersamtale", "https://example.org/strom/forfatter", "Direkte fra Studio 44."),
+    ]
+    assert {o.image for o in offers} == {"https://example.org/strom/logo.png"}  # <logo>
+    # Without the feed's address a relative link leads nowhere: that entry is left out.
+    assert [o.title for o in feeds.parse_feed(fixture("events.atom"), "auto", BASE,
+                                              now=NOW)] == ["Forfattersamtale"]
 
 
-def test_ical_event_disappears_once_it_has_ended():
-    base = Offer(kind="event", title="", text="", url="")
-    after = dt.datetime(2026, 12, 3, 19, 31, tzinfo=dt.UTC)
-    titles = [o.title for o in feeds.parse_feed(EVENTS.encode(), "auto", base, now=after)]
-    assert "Strømmet forfatterkveld, med chat" not in titles
-    offers = feeds.parse_feed(EVENTS.encode(), "auto", base, now=NOW)
-    stream = next(o for o in offers if o.url.endswith("/1203"))
-    assert stream.visible(NOW) and not stream.visible(after)
+WRONG_ENCODING = """<?xml version="1.0" encoding="{declared}"?>
+<rss version="2.0"><channel><title>Bøker</title><link>https://example.org/</link>
+<item><title>Søndagsåpent på Årstad</title><link>https://example.org/søndag</link>
+<description>Kom og lån bøker – også på søndager.</description></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize("declared, actual", [("UTF-8", "cp1252"), ("ISO-8859-1", "utf-8"),
+                                              ("windows-1252", "utf-8")])
+def test_rss_with_a_wrong_declared_encoding_still_reads_right(declared, actual):
+    data = WRONG_ENCODING.format(declared=declared).encode(actual)
+    (offer,) = feeds.parse_feed(data, "auto", BASE, now=NOW)
+    assert offer.title == "Søndagsåpent på Årstad"
+    assert offer.text == "Kom og lån bøker – også på søndager."
+
+
+def test_html_in_a_feed_is_text_and_no_javascript_link_survives():
+    offers = feeds.parse_feed(fixture("hostile-html.rss"), "auto", BASE, now=NOW)
+    assert [(o.title, o.url, o.text, o.image) for o in offers] == [
+        ("Ny åpningstid", "https://example.org/nyheter/1", "Se her og her. Trygg lenke", "")]
+    shown = everything(offers).lower()
+    for bad in ("javascript", "script", "alert", "onerror", "onclick", "data:", "<"):
+        assert bad not in shown, bad
+
+
+def test_plain_text_leaves_out_scripts_also_in_json_feeds():
+    jf = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [{
+        "id": "1", "title": "Lydbok", "url": "https://example.org/l",
+        "content_html": "<p>Hør <script>alert(1)</script>nå<style>p{}</style></p>"}]})
+    (item,) = feeds.parse_feed(jf.encode(), "json", BASE, now=NOW)
+    assert item.text == "Hør nå"
 
 
 def test_json_offers_and_json_feed():
@@ -197,15 +202,17 @@ def test_json_offers_and_json_feed():
 
 @pytest.mark.parametrize("data, kind, problem", [
     (b"\x00\x01garbage \xff", "auto", "not an RSS"),
-    (b"<rss><channel><item><title>x</title>", "auto", "not well-formed"),
-    (b"<!doctype html><html><body>Log in to the Wi-Fi</body></html>", "auto", "not well-formed"),
-    (b"<html><body>Captive portal</body></html>", "auto", "found <html>"),
-    (ATOM.encode(), "rss", "expected an RSS feed"),
-    (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\n", "auto", "unterminated"),
+    (b"\x00\x01garbage \xff", "rss", "not an RSS or Atom feed"),
+    (b"<rss><channel><item><title>x</title>", "auto", "none with a title"),
+    (b"<!doctype html><html><body>Log in to the Wi-Fi</body></html>", "auto",
+     r"not an RSS or Atom feed \(syntax error\)"),
+    (b"<html><body>Captive portal</body></html>", "auto", "not an RSS or Atom feed"),
+    (ATOM.encode(), "rss", "expected an RSS feed, found Atom 1.0"),
+    (RSS.encode(), "atom", "expected an Atom feed, found RSS 2.0"),
+    (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\n", "auto", "not an iCalendar feed"),
+    (b"<rss/>", "ical", "not an iCalendar feed"),
     (b'{"not": "offers"}', "auto", "JSON feed must be"),
     (b"<rss><channel><item><title>x</title></item></channel></rss>", "rss", "none with a title"),
-    (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
-     b"<rss><channel><title>&lol2;</title></channel></rss>", "auto", "not well-formed"),
 ])
 def test_malformed_feeds_raise_feed_error(data, kind, problem):
     with pytest.raises(FeedError, match=problem):
@@ -215,6 +222,38 @@ def test_malformed_feeds_raise_feed_error(data, kind, problem):
 def test_empty_but_valid_feed_is_an_empty_set():
     assert feeds.parse_feed(b"<rss><channel><title>t</title></channel></rss>", "auto", BASE,
                             now=NOW) == []
+
+
+# --- hostile XML: feedparser expands no entity bombs and fetches nothing -------------------
+
+
+def test_billion_laughs_is_not_expanded():
+    entities = '<!ENTITY lol0 "lol">' + "".join(
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    bomb = (f'<?xml version="1.0"?><!DOCTYPE rss [{entities}]><rss version="2.0"><channel>'
+            "<title>&lol9;</title><item><title>Bombe &lol9;</title>"
+            "<link>https://example.org/x</link><description>&lol9;</description></item>"
+            "</channel></rss>").encode()
+    offers = feeds.parse_feed(bomb, "auto", BASE, now=NOW)
+    assert "lollol" not in everything(offers)
+    assert all(len(o.title) < 20 and len(o.text) < 20 for o in offers)
+
+
+def test_external_entities_and_dtds_are_never_fetched(feed_server, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET", encoding="utf-8")
+    dtd = feed_server.serve("/evil.dtd", '<!ENTITY stolen "STOLEN">', "application/xml-dtd")
+    remote = feed_server.url("/entity")
+    doc = (f'<?xml version="1.0"?>\n<!DOCTYPE rss SYSTEM "{dtd}" [\n'
+           f'<!ENTITY file SYSTEM "{secret.as_uri()}">\n<!ENTITY web SYSTEM "{remote}">\n'
+           f'<!ENTITY % param SYSTEM "{feed_server.url("/param.dtd")}"> %param;\n]>\n'
+           '<rss version="2.0"><channel><title>t</title><item><title>A &file; &web; &stolen;'
+           '</title><link>https://example.org/a</link><description>&file;&web;</description>'
+           "</item></channel></rss>").encode()
+    for kind in ("auto", "rss"):
+        shown = everything(feeds.parse_feed(doc, kind, BASE, now=NOW))
+        assert "TOPSECRET" not in shown and "STOLEN" not in shown
+    assert feed_server.hits == {}  # not the DTD, not the entities, not the parameter entity
 
 
 # --- fetching ------------------------------------------------------------------------------
@@ -242,6 +281,30 @@ def test_fetch_refuses_a_huge_feed(feed_server, tmp_path):
         fetch(str(tmp_path / "huge.xml"))
 
 
+def test_fetch_gives_up_on_a_server_that_trickles():
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n\r\n<rss>")
+            for _ in range(200):  # a byte now and then for 10 s (a broken fetch fails, not hangs)
+                if stop.wait(0.05):
+                    break
+                conn.sendall(b" ")
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(FeedError, match="too long"):
+            fetch(f"http://127.0.0.1:{listener.getsockname()[1]}/feed", timeout=0.5)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
 def test_fetch_from_a_dead_server_is_feed_error():
     server = FeedServer()
     url = server.serve("/x", RSS)
@@ -252,7 +315,7 @@ def test_fetch_from_a_dead_server_is_feed_error():
 
 def test_fetch_from_file_url_and_plain_path(tmp_path):
     path = tmp_path / "events.ics"
-    path.write_text(EVENTS, encoding="utf-8")
+    path.write_bytes(fixture("google-calendar.ics"))
     assert fetch(path.as_uri()) == fetch(str(path)) == path.read_bytes()
     with pytest.raises(FeedError, match="cannot read"):
         fetch(str(tmp_path / "missing.ics"))

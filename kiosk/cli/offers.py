@@ -28,7 +28,8 @@ def _line(offer: Offer, now: dt.datetime) -> str:
         state = "ended"
     extra = [offer.kind] + ([offer.language] if offer.language else [])
     if offer.when:
-        extra.append(f"{offer.when.astimezone():%Y-%m-%d %H:%M}")
+        extra.append(f"{offer.when.astimezone():%Y-%m-%d}" if offer.all_day
+                     else f"{offer.when.astimezone():%Y-%m-%d %H:%M}")
     if offer.after_pickup:
         extra.append("after pickup")
     return f"  [{state}] {offer.title} ({', '.join(extra)})\n      {offer.url}"

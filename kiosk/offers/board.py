@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.offers.cache import OfferCache, feed_key
-from kiosk.offers.sources import FeedError, Offer, config_offers, load_feed
+from kiosk.offers.feeds import load_feed
+from kiosk.offers.sources import FeedError, Offer, config_offers
 
 log = logging.getLogger(__name__)
 

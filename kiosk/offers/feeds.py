@@ -1,50 +1,61 @@
-"""Turn a feed's bytes into offers: RSS 2.0 and Atom (podcast episodes), iCalendar
-(upcoming events, language cafés) and JSON (a list of offers, or a JSON Feed).
+"""Turn a feed into offers: RSS 0.9x/1.0/2.0 and Atom through `feedparser` (podcast
+episodes, with the iTunes and Media RSS namespaces), iCalendar through
+`kiosk.offers.ical` (upcoming events, language cafés) and JSON (a list of offers, or
+a JSON Feed 1.1).
 
-XML goes through defusedxml (no entity expansion, no external resources). A feed
-that is not what it claims, or has items but none usable, raises FeedError.
+The bytes are read here (`sources.fetch`: size limit, timeout) and handed to the
+parsers; feedparser never sees an address. It sanitises HTML (scripts and
+`javascript:` links go) and does not resolve external entities or DTDs. A feed that
+is not what it claims, or has items but none usable, raises FeedError.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
-import email.utils
 import html
+import io
 import json
 import re
 from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+import feedparser
 
 from kiosk.offers import ical
-from kiosk.offers.sources import FeedError, Offer, as_moment, is_web_url, local_tz
+from kiosk.offers.sources import FeedError, Offer, as_moment, fetch, is_web_url, template
 
 MAX_PER_FEED = 5
 MAX_TITLE = 120
 MAX_TEXT = 240
 KINDS = ("ebooks", "podcast", "event", "language-cafe", "other")
-
-ATOM = "{http://www.w3.org/2005/Atom}"
-ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
-MEDIA = "{http://search.yahoo.com/mrss/}"
-CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
+NAMES = feedparser.api.SUPPORTED_VERSIONS  # "rss20" -> "RSS 2.0", "atom10" -> "Atom 1.0"
 
 
 class _TextOnly(HTMLParser):
+    """Collect the text of HTML, leaving out what a browser would not show as text."""
+
+    HIDDEN = ("script", "style", "template", "noscript")
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.hidden = 0
 
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        if not self.hidden:
+            self.parts.append(data)
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("br", "p", "li", "div"):
+        if tag in self.HIDDEN:
+            self.hidden += 1
+        elif tag in ("br", "p", "li", "div"):
             self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN and self.hidden:
+            self.hidden -= 1
 
 
 def plain(text: str | None, limit: int = MAX_TEXT) -> str:
@@ -75,17 +86,27 @@ def detect(data: bytes) -> str:
     raise FeedError("not an RSS, Atom, iCalendar or JSON feed")
 
 
+def load_feed(entry: dict[str, Any], now: dt.datetime | None = None,
+              source: str = "") -> list[Offer]:
+    """Fetch and parse the feed a configuration entry names; raise FeedError on failure."""
+    base = replace(template(entry), source=source or entry["feed"])
+    data = fetch(entry["feed"])
+    return parse_feed(data, entry.get("feed_kind", "auto"), base, now=now,
+                      location=entry["feed"])
+
+
 def parse_feed(data: bytes, kind: str, base: Offer, now: dt.datetime | None = None,
-               limit: int = MAX_PER_FEED) -> list[Offer]:
-    """Return the offers in a feed, each built on base (kind, language, dates, image)."""
+               limit: int = MAX_PER_FEED, location: str = "") -> list[Offer]:
+    """Return the offers in a feed, each built on base (kind, language, dates, image);
+    relative links in RSS and Atom are resolved against location, the feed's address."""
     now = now or dt.datetime.now(dt.UTC)
-    found = detect(data)
-    if kind == "ical" or (kind == "auto" and found == "ical"):
+    found = detect(data) if kind == "auto" else kind
+    if found == "ical":
         items, total = _from_ical(data, now)
-    elif kind == "json" or (kind == "auto" and found == "json"):
+    elif found == "json":
         items, total = _from_json(data)
     else:
-        items, total = _from_xml(data, kind)
+        items, total = _from_xml(data, kind, location)
     offers = [o for o in (_finish(base, item) for item in items) if o is not None]
     if total and not offers:
         raise FeedError(f"{total} item(s) in the feed, none with a title and an http(s) link")
@@ -106,25 +127,22 @@ def _finish(base: Offer, item: dict[str, Any]) -> Offer | None:
                    text=plain(item.get("text")) or base.text,
                    image=image if is_web_url(image) else base.image,
                    language=item.get("language") or base.language,
-                   starts=starts, ends=ends, when=item.get("when"))
+                   starts=starts, ends=ends, when=item.get("when"),
+                   all_day=bool(item.get("all_day")))
 
 
 # --- iCalendar --------------------------------------------------------------------------
 
 
 def _from_ical(data: bytes, now: dt.datetime) -> tuple[list[dict[str, Any]], int]:
-    local = local_tz()
-    try:
-        events = ical.read_events(data.decode("utf-8", errors="replace"), local)
-    except ical.ICalError as exc:
-        raise FeedError(f"not an iCalendar feed: {exc}") from exc
-    items = [{"title": e.summary, "text": e.description, "url": e.url, "when": e.start,
-              "ends": e.end if e.end and e.end > e.start else e.start}
-             for e in ical.upcoming(events, now, local)]
-    return items, len(events)
+    occurrences, total = ical.upcoming(data, now)
+    items = [{"title": o.summary, "text": o.description, "url": o.url,
+              "when": o.start, "all_day": o.all_day, "ends": o.end}
+             for o in occurrences]
+    return items, total
 
 
-# --- JSON: a list of offers in the configuration's words, or a JSON Feed ----------------
+# --- JSON: a list of offers in the configuration's words, or a JSON Feed 1.1 --------------
 
 
 def _from_json(data: bytes) -> tuple[list[dict[str, Any]], int]:
@@ -161,105 +179,84 @@ def _strings(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if isinstance(v, str) else None) for k, v in entry.items()}
 
 
-# --- RSS 2.0 and Atom ------------------------------------------------------------------
+# --- RSS and Atom, through feedparser ---------------------------------------------------
 
 
-def _from_xml(data: bytes, kind: str) -> tuple[list[dict[str, Any]], int]:
-    try:
-        root = SafeET.fromstring(data)
-    except (ParseError, DefusedXmlException, ValueError) as exc:
-        raise FeedError(f"not well-formed XML: {exc}") from exc
-    if root.tag == "rss" and kind in ("auto", "rss"):
-        return _from_rss(root)
-    if root.tag == f"{ATOM}feed" and kind in ("auto", "atom"):
-        return _from_atom(root)
-    expected = {"rss": "an RSS feed", "atom": "an Atom feed"}.get(kind, "an RSS or Atom feed")
-    raise FeedError(f"expected {expected}, found <{root.tag}>")
-
-
-def _text(el: Element | None, path: str) -> str:
-    found = el.find(path) if el is not None else None
-    return (found.text or "").strip() if found is not None else ""
-
-
-def _rss_date(value: str) -> dt.datetime | None:
-    try:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-    except (TypeError, ValueError):
-        return None
-    return when if when is None or when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
-def _from_rss(root: Element) -> tuple[list[dict[str, Any]], int]:
-    channel = root.find("channel")
-    if channel is None:
-        raise FeedError("RSS feed without a <channel>")
-    cover = _rss_image(channel) or _text(channel, "image/url")
+def _from_xml(data: bytes, kind: str, location: str) -> tuple[list[dict[str, Any]], int]:
+    # A stream, never bytes or text: feedparser would take a string for an address or a path.
+    # Only the base for relative links comes from the address; nothing is fetched.
+    headers = {"content-location": location} if is_web_url(location) else {}
+    parsed = feedparser.parse(io.BytesIO(_utf8_declared(data)), resolve_relative_uris=True,
+                              sanitize_html=True, response_headers=headers)
+    version = parsed.get("version") or ""
+    if not version:
+        problem = parsed.get("bozo_exception")
+        said = problem.getMessage() if hasattr(problem, "getMessage") else str(problem or "")
+        raise FeedError("not an RSS or Atom feed" + (f" ({said})" if said else ""))
+    family = "atom" if version.startswith("atom") else "rss"
+    if kind in ("rss", "atom") and family != kind:
+        expected = {"rss": "an RSS feed", "atom": "an Atom feed"}[kind]
+        raise FeedError(f"expected {expected}, found {NAMES.get(version, version)}")
+    cover = _image(parsed.feed) or parsed.feed.get("logo") or parsed.feed.get("icon") or ""
     items = []
-    for item in channel.findall("item"):
-        link = _text(item, "link") or _permalink(item)
+    for entry in parsed.entries:
         items.append({
-            "title": _text(item, "title"), "url": link,
-            "text": (_text(item, "description") or _text(item, f"{ITUNES}summary")
-                     or _text(item, f"{CONTENT}encoded")),
-            "image": _rss_image(item) or cover,
-            "published": _rss_date(_text(item, "pubDate")),
+            "title": entry.get("title"),
+            "url": entry.get("link") if is_web_url(entry.get("link") or "") else _audio(entry),
+            "text": entry.get("summary") or _content(entry),
+            "image": _image(entry) or cover,
+            "published": _stamp(entry.get("published_parsed") or entry.get("updated_parsed")),
         })
-    newest_first = sorted(items, key=lambda i: i["published"] or dt.datetime.min.replace(
-        tzinfo=dt.UTC), reverse=True)
-    return newest_first, len(items)
+    items.sort(key=lambda i: i["published"], reverse=True)  # newest first
+    return items, len(items)
 
 
-def _permalink(item: Element) -> str:
-    guid = item.find("guid")
-    if guid is not None and guid.get("isPermaLink", "true").lower() == "true":
-        return (guid.text or "").strip()
-    return ""
+_DECLARED = re.compile(rb"""^(\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding=["']([\w.:-]+)["']""")
+SINGLE_BYTE = {"iso-8859-1", "latin-1", "latin1", "iso-8859-15", "windows-1252", "cp1252",
+               "us-ascii", "ascii"}
 
 
-def _rss_image(el: Element) -> str:
-    found = el.find(f"{ITUNES}image")
-    if found is not None and found.get("href"):
-        return found.get("href", "")
-    found = el.find(f"{MEDIA}thumbnail")
-    if found is not None and found.get("url"):
-        return found.get("url", "")
-    for content in el.findall(f"{MEDIA}content"):
+def _utf8_declared(data: bytes) -> bytes:
+    """Return data declared as UTF-8 when it says Latin-1/Windows-1252 but is UTF-8.
+
+    feedparser itself falls back from a false "UTF-8" to Windows-1252; the other way
+    round, it would show "SÃ¸ndag". Text with non-ASCII letters in a single-byte
+    encoding is practically never valid UTF-8, so valid UTF-8 is what it is.
+    """
+    found = _DECLARED.match(data[:200])
+    if not found or found.group(2).decode("ascii").lower() not in SINGLE_BYTE:
+        return data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    return data[:found.start(2)] + b"utf-8" + data[found.end(2):]
+
+
+def _stamp(parsed: Any) -> float:
+    return float(calendar.timegm(parsed)) if parsed else float("-inf")
+
+
+def _content(entry: Any) -> str:
+    return next((c.get("value", "") for c in entry.get("content") or [] if c.get("value")), "")
+
+
+def _audio(entry: Any) -> str:
+    """Return an episode's enclosure (a phone plays it) when the entry has no web link."""
+    return next((e.get("href", "") for e in entry.get("enclosures") or []
+                 if is_web_url(e.get("href", ""))), "")
+
+
+def _image(el: Any) -> str:
+    """Return an episode's or channel's picture: itunes:image, media:*, an image enclosure."""
+    found = (el.get("image") or {}).get("href", "")
+    if found:
+        return found
+    for thumb in el.get("media_thumbnail") or []:
+        if thumb.get("url"):
+            return thumb["url"]
+    for content in el.get("media_content") or []:
         if content.get("medium") == "image" or content.get("type", "").startswith("image/"):
             return content.get("url", "")
-    enclosure = el.find("enclosure")
-    if enclosure is not None and enclosure.get("type", "").startswith("image/"):
-        return enclosure.get("url", "")
-    return ""
-
-
-def _atom_link(entry: Element) -> str:
-    for link in entry.findall(f"{ATOM}link"):
-        if link.get("rel", "alternate") == "alternate" and link.get("href"):
-            return link.get("href", "")
-    return ""
-
-
-def _from_atom(root: Element) -> tuple[list[dict[str, Any]], int]:
-    cover = _text(root, f"{ATOM}logo") or _text(root, f"{ATOM}icon")
-    entries = root.findall(f"{ATOM}entry")
-    items = []
-    for entry in entries:
-        image = next((link.get("href", "") for link in entry.findall(f"{ATOM}link")
-                      if link.get("rel") == "enclosure"
-                      and link.get("type", "").startswith("image/")), "")
-        stamp = _text(entry, f"{ATOM}published") or _text(entry, f"{ATOM}updated")
-        try:
-            published = dt.datetime.fromisoformat(stamp) if stamp else None
-        except ValueError:
-            published = None
-        if published is not None and published.tzinfo is None:
-            published = published.replace(tzinfo=dt.UTC)
-        items.append({
-            "title": _text(entry, f"{ATOM}title"), "url": _atom_link(entry),
-            "text": _text(entry, f"{ATOM}summary") or _text(entry, f"{ATOM}content"),
-            "image": image or _rss_image(entry) or cover, "published": published,
-        })
-    items.sort(key=lambda i: i["published"] or dt.datetime.min.replace(tzinfo=dt.UTC),
-               reverse=True)
-    return items, len(entries)
+    return next((e.get("href", "") for e in el.get("enclosures") or []
+                 if e.get("type", "").startswith("image/")), "")

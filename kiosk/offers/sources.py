@@ -1,7 +1,8 @@
-"""Where offers come from: the configuration's `[[offers]]`, and the feeds they name.
+"""What an offer is, the configuration's `[[offers]]`, and reading a feed's bytes.
 
-A feed is read from http(s)://, file:// or a plain path, never more than
-MAX_FEED_BYTES, and turned into offers by `kiosk.offers.feeds`.
+The bottom of the offers package: it imports nothing of its own. A feed is read
+from http(s)://, file:// or a plain path, never more than MAX_FEED_BYTES and never
+longer than FETCH_TIMEOUT_S a read; `kiosk.offers.feeds` turns the bytes into offers.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import logging
-from dataclasses import asdict, dataclass, replace
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +42,7 @@ class Offer:
     starts: dt.datetime | None = None  # shown from (aware)
     ends: dt.datetime | None = None  # shown until, exclusive (aware)
     when: dt.datetime | None = None  # an event's start, shown to patrons
+    all_day: bool = False  # when is a day, not a time of day
     after_pickup: bool = False
     source: str = "config"
 
@@ -71,9 +74,9 @@ class Offer:
         return cls(**values)
 
 
-def local_tz() -> dt.tzinfo:
-    """Return the station's local time zone."""
-    return dt.datetime.now().astimezone().tzinfo or dt.UTC
+def local_midnight(day: dt.date) -> dt.datetime:
+    """Return the start of day in the station's local time (its own UTC offset, DST or not)."""
+    return dt.datetime.combine(day, dt.time()).astimezone()
 
 
 def as_moment(value: Any, end: bool = False) -> dt.datetime | None:
@@ -81,13 +84,13 @@ def as_moment(value: Any, end: bool = False) -> dt.datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=local_tz())
+        return value if value.tzinfo else value.astimezone()
     if isinstance(value, dt.time):
         return None
     day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
     if end:
         day += dt.timedelta(days=1)
-    return dt.datetime.combine(day, dt.time(), tzinfo=local_tz())
+    return local_midnight(day)
 
 
 def is_web_url(url: str) -> bool:
@@ -124,6 +127,22 @@ def feed_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in entries if e.get("feed")]
 
 
+def _read_by(response: Any, deadline: float, limit: int) -> bytes:
+    """Return up to limit bytes of response, giving up at deadline (a server that trickles
+    a byte now and then would otherwise hold the refresher as long as it likes)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        if time.monotonic() > deadline:
+            raise FeedError("feed took too long to arrive; gave up")
+        chunk = response.read1(min(65536, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def fetch(location: str, timeout: float = FETCH_TIMEOUT_S,
           max_bytes: int = MAX_FEED_BYTES) -> bytes:
     """Return the bytes of the feed at location, or raise FeedError saying why not."""
@@ -135,7 +154,7 @@ def fetch(location: str, timeout: float = FETCH_TIMEOUT_S,
                 length = response.headers.get("Content-Length", "")
                 if length.isdigit() and int(length) > max_bytes:
                     raise FeedError(f"feed is {int(length)} bytes, more than {max_bytes}")
-                data = response.read(max_bytes + 1)
+                data = _read_by(response, time.monotonic() + timeout, max_bytes + 1)
         elif scheme == "file" or scheme == "" or len(scheme) == 1:  # one letter: a Windows drive
             path = url2pathname(urlsplit(location).path) if scheme == "file" else location
             with Path(path).open("rb") as fh:
@@ -150,12 +169,3 @@ def fetch(location: str, timeout: float = FETCH_TIMEOUT_S,
         raise FeedError(f"feed is larger than {max_bytes} bytes")
     return data
 
-
-def load_feed(entry: dict[str, Any], now: dt.datetime | None = None,
-              source: str = "") -> list[Offer]:
-    """Fetch and parse the feed a configuration entry names; raise FeedError on failure."""
-    from kiosk.offers.feeds import parse_feed
-
-    base = replace(template(entry), source=source or entry["feed"])
-    data = fetch(entry["feed"])
-    return parse_feed(data, entry.get("feed_kind", "auto"), base, now=now)

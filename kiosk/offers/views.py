@@ -12,6 +12,8 @@ import logging
 import re
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time, get_datetime_format
 from flask import (
     Blueprint,
     Flask,
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("offers", __name__)
 PUBLIC_FIELDS = ("kind", "title", "text", "url", "image", "language")
+LOCALES = {"en": "en_GB"}  # English on a European station: 24-hour clock, day before month
 
 
 @functools.lru_cache(maxsize=512)
@@ -42,11 +45,33 @@ def qr_for(url: str) -> str:
     return barcodes.qr_svg(url)
 
 
-def public(offer: Offer) -> dict[str, Any]:
+def when_text(offer: Offer, language: str) -> str:
+    """Return an event's date (and time, unless all-day) in the station's local time, as
+    the language writes it: "tirsdag 30. mars 2027, 18:00"; "" for an offer without one."""
+    if offer.when is None:
+        return ""
+    local = offer.when.astimezone()  # the station's zone, with the offset of that very day
+    try:
+        locale = Locale.parse(LOCALES.get(language, language))
+    except (UnknownLocaleError, ValueError, TypeError):
+        locale = Locale.parse("en_GB")
+    day = format_date(local.date(), "full", locale=locale)
+    if offer.all_day:
+        return day
+    clock = format_time(local, "short", tzinfo=local.tzinfo, locale=locale)
+    pattern = get_datetime_format("full", locale=locale).replace("'", "")
+    return pattern.replace("{0}", clock).replace("{1}", day)
+
+
+def public(offer: Offer, language: str = "") -> dict[str, Any]:
     """Return what a patron screen gets of an offer, with the QR code of its url."""
     out = {key: getattr(offer, key) for key in PUBLIC_FIELDS}
     out["qr_svg"] = qr_for(offer.url)
-    out["when"] = offer.when.isoformat() if offer.when else None
+    local = offer.when.astimezone() if offer.when else None
+    out["when"] = local.date().isoformat() if local and offer.all_day else (
+        local.isoformat() if local else None)
+    out["all_day"] = offer.all_day
+    out["when_text"] = when_text(offer, language or offer.language.split(",")[0] or "nb")
     return out
 
 
@@ -76,7 +101,7 @@ def current_language(default: str) -> str:
 def offers():
     settings = current_app.config["KIOSK_SETTINGS"]
     language = current_language(settings.station.language)
-    response = jsonify({"offers": [public(o) for o in board().showing(language)],
+    response = jsonify({"offers": [public(o, language) for o in board().showing(language)],
                         "interval_s": settings.kiosk.offer_seconds, "language": language})
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -91,7 +116,8 @@ def staff_preview():
     for offer in board().all_offers():
         state = ("showing" if offer.visible(now) else
                  "not yet" if offer.starts and now < offer.starts else "ended")
-        rows.append({**public(offer), "state": state, "source": offer.source,
+        rows.append({**public(offer, settings.station.language), "state": state,
+                     "source": offer.source,
                      "starts": offer.starts, "ends": offer.ends,
                      "after_pickup": offer.after_pickup})
     feeds = [{**f.status(), "fetched": _local_time(f.fetched_at)} for f in board().feeds]
@@ -110,8 +136,9 @@ def _add_to_pickup(app: Flask, ob: OfferBoard):
     def hook(_session: Any, _card: str, result: Any) -> None:
         if result.outcome != "ready" or not ob.has_after_pickup():
             return
-        offer = ob.after_pickup(current_language(default))
-        result.offer = public(offer) if offer else None
+        language = current_language(default)
+        offer = ob.after_pickup(language)
+        result.offer = public(offer, language) if offer else None
 
     return hook
 

@@ -517,6 +517,8 @@
     // The offer's own words may be in another script than the page: let them set direction.
     if (offer.language) text.setAttribute("lang", offer.language);
     text.appendChild(el("h3", {dir: "auto", text: offer.title || ""}));
+    // An event's next meeting, written on the server in the screen's language and local time.
+    if (offer.when_text) text.appendChild(el("p", {"class": "offer-when", text: offer.when_text}));
     if (offer.text) text.appendChild(el("p", {dir: "auto", text: offer.text}));
     if (offer.url) text.appendChild(el("p", {"class": "offer-url", dir: "ltr", text: offer.url}));
     box.appendChild(text);
