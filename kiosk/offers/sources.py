@@ -1,8 +1,9 @@
 """What an offer is, the configuration's `[[offers]]`, and reading a feed's bytes.
 
 The bottom of the offers package: it imports nothing of its own. A feed is read
-from http(s)://, file:// or a plain path, never more than MAX_FEED_BYTES and never
-longer than FETCH_TIMEOUT_S a read; `kiosk.offers.feeds` turns the bytes into offers.
+from http(s)://, file:// or a plain path, never more than MAX_FEED_BYTES, and given
+up once FETCH_TIMEOUT_S have passed (a stalled read waits at most that long again);
+`kiosk.offers.feeds` turns the bytes into offers.
 """
 
 from __future__ import annotations
@@ -150,11 +151,12 @@ def fetch(location: str, timeout: float = FETCH_TIMEOUT_S,
     try:
         if scheme in ("http", "https"):
             request = Request(location, headers={"User-Agent": USER_AGENT})
+            deadline = time.monotonic() + timeout
             with urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked
                 length = response.headers.get("Content-Length", "")
                 if length.isdigit() and int(length) > max_bytes:
                     raise FeedError(f"feed is {int(length)} bytes, more than {max_bytes}")
-                data = _read_by(response, time.monotonic() + timeout, max_bytes + 1)
+                data = _read_by(response, deadline, max_bytes + 1)
         elif scheme == "file" or scheme == "" or len(scheme) == 1:  # one letter: a Windows drive
             path = url2pathname(urlsplit(location).path) if scheme == "file" else location
             with Path(path).open("rb") as fh:
