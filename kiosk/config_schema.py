@@ -90,6 +90,12 @@ def _label_name(v: str) -> str | None:
     return "must be a letter followed by up to 3 letters or digits"
 
 
+def _branch_names(v: list) -> str | None:
+    if any(not isinstance(b, str) or not b.strip() or len(b) > 64 for b in v):
+        return "must be a list of branch names (text of 1 to 64 characters)"
+    return None
+
+
 def _nonempty(v: str) -> str | None:
     return None if v.strip() else "must not be empty"
 
@@ -113,6 +119,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "station": {
         "name": Key(_STR, "Pickup station", _nonempty),
         "branch": Key(_STR, "main", _nonempty),
+        "branches": Key(list, [], _branch_names),  # every branch of the library
         "language": Key(_STR, "nb", _one_of("nb", "nn", "en", "uk", "ar", "so", "pl")),
         # desk: staff pages, labels and printer; no patron screen, no server-side scanner
         "role": Key(_STR, "kiosk", _one_of("kiosk", "desk")),

@@ -21,6 +21,7 @@ from kiosk.config import Settings
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.cards import CardReader, mask
 from kiosk.domain.lookup import NOT_RECOGNISED, LookupResult, find_pickups
+from kiosk.domain.orders import known_branches
 from kiosk.events import SCAN_RESULT, EventBus
 from kiosk.models import StaffUser
 
@@ -69,6 +70,10 @@ class Station:
         self.ils: Any = None  # set when an ILS link is configured
         self.lookup_hooks: list[Callable[[Any, str, LookupResult], None]] = []
         self._recent: OrderedDict[int, tuple[float, str | None, dict[str, Any]]] = OrderedDict()
+
+    def known_branches(self, session: Any) -> set[str]:
+        """Return the library's branches: `[station] branches`, this one, those shelved at."""
+        return known_branches(session, self.settings.station.branches, self.branch)
 
     def remember(self, event_id: int, card: str | None, data: dict[str, Any]) -> None:
         """Keep a scan's result (and card) briefly, so print and collect can refer to it."""

@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
+from sheet_files import ods, xlsx
 from sqlalchemy import create_engine, text
 
 from kiosk.appsetup import station_config_folder
@@ -130,7 +131,8 @@ def test_bad_file_exits_1_listing_every_bad_row_and_imports_nothing(station_toml
 
 @pytest.mark.parametrize("name,content,expected", [
     ("orders.csv", b"card,title\nN100000001,Sult\n", "column item_barcode: required"),
-    ("orders.csv", "card,item_barcode,title\nN100000001,1,Grøde\n".encode("latin-1"), "UTF-8"),
+    ("orders.csv", "card,item_barcode\nN100000001,1\n".encode("utf-16"), "UTF-16"),
+    ("orders.xlsx", b"no workbook", "not a readable Excel (.xlsx) file"),
     ("orders.json", b'{"card": "N100000001"}', "list of orders"),
     ("orders.json", b"[{,}]", "not valid JSON"),
     ("orders.txt", b"", "empty file"),
@@ -142,6 +144,37 @@ def test_bad_files_are_clear_errors(station_toml, database_url, tmp_path, name, 
     result = kiosk("--config", station_toml, "import", source)
     assert result.exit_code == 1 and expected in result.output
     assert orders_in(database_url) == []
+
+
+@pytest.mark.parametrize("make,name", [(xlsx, "bestillinger.xlsx"), (ods, "bestillinger.ods"),
+                                       (xlsx, "-")])
+def test_import_spreadsheets(station_toml, database_url, tmp_path, make, name):
+    data = make([["Lånekort", "Strekkode", "Tittel", "Referanse"],
+                 ["N100000001", "0300001", "Kjærlighet på pinne", "s-1"],
+                 ["N100000002", 300002, None, None]])
+    if name == "-":
+        result = kiosk("--config", station_toml, "import", "-", stdin=data)
+    else:
+        (tmp_path / name).write_bytes(data)
+        result = kiosk("--config", station_toml, "import", tmp_path / name)
+    assert result.exit_code == 0, result.output
+    assert "imported 2 order(s) with 2 item(s)" in result.output
+    assert orders_in(database_url) == [("s-1", "N100000001", "received"),
+                                       (None, "N100000002", "received")]
+
+
+def test_semicolon_windows_1252_csv_from_excel(station_toml, database_url, tmp_path):
+    source = tmp_path / "eksport.csv"
+    source.write_bytes("Lånekort;Strekkode;Tittel\r\nN100000001;0300001;Grøde\r\n"
+                       .encode("cp1252"))
+    result = kiosk("--config", station_toml, "import", source)
+    assert result.exit_code == 0, result.output
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT title FROM items")).scalar() == "Grøde"
+    finally:
+        engine.dispose()
 
 
 def test_duplicate_ref_is_refused_the_second_time(station_toml, database_url, tmp_path):

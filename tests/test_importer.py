@@ -128,7 +128,7 @@ def test_problems_are_readable(plain):
 
 @pytest.mark.parametrize("data,expected", [
     (b"card,title\nN100000001,Sult\n", [(1, "item_barcode")]),
-    (b"barcode;card\n", [(1, "card"), (1, "item_barcode"), (1, "barcode;card")]),
+    (b"barcode|card\n", [(1, "card"), (1, "item_barcode"), (1, "barcode|card")]),
     (b"card,item_barcode,colour\nN100000001,1,red\n", [(1, "colour")]),
     (b"card,item_barcode,card\nN100000001,1,N100000001\n", [(1, "card")]),
     (b"", [(1, None)]),
@@ -140,21 +140,28 @@ def test_header_problems(plain, data, expected):
     assert sorted(found, key=str) == sorted(expected, key=str)
 
 
-def test_latin1_bytes_are_reported_with_their_line(plain):
-    data = "card,item_barcode,title\nN100000001,1,Sult\nN100000002,2,Grøde\n".encode("latin-1")
+def test_windows_1252_bytes_are_read_as_such(plain):
+    data = "card,item_barcode,title\nN100000001,1,Sult\nN100000002,2,Grøde €\n".encode("cp1252")
+    pv = importer.preview(plain, data, Plain.cards, Plain.branch)
+    assert pv.ok and pv.encoding == "Windows-1252"
+    assert pv.drafts[1].new.items[0].title == "Grøde €"
+
+
+def test_bytes_that_are_neither_utf8_nor_windows_1252_are_refused_with_their_line(plain):
+    data = b"card,item_barcode,title\nN100000001,1,Sult\nN100000002,2,Gr\x81de\n"
     [problem] = problems_of(plain, data)
-    assert problem.line == 3 and "UTF-8" in problem.problem
+    assert problem.line == 3 and "neither UTF-8 nor Windows-1252" in problem.text
 
 
 def test_nul_bytes_are_refused(plain):
     [problem] = problems_of(plain, b"card,item_barcode\nN100000001,\x0012\n")
-    assert problem.line == 2 and "NUL" in problem.problem
+    assert problem.line == 2 and "NUL" in problem.text
 
 
 def test_oversized_file_is_refused_before_parsing(plain, monkeypatch):
     monkeypatch.setattr(import_files, "MAX_BYTES", 100)
     [problem] = problems_of(plain, GOOD_CSV.encode())
-    assert "larger than" in problem.problem
+    assert "larger than" in problem.text
 
 
 def test_too_long_values_are_refused(plain):
@@ -167,7 +174,7 @@ def test_ref_already_in_the_database(session, station):
     make_order(session, ref="r-1")
     [problem] = problems_of_after_existing(session, station, GOOD_CSV.encode())
     assert (problem.line, problem.column) == (2, "order_ref")
-    assert "exists already" in problem.problem
+    assert "exists already" in problem.text
 
 
 def problems_of_after_existing(session, station, data):
@@ -218,7 +225,7 @@ def test_preview_writes_nothing_and_reads_files(plain, tmp_path):
 
 def test_unreadable_file_is_a_problem_not_a_crash(plain, tmp_path):
     pv = importer.preview(plain, tmp_path / "missing.csv", Plain.cards, Plain.branch)
-    assert not pv.ok and "cannot read" in pv.problems[0].problem
+    assert not pv.ok and "cannot read" in pv.problems[0].text
 
 
 def test_a_failing_order_midway_rolls_back_everything(session, station):

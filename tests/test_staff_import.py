@@ -6,6 +6,7 @@ import io
 import threading
 
 import pytest
+from sheet_files import ods, xlsx
 from staff_helpers import login
 
 from kiosk.models import AuditEvent, Order
@@ -82,6 +83,38 @@ def test_uploads_belong_to_their_staff_member(staff, app, client):
     assert stranger.post(f"/staff/import/{token}").status_code == 404
     assert stranger.get(f"/staff/import/{token}/progress").status_code == 404
     assert staff.get("/staff/import/nonsense/progress").status_code == 404
+
+
+def upload_bytes(client, data: bytes, name: str):
+    return client.post("/staff/import", data={"file": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("make,name", [(xlsx, "bestillinger.xlsx"), (ods, "bestillinger.ods")])
+def test_spreadsheets_import_on_the_staff_page(staff, app, session, make, name):
+    data = make([["Lånekort", "Strekkode", "Tittel", "Referanse"],
+                 ["N000000001", "111", "Snømannen", "S1"], ["N000000001", 112, None, "S1"]])
+    r = upload_bytes(staff, data, name)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "1 order(s) with 2 item(s), no problems" in html
+    token = html.split("/staff/import/")[1].split('"')[0]
+    staff.post(f"/staff/import/{token}")
+    finish(app, token)
+    [order] = session.query(Order).all()
+    assert order.ref == "S1" and [i.barcode for i in order.items] == ["111", "112"]
+
+
+def test_problems_table_names_the_order_ref(staff, session):
+    data = "lånekort;strekkode;referanse\nN000000001;111;R1\n12345;112;R2\n".encode("cp1252")
+    html = upload_bytes(staff, data, "orders.csv").get_data(as_text=True)
+    assert "<td>3</td><td>R2</td><td>lånekort</td>" in html
+
+
+def test_a_garbage_workbook_is_a_clear_problem(staff, session):
+    r = upload_bytes(staff, b"\x00garbage" * 10, "orders.xlsx")
+    assert r.status_code == 422
+    assert "not a readable Excel (.xlsx) file" in r.get_data(as_text=True)
+    assert session.query(Order).count() == 0
 
 
 def test_no_file_is_a_clear_400(staff):

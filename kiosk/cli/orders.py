@@ -1,4 +1,4 @@
-"""`kiosk import FILE`: orders from CSV or JSON, all or nothing."""
+"""`kiosk import FILE`: orders from CSV, a spreadsheet (.xlsx, .ods) or JSON, all or nothing."""
 
 from __future__ import annotations
 
@@ -14,12 +14,17 @@ PROGRESS_FROM = 200  # orders; smaller files finish before a bar would be seen
 
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]),
-              help="File format (default: from the extension, else from the content).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ods", "json"]),
+              help="File format (default: from the content, else the extension).")
 @click.option("--dry-run", is_flag=True, help="Check the file and report, import nothing.")
 @pass_station
 def import_(station: StationContext, file: str, fmt: str | None, dry_run: bool) -> None:
-    """Import orders from a CSV or JSON FILE ("-" for standard input); all or nothing."""
+    """Import orders from a CSV, .xlsx, .ods or JSON FILE ("-" for stdin); all or nothing.
+
+    CSV may use `,` or `;` and be UTF-8 (with or without BOM) or Windows-1252: both are
+    detected. Columns: card, item_barcode, title, order_ref, branch, or their Norwegian
+    names (lånekort, strekkode, tittel, referanse, filial ...; see the README).
+    """
     from kiosk.extensions import db
     from kiosk.schema import upgrade_database
 
@@ -43,7 +48,8 @@ def _import(st: Any, file: str, source: str | IO[bytes], fmt: str | None,
     from kiosk.domain.orders import Actor
     from kiosk.extensions import db
 
-    pv = importer.preview(db.session, source, st.cards, st.branch, fmt)
+    branches = st.known_branches(db.session)
+    pv = importer.preview(db.session, source, st.cards, st.branch, fmt, branches)
     if not pv.ok:
         _report(file, pv.problems)
     if dry_run:
@@ -61,7 +67,7 @@ def _import(st: Any, file: str, source: str | IO[bytes], fmt: str | None,
 
         try:
             result = importer.import_orders(db.session, pv, actor, st.cards, st.branch,
-                                            progress=progress)
+                                            progress=progress, branches=branches)
         except importer.ImportFailed as exc:
             _report(file, exc.problems)
     click.echo(f"{file}: imported {_summary(result.orders, result.items, result.per_branch)}")

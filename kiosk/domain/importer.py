@@ -15,7 +15,7 @@ whole, and the import reports the ref or draws its codes again.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +30,12 @@ from kiosk.domain.import_files import (
     Preview,
     Problem,
     Source,
+    check_branches,
     detect_format,
-    read_orders,
     read_source,
 )
+from kiosk.domain.import_reader import read_orders
+from kiosk.domain.messages import N_
 from kiosk.domain.orders import Actor, OrderError
 from kiosk.models import ACTIVE_STATUSES, AuditEvent, Item, Order, OrderStatus, utcnow
 
@@ -84,8 +86,9 @@ def check_refs(session: Session, drafts: list[Draft]) -> list[Problem]:
     for d in drafts:
         ref = d.new.ref
         if ref and ref in seen:
-            problems.append(Problem(f"ref {ref} is used by another order in this file",
-                                    line=d.line, order=d.order, column="ref"))
+            problems.append(Problem(N_("ref %(ref)s is used by another order in this file"),
+                                    line=d.line, order=d.order, column="ref", ref=ref,
+                                    params={"ref": ref}))
         elif ref:
             seen[ref] = d
     refs = list(seen)
@@ -93,45 +96,52 @@ def check_refs(session: Session, drafts: list[Draft]) -> list[Problem]:
         chunk = refs[i:i + REF_CHUNK]
         for ref in session.scalars(select(Order.ref).where(Order.ref.in_(chunk))):
             d = seen[ref]
-            problems.append(Problem(f"an order with ref {ref} exists already",
-                                    line=d.line, order=d.order,
+            problems.append(Problem(N_("an order with ref %(ref)s exists already"),
+                                    line=d.line, order=d.order, ref=ref, params={"ref": ref},
                                     column="order_ref" if d.line else "ref"))
     return problems
 
 
 def preview(session: Session, source: Source, cards: CardReader, default_branch: str,
-            fmt: str | None = None) -> Preview:
-    """Read and check source without writing anything; return orders and problems."""
+            fmt: str | None = None, branches: Collection[str] | None = None) -> Preview:
+    """Read and check source without writing anything; return orders and problems.
+
+    With branches (the library's known branches), an order for any other is a problem.
+    """
     try:
         data, name = read_source(source)
     except OSError as exc:
-        return Preview(fmt or "?", problems=[Problem(f"cannot read the file: {exc.strerror}")])
+        return Preview(fmt or "?", problems=[Problem(N_("cannot read the file: %(error)s"),
+                                                     params={"error": exc.strerror})])
     pv = read_orders(data, fmt or detect_format(data, name), cards, default_branch)
     pv.problems += check_refs(session, pv.drafts)
+    if branches is not None:
+        pv.problems += check_branches(pv.drafts, branches)
     if not pv.drafts and not pv.problems:
-        pv.problems.append(Problem("no orders in the file"))
+        pv.problems.append(Problem(N_("no orders in the file")))
     pv.problems.sort(key=lambda p: (p.line or 0, p.order or 0))
     return pv
 
 
 def import_orders(session: Session, source: Source | Preview, actor: Actor, cards: CardReader,
                   default_branch: str, progress: Progress | None = None,
-                  fmt: str | None = None, on_created: OnCreated | None = None) -> ImportResult:
+                  fmt: str | None = None, on_created: OnCreated | None = None,
+                  branches: Collection[str] | None = None) -> ImportResult:
     """Check source, then create every order in one transaction; raise ImportFailed if any is bad.
 
     Pass a `Preview` already made to skip reading the source again; `on_created`
     sees each batch of new orders inside the transaction (see `OnCreated`).
     """
     pv = source if isinstance(source, Preview) else preview(session, source, cards,
-                                                            default_branch, fmt)
+                                                            default_branch, fmt, branches)
     if not pv.ok:
-        raise ImportFailed(pv.problems or [Problem("no orders in the file")])
+        raise ImportFailed(pv.problems or [Problem(N_("no orders in the file"))])
     for _ in range(ATTEMPTS):
         try:
             ids = shelving.with_retry(
                 session, lambda: _write(session, pv.drafts, actor, progress, on_created))
         except OrderError as exc:  # no free pickup codes left
-            raise ImportFailed([Problem(str(exc))]) from None
+            raise ImportFailed([Problem(exc.template, params=exc.params)]) from None
         except IntegrityError:
             # Someone took a ref or a drawn pickup code since the check (with_retry rolled back).
             taken = check_refs(session, pv.drafts)
@@ -141,8 +151,8 @@ def import_orders(session: Session, source: Source | Preview, actor: Actor, card
             continue  # a pickup code: draw them all again
         return ImportResult(orders=len(pv.drafts), items=pv.items, per_branch=pv.per_branch,
                             order_ids=ids)
-    raise ImportFailed([Problem("other orders took the drawn pickup codes several times; "
-                                "nothing imported, please try again")])
+    raise ImportFailed([Problem(N_("other orders took the drawn pickup codes several times; "
+                                   "nothing imported, please try again"))])
 
 
 def _write(session: Session, drafts: list[Draft], actor: Actor, progress: Progress | None,

@@ -8,6 +8,7 @@ it in the audit trail, and leaves committing to the caller.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -136,6 +137,17 @@ def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "i
         record(session, order, actor, "created", detail=f"{len(new.items)} item(s)")
         return order
     raise OrderError(N_("could not find a free pickup code; too many open orders"))
+
+
+def known_branches(session: Session, configured: Iterable[str], own: str) -> set[str]:
+    """Return the library's branches: configured, this station's, and every one shelved at.
+
+    A branch whose orders have been on a shelf has a station: its shelves are in this
+    (shared) database. An import or a correction names one of these branches.
+    """
+    shelved = session.scalars(select(Order.branch).where(Order.shelved_at.is_not(None))
+                              .distinct())
+    return {*configured, own, *shelved}
 
 
 def get(session: Session, order_id: int) -> Order:

@@ -22,6 +22,7 @@ from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import NotFound
 
 from kiosk.domain import import_files, importer
+from kiosk.domain.messages import N_
 from kiosk.domain.orders import Actor
 from kiosk.extensions import db
 from kiosk.staff import bp
@@ -35,7 +36,8 @@ SHOWN = 50  # orders listed in a preview
 
 
 class UploadForm(FlaskForm):
-    file = FileField(_l("Order file (CSV or JSON)"), validators=[FileRequired()])
+    file = FileField(_l("Order file (CSV, Excel, OpenDocument or JSON)"),
+                     validators=[FileRequired()])
 
 
 @dataclass
@@ -50,13 +52,28 @@ class Upload:
     done: int = 0
     total: int = 0
     result: importer.ImportResult | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[import_files.Problem] = field(default_factory=list)
     thread: threading.Thread | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"state": self.state, "done": self.done, "total": self.total,
                 "orders": self.result.orders if self.result else None,
-                "problems": self.problems}
+                "problems": [describe_problem(p) for p in self.problems]}
+
+
+def problem_text(problem: import_files.Problem) -> str:
+    """Return what is wrong, in the page's language."""
+    return _(problem.problem, **problem.params)
+
+
+def describe_problem(problem: import_files.Problem) -> str:
+    """Return a problem with where it is (line, order, column), in the page's language."""
+    where = [_("line %(n)s", n=problem.line) if problem.line else "",
+             _("order %(ref)s", ref=problem.ref or problem.order)
+             if problem.ref or problem.order else "",
+             _("column %(name)s", name=problem.column) if problem.column else ""]
+    prefix = ", ".join(w for w in where if w)
+    return f"{prefix}: {problem_text(problem)}" if prefix else problem_text(problem)
 
 
 def _uploads(app: Flask | None = None) -> dict[str, Upload]:
@@ -95,12 +112,14 @@ def import_preview():
     upload = Upload(name=file.filename or "upload", data=file.read(),
                     owner=session["staff_id"])
     pv = importer.preview(db.session, upload.data, station().cards, station().branch,
-                          import_files.detect_format(upload.data, upload.name))
+                          import_files.detect_format(upload.data, upload.name),
+                          branches=station().known_branches(db.session))
     db.session.rollback()
     token = _keep(upload) if pv.ok else None
     return render_template("staff/orders/import_preview.html", pv=pv, upload=upload,
                            token=token, shown=pv.drafts[:SHOWN], form=ActionForm(),
-                           upload_form=UploadForm()), 200 if pv.ok else 422
+                           upload_form=UploadForm(),
+                           problem_text=problem_text), 200 if pv.ok else 422
 
 
 def _run(app: Flask, upload: Upload, who: Actor) -> None:
@@ -108,18 +127,20 @@ def _run(app: Flask, upload: Upload, who: Actor) -> None:
         upload.done, upload.total = done, total
 
     with app.app_context():
+        st = app.extensions["station"]
         try:
             upload.result = importer.import_orders(
-                db.session, upload.data, who, app.extensions["station"].cards,
-                app.extensions["station"].branch, progress=progress,
-                fmt=import_files.detect_format(upload.data, upload.name))
+                db.session, upload.data, who, st.cards, st.branch, progress=progress,
+                fmt=import_files.detect_format(upload.data, upload.name),
+                branches=st.known_branches(db.session))
             upload.state = "done"
         except importer.ImportFailed as exc:
-            upload.problems = [str(p) for p in exc.problems]
+            upload.problems = exc.problems
             upload.state = "failed"
         except Exception as exc:  # noqa: BLE001  (shown to staff; the import wrote nothing)
             app.logger.exception("import of %s failed", upload.name)
-            upload.problems = [f"unexpected error: {exc.__class__.__name__}"]
+            upload.problems = [import_files.Problem(N_("unexpected error: %(kind)s"),
+                                                    params={"kind": exc.__class__.__name__})]
             upload.state = "failed"
         finally:
             upload.data = b""
@@ -144,7 +165,8 @@ def import_confirm(token: str):
 @bp.get("/import/<token>")
 def import_status(token: str):
     upload = _mine(token)
-    return render_template("staff/orders/import_status.html", upload=upload, token=token)
+    return render_template("staff/orders/import_status.html", upload=upload, token=token,
+                           describe_problem=describe_problem)
 
 
 @bp.get("/import/<token>/progress")
