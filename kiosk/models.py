@@ -105,7 +105,10 @@ class Order(db.Model):
         Index("ix_orders_status_branch", "status", "branch"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Unique among orders that are not cancelled: cancelling moves the ref to cancelled_ref,
+    # so a corrected import can use it again (kiosk.domain.orders.move).
     ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    cancelled_ref: Mapped[str | None] = mapped_column(String(64))
     card: Mapped[str | None] = mapped_column(String(64))
     patron_name: Mapped[str | None] = mapped_column(String(200))
     branch: Mapped[str] = mapped_column(String(64))

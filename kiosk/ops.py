@@ -34,13 +34,21 @@ class BackupResult:
     orders: int | None = None
 
 
-def backup(database_url: str, out: str | os.PathLike) -> BackupResult:
-    """Write a consistent, checked copy of the station's database to out."""
+def backup(database_url: str, out: str | os.PathLike, overwrite: bool = False) -> BackupResult:
+    """Write a consistent, checked copy of the station's database to out.
+
+    An existing out is refused unless overwrite (a backup must not silently replace
+    another one, or any other file); with overwrite it is replaced only once the new
+    copy has checked out.
+    """
     out = Path(out)
     if not out.parent.is_dir():
         raise BackupError(f"folder {out.parent} does not exist")
     if out.is_dir():
         raise BackupError(f"{out} is a folder; give a file name")
+    if out.exists() and not overwrite:
+        raise BackupError(f"{out} exists already; give another name or --force to "
+                          "overwrite it")
     url = make_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":

@@ -151,3 +151,16 @@ def test_postgres_backup_restores_into_a_fresh_database(app, config, tmp_path, d
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+def test_an_existing_file_is_refused_without_force(app, config, tmp_path):
+    out = tmp_path / "copy.db"
+    out.write_bytes(b"yesterday's backup")
+    result = run_backup(config, out)
+    assert result.exit_code == 1 and "exists already" in result.output
+    assert "--force" in result.output and out.read_bytes() == b"yesterday's backup"
+    if make_url(str(app.config["SQLALCHEMY_DATABASE_URI"])).get_backend_name() == "sqlite":
+        forced = CliRunner().invoke(cli, ["--config", str(config), "backup", "--out", str(out),
+                                          "--force"])
+        assert forced.exit_code == 0, forced.output
+        assert out.read_bytes().startswith(b"SQLite format 3")

@@ -202,3 +202,34 @@ def test_format_option_overrides_the_extension(station_toml, database_url, tmp_p
     assert kiosk("--config", station_toml, "import", "--format", "json", source).exit_code == 0
     bad = kiosk("--config", station_toml, "import", "--format", "xml", source)
     assert bad.exit_code == 2
+
+
+def test_import_on_a_database_never_initialised_initialises_it(tmp_path):
+    config = tmp_path / "fresh.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "fresh.db"}"\n')
+    source = tmp_path / "orders.csv"
+    source.write_text(GOOD_CSV)
+    result = kiosk("--config", config, "import", source)
+    assert result.exit_code == 0, result.output
+    assert "had never been initialised" in result.output and "imported 2 order(s)" in result.output
+    assert len(orders_in(f"sqlite:///{tmp_path / 'fresh.db'}")) == 2
+
+
+@pytest.mark.parametrize("where", ["before", "after", "after="])
+def test_config_before_or_after_the_subcommand(station_toml, database_url, tmp_path, where):
+    source = tmp_path / "orders.csv"
+    source.write_text(GOOD_CSV)
+    args = {"before": ["--config", station_toml, "import", source],
+            "after": ["import", source, "--config", station_toml],
+            "after=": ["import", "--dry-run", f"--config={station_toml}", source]}[where]
+    result = kiosk(*args)
+    assert result.exit_code == 0, result.output
+    assert "2 order(s) with 3 item(s) (main 2)" in result.output
+    assert main(["check-config", "--config", str(station_toml)]) == 0
+
+
+def test_config_after_the_subcommand_is_used_not_the_default(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[station]\nnmae = 'typo'\n")
+    assert main(["check-config", "--config", str(bad)]) == 2
+    assert "nmae" in capsys.readouterr().err

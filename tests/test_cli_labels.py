@@ -82,12 +82,23 @@ def test_labels_without_out_is_bad_usage(run):
     assert result.exit_code == 2 and "--out" in result.output
 
 
-def test_labels_on_a_database_never_initialised_fails_with_a_hint(tmp_path):
+def test_labels_on_a_database_never_initialised_initialise_it_as_serve_does(tmp_path):
     config = write_config(tmp_path / "empty.toml", f"sqlite:///{tmp_path / 'empty.db'}")
     out = tmp_path / "labels.pdf"
     result = CliRunner().invoke(cli, ["--config", config, "labels", "--out", str(out)])
-    assert result.exit_code == 1
-    assert "kiosk init" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 0, result.output
+    assert "had never been initialised" in result.output and "10 labels" in result.output
+    assert out.read_bytes().startswith(b"%PDF")
+    again = CliRunner().invoke(cli, ["--config", config, "labels", "--out", str(out)])
+    assert again.exit_code == 0 and "initialised" not in again.output
+
+
+def test_labels_on_a_database_that_cannot_be_reached_name_kiosk_init(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    config = write_config(tmp_path / "bad.toml", f"sqlite:///{tmp_path / 'a-file' / 'k.db'}")
+    out = tmp_path / "labels.pdf"
+    result = CliRunner().invoke(cli, ["--config", config, "labels", "--out", str(out)])
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output
     assert not out.exists()
 
 

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from kiosk.api.auth import TokenFile, bearer_token
@@ -91,7 +91,7 @@ def _iso(value: dt.datetime | dt.date | None) -> str | None:
 def order_json(order: Order) -> dict[str, Any]:
     """Return the API's representation of an order (the card included: callers are trusted)."""
     return {
-        "id": order.id, "ref": order.ref, "status": order.status,
+        "id": order.id, "ref": order.ref or order.cancelled_ref, "status": order.status,
         "pickup_code": order.pickup_code, "card": order.card, "branch": order.branch,
         "slot": order.slot_label if order.status == OrderStatus.READY else None,
         "deadline": _iso(order.deadline),
@@ -172,7 +172,8 @@ def list_orders():
     if statuses:
         query = query.where(Order.status.in_(statuses))
     if "ref" in request.args:
-        query = query.where(Order.ref == request.args["ref"])
+        ref = request.args["ref"]  # a cancelled order keeps its ref as cancelled_ref
+        query = query.where(or_(Order.ref == ref, Order.cancelled_ref == ref))
     if "branch" in request.args:
         query = query.where(Order.branch == request.args["branch"])
     if "card" in request.args:

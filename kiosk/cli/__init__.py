@@ -18,9 +18,40 @@ COMMAND_MODULES = ("kiosk.cli.orders", "kiosk.cli.devices", "kiosk.cli.staff",
                    "kiosk.cli.offers")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def hoist_config(args: list[str]) -> list[str]:
+    """Return args with every `--config PATH` / `--config=PATH` moved to the front.
+
+    So `kiosk import FILE --config PATH` means `kiosk --config PATH import FILE`;
+    anything after `--` is left as it is.
+    """
+    moved: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg == "--config" and i + 1 < len(args):
+            moved += args[i:i + 2]
+            i += 2
+            continue
+        (moved if arg.startswith("--config=") else rest).append(arg)
+        i += 1
+    return moved + rest
+
+
+class StationGroup(click.Group):
+    """The `kiosk` group: `--config PATH` before or after the subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_config(args))
+
+
+@click.group(cls=StationGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              envvar=config_mod.ENV_VAR, help="Station configuration (TOML).")
+              envvar=config_mod.ENV_VAR,
+              help="Station configuration (TOML); also accepted after the subcommand.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """Takeaway pickup station for public libraries."""

@@ -15,6 +15,7 @@ class StationContext:
         self.config_path = config_path
         self._settings: config_mod.Settings | None = None
         self._app: Flask | None = None
+        self._upgraded = False
 
     @property
     def settings(self) -> config_mod.Settings:
@@ -36,6 +37,32 @@ class StationContext:
             if ctx is not None:  # a one-shot command leaves no connection behind
                 ctx.call_on_close(self.close)
         return self._app
+
+    def ready_app(self) -> Flask:
+        """Return the app over a database brought up to date, as `kiosk serve` does.
+
+        A station whose database was never initialised is initialised here (schema and
+        shelves); one that cannot be reached or upgraded exits with 1 and says why.
+        """
+        from sqlalchemy import inspect
+
+        from kiosk.extensions import db
+        from kiosk.schema import upgrade_database
+
+        app = self.app()
+        if not self._upgraded:
+            try:
+                with app.app_context():
+                    fresh = not inspect(db.engine).has_table("alembic_version")
+                upgrade_database(app)
+            except Exception as exc:  # a database that cannot be reached or upgraded
+                fail(f"database not ready ({type(exc).__name__}: {exc}); check [database] url "
+                     "and run `kiosk init`")
+            if fresh:
+                click.echo("note: the database had never been initialised; it is now, as "
+                           "`kiosk init` does", err=True)
+            self._upgraded = True
+        return app
 
     def close(self) -> None:
         """Close the app's database connections."""

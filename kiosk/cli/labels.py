@@ -41,7 +41,7 @@ def labels(station: StationContext, out: Path, shelf: str | None) -> None:
         fail(f"--out {out}: use a file name ending in .pdf, .svg or .html", 2)
     if not out.parent.is_dir():
         fail(f"--out {out}: folder {out.parent} does not exist", 2)
-    app = station.app()
+    app = station.ready_app()  # a station never initialised is initialised, as serve does
     with app.app_context():
         try:
             texts = label_sheet.slot_labels(db.session, shelf)

@@ -26,13 +26,8 @@ def import_(station: StationContext, file: str, fmt: str | None, dry_run: bool) 
     names (lånekort, strekkode, tittel, referanse, filial ...; see the README).
     """
     from kiosk.extensions import db
-    from kiosk.schema import upgrade_database
 
-    app = station.app()
-    try:
-        upgrade_database(app)
-    except Exception as exc:  # a database that cannot be reached or upgraded
-        fail(f"database not ready: {exc}")
+    app = station.ready_app()  # a station never initialised is initialised, as serve does
     source = sys.stdin.buffer if file == "-" else file
     with app.app_context():
         try:

@@ -49,7 +49,7 @@ def add(station: StationContext, name: str, admin: bool, card: str | None,
     lines = [] if interactive else stream.read().splitlines()
     password = _read_secret("Password", interactive, lines)
     pin = _read_secret("PIN", interactive, lines) if with_pin else None
-    app = station.app()
+    app = station.ready_app()  # a station never initialised is initialised, as serve does
     with app.app_context():
         try:
             account = accounts.create_user(db.session, name, password,
@@ -75,7 +75,7 @@ def list_users(station: StationContext) -> None:
     from kiosk.extensions import db
     from kiosk.models import StaffUser
 
-    with station.app().app_context():
+    with station.ready_app().app_context():
         try:
             rows = db.session.scalars(select(StaffUser).order_by(StaffUser.username)).all()
         except (OperationalError, ProgrammingError) as exc:
@@ -93,7 +93,7 @@ def unlock(station: StationContext, name: str) -> None:
     from kiosk.domain import accounts
     from kiosk.extensions import db
 
-    with station.app().app_context():
+    with station.ready_app().app_context():
         account = accounts.find_user(db.session, name)
         if account is None:
             fail(f"no user named {name!r}", 1)

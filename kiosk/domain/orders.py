@@ -8,7 +8,7 @@ it in the audit trail, and leaves committing to the caller.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kiosk.domain import pickup_codes
+from kiosk.domain.cards import mask
 from kiosk.domain.messages import N_, StationError
 from kiosk.models import ACTIVE_STATUSES, AuditEvent, Item, Order, OrderStatus, utcnow
 
@@ -89,6 +90,10 @@ def move(session: Session, order: Order, to: str, actor: Actor, detail: str | No
         raise OrderError(N_("order %(order)s is %(status)s and cannot become %(wanted)s"),
                          {"status": order.status, "wanted": to},
                          order=order.id, status=order.status, wanted=to)
+    if to == S.CANCELLED and order.ref:
+        # A cancelled order frees its ref (kept as cancelled_ref) for a corrected import.
+        order.cancelled_ref, order.ref = order.ref, None
+        detail = "; ".join(d for d in (detail, f"ref {order.cancelled_ref} freed") if d)
     record(session, order, actor, to, to_status=to, detail=detail)
     if to != S.READY:
         order.place = None
@@ -137,6 +142,39 @@ def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "i
         record(session, order, actor, "created", detail=f"{len(new.items)} item(s)")
         return order
     raise OrderError(N_("could not find a free pickup code; too many open orders"))
+
+
+def correct(session: Session, order: Order, actor: Actor, *, branch: str | None = None,
+            card: str | None = None, branches: Collection[str] | None = None) -> list[str]:
+    """Correct the branch and/or the (normalised) card of an order not yet collected.
+
+    A new branch must be one of branches (the library's known branches) when given; a
+    bag on a shelf keeps its branch (take it off first). The change goes into the audit
+    trail (cards masked); returns what changed (nothing: no audit event).
+    """
+    if order.status not in ACTIVE_STATUSES:
+        raise OrderError(N_("order %(order)s is %(status)s and cannot be corrected"),
+                         {"status": order.status}, order=order.id, status=order.status)
+    changes: list[str] = []
+    if branch is not None and branch.strip() and branch.strip() != order.branch:
+        branch = branch.strip()
+        if branches is not None and branch not in branches:
+            raise OrderError(N_("unknown branch %(branch)s (the library's branches: "
+                                "%(known)s)"), {"branch": branch},
+                             branch=branch, known=", ".join(sorted(branches)))
+        if order.status == S.READY:
+            raise OrderError(N_("order %(order)s is on a shelf: take it off the shelf before "
+                                "moving it to another branch"), order=order.id)
+        changes.append(f"branch {order.branch} → {branch}")
+        order.branch = branch
+    if card is not None and card != order.card:
+        if not card:
+            raise OrderError(N_("That is not a valid patron card number."))
+        changes.append(f"card {mask(order.card) if order.card else '-'} → {mask(card)}")
+        order.card = card
+    if changes:
+        record(session, order, actor, "corrected", detail="; ".join(changes))
+    return changes
 
 
 def known_branches(session: Session, configured: Iterable[str], own: str) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -59,3 +59,11 @@ class NewOrderForm(FlaskForm):
     ref = StringField(_l("Reference (optional)"), validators=[Optional(), Length(max=64)])
     patron_name = StringField(_l("Patron name (optional)"),
                               validators=[Optional(), Length(max=200)])
+
+
+class CorrectForm(FlaskForm):
+    """Correct an order not yet collected: its branch (one of the library's) and its card."""
+
+    branch = SelectField(_l("Branch"), validators=[DataRequired()])
+    # Checked by the station's CardReader; empty keeps the card.
+    card = StringField(_l("Patron card"), validators=[Optional(), Length(max=256)])

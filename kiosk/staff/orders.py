@@ -16,7 +16,7 @@ from kiosk.domain.cards import mask
 from kiosk.domain.messages import N_
 from kiosk.extensions import db
 from kiosk.ils.lending import card_needed, collect_order
-from kiosk.models import Order, OrderStatus
+from kiosk.models import ACTIVE_STATUSES, Order, OrderStatus
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
 from kiosk.staff.common import (
@@ -33,6 +33,7 @@ from kiosk.staff.forms import (
     CardForm,
     CollectCardForm,
     CollectForm,
+    CorrectForm,
     NewOrderForm,
     ScanForm,
     SlotForm,
@@ -44,33 +45,78 @@ PAGE = 50
 
 @bp.get("/orders")
 def orders():
+    """Orders of every branch (a typo'd branch must not hide them), filtered as asked."""
     status = request.args.get("status", "")
+    branch = request.args.get("branch", "").strip()[:64]
     query_text = request.args.get("q", "").strip()[:64]
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    query = select(Order).where(Order.branch == station().branch)
+    query = select(Order)
+    if branch:
+        query = query.where(Order.branch == branch)
     if status in {s.value for s in OrderStatus}:
         query = query.where(Order.status == status)
     if query_text:
         code = pickup_codes.parse_code(query_text)
         card = station().cards.card(query_text)
-        query = query.where(or_(Order.ref == query_text,
+        query = query.where(or_(Order.ref == query_text, Order.cancelled_ref == query_text,
                                 Order.pickup_code == (code or query_text),
                                 Order.card == (card or query_text)))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(query.order_by(Order.id.desc())
                               .limit(PAGE).offset((page - 1) * PAGE)).all()
+    in_use = db.session.scalars(select(Order.branch).where(
+        Order.status.in_([s.value for s in ACTIVE_STATUSES])).distinct())
+    branches = sorted({*station().known_branches(db.session), *in_use})
     return render_template("staff/orders/list.html", orders=rows, total=total, page=page,
                            pages=max((total + PAGE - 1) // PAGE, 1), status=status,
-                           q=query_text, statuses=[s.value for s in OrderStatus])
+                           q=query_text, statuses=[s.value for s in OrderStatus],
+                           branch=branch, branches=branches, here=station().branch)
 
 
 @bp.get("/orders/<int:order_id>")
 def order_detail(order_id: int):
-    order = get_order(order_id)
+    order = order_ops.get(db.session, order_id)  # any branch: it may need correcting
+    if order.branch != station().branch:
+        return render_template("staff/orders/detail.html", order=order, form=ActionForm(),
+                               elsewhere=True, correct_form=_correct_form(order),
+                               station_branch=station().branch)
     return render_template("staff/orders/detail.html", order=order, form=ActionForm(),
                            slot_form=SlotForm(), state=deadline_state(order),
                            missing=order_ops.missing_items(order), card_form=CardForm(),
-                           ask_card=card_needed(order, station().settings.ils))
+                           ask_card=card_needed(order, station().settings.ils),
+                           correct_form=_correct_form(order), elsewhere=False)
+
+
+def _correct_form(order: Order, form: CorrectForm | None = None) -> CorrectForm:
+    form = form or CorrectForm(branch=order.branch)
+    form.branch.choices = sorted({*station().known_branches(db.session), order.branch})
+    return form
+
+
+@bp.post("/orders/<int:order_id>/correct")
+def correct(order_id: int):
+    """Correct the branch or card of an order not yet collected (audit trail records it)."""
+    order = order_ops.get(db.session, order_id)
+    form = _correct_form(order, CorrectForm())
+    here = url_for("staff.order_detail", order_id=order.id)
+    if not form.validate():
+        errors = [e for field in form for e in field.errors]
+        return answer(_("Nothing corrected: %(problem)s", problem="; ".join(errors)),
+                      ok=False, to=here, status=400)
+    raw = (form.card.data or "").strip()
+    card = station().cards.card(raw) if raw else None
+    if raw and card is None:
+        return answer(_("That is not a valid patron card number."), ok=False, to=here,
+                      status=422)
+    try:
+        changes = commit(lambda: order_ops.correct(
+            db.session, order, actor(), branch=form.branch.data, card=card,
+            branches=station().known_branches(db.session)))
+    except order_ops.OrderError as exc:
+        return answer(describe(exc), ok=False, to=here, status=exc.status_code)
+    if not changes:
+        return answer(_("Nothing to correct."), to=here)
+    return answer(_("Order %(code)s corrected.", code=order.pickup_code), to=here)
 
 
 def _parse_items(text: str) -> list[order_ops.NewItem]:
@@ -128,7 +174,7 @@ def collect(order_id: int):
 
 @bp.post("/orders/<int:order_id>/cancel")
 def cancel(order_id: int):
-    order = get_order(order_id)
+    order = order_ops.get(db.session, order_id)  # any branch: a wrongly imported order too
     ActionForm()
     here = url_for("staff.order_detail", order_id=order.id)
     try:
