@@ -108,6 +108,7 @@ def test_problems_table_names_the_order_ref(staff, session):
     data = "lånekort;strekkode;referanse\nN000000001;111;R1\n12345;112;R2\n".encode("cp1252")
     html = upload_bytes(staff, data, "orders.csv").get_data(as_text=True)
     assert "<td>3</td><td>R2</td><td>lånekort</td>" in html
+    assert '<small id="file-kind">CSV · separator ; · Windows-1252</small>' in html
 
 
 def test_a_garbage_workbook_is_a_clear_problem(staff, session):
