@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from kiosk.config import Settings
+from kiosk.domain.branches import KnownBranches, known_branches
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.cards import CardReader, mask
 from kiosk.domain.lookup import NOT_RECOGNISED, LookupResult, find_pickups
-from kiosk.domain.orders import known_branches
 from kiosk.events import SCAN_RESULT, EventBus
 from kiosk.models import StaffUser
 
@@ -71,7 +71,7 @@ class Station:
         self.lookup_hooks: list[Callable[[Any, str, LookupResult], None]] = []
         self._recent: OrderedDict[int, tuple[float, str | None, dict[str, Any]]] = OrderedDict()
 
-    def known_branches(self, session: Any) -> set[str]:
+    def known_branches(self, session: Any) -> KnownBranches:
         """Return the library's branches: `[station] branches`, this one, those shelved at."""
         return known_branches(session, self.settings.station.branches, self.branch)
 

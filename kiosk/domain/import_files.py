@@ -219,12 +219,13 @@ def check_order(data: Any, cards: CardReader, default_branch: str,
 
 def check_branches(drafts: list[Draft], known: Collection[str]) -> list[Problem]:
     """Return a problem for each order whose branch is not one of the known branches."""
-    listed = ", ".join(sorted(known))
+    unknown = [d for d in drafts if d.new.branch not in known]
+    listed = ", ".join(sorted(known)) if unknown else ""  # listing them may read an index
     return [Problem(N_("unknown branch %(branch)s (the library's branches: %(known)s)"),
                     line=d.line, order=d.order, ref=d.new.ref,
                     column=d.branch_column or "branch",
                     params={"branch": d.new.branch, "known": listed})
-            for d in drafts if d.new.branch not in known]
+            for d in unknown]
 
 
 def parse_json(text: str, cards: CardReader, default_branch: str, pv: Preview) -> None:

@@ -8,7 +8,7 @@ it in the audit trail, and leaves committing to the caller.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -175,17 +175,6 @@ def correct(session: Session, order: Order, actor: Actor, *, branch: str | None 
     if changes:
         record(session, order, actor, "corrected", detail="; ".join(changes))
     return changes
-
-
-def known_branches(session: Session, configured: Iterable[str], own: str) -> set[str]:
-    """Return the library's branches: configured, this station's, and every one shelved at.
-
-    A branch whose orders have been on a shelf has a station: its shelves are in this
-    (shared) database. An import or a correction names one of these branches.
-    """
-    shelved = session.scalars(select(Order.branch).where(Order.shelved_at.is_not(None))
-                              .distinct())
-    return {*configured, own, *shelved}
 
 
 def get(session: Session, order_id: int) -> Order:

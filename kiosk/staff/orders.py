@@ -64,13 +64,10 @@ def orders():
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(query.order_by(Order.id.desc())
                               .limit(PAGE).offset((page - 1) * PAGE)).all()
-    in_use = db.session.scalars(select(Order.branch).where(
-        Order.status.in_([s.value for s in ACTIVE_STATUSES])).distinct())
-    branches = sorted({*station().known_branches(db.session), *in_use})
     return render_template("staff/orders/list.html", orders=rows, total=total, page=page,
                            pages=max((total + PAGE - 1) // PAGE, 1), status=status,
                            q=query_text, statuses=[s.value for s in OrderStatus],
-                           branch=branch, branches=branches, here=station().branch)
+                           branch=branch, branches=_branch_menu(), here=station().branch)
 
 
 @bp.get("/orders/<int:order_id>")
@@ -87,9 +84,21 @@ def order_detail(order_id: int):
                            correct_form=_correct_form(order), elsewhere=False)
 
 
+def _branch_menu(*extra: str) -> list[str]:
+    """Return the branches to offer: configured, this one, those with open orders, extra.
+
+    Cheap (the status-and-branch index over open orders only); a branch known only from
+    closed orders is still accepted when typed in a file (KnownBranches asks for it).
+    """
+    open_ = db.session.scalars(select(Order.branch).where(
+        Order.status.in_([s.value for s in ACTIVE_STATUSES])).distinct())
+    st = station()
+    return sorted({*st.settings.station.branches, st.branch, *open_, *extra})
+
+
 def _correct_form(order: Order, form: CorrectForm | None = None) -> CorrectForm:
     form = form or CorrectForm(branch=order.branch)
-    form.branch.choices = sorted({*station().known_branches(db.session), order.branch})
+    form.branch.choices = _branch_menu(order.branch)
     return form
 
 
