@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import os
 import ssl
 import statistics
 import subprocess
@@ -79,10 +80,11 @@ class SlowClients:
         self.process: subprocess.Popen | None = None
         self._reader = threading.Thread(target=self._read, daemon=True)
 
-    def start(self) -> None:
+    def start(self, niceness: int = 0) -> None:
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--slow-clients", str(self.port), str(self.count),
-             self.cafile or ""], stdout=subprocess.PIPE, text=True)
+             self.cafile or ""], stdout=subprocess.PIPE, text=True,
+            preexec_fn=(lambda: os.nice(niceness)) if niceness else None)
         self._reader.start()
 
     def _read(self) -> None:
@@ -164,7 +166,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def run(name: str, url: str, cards: list[str], slow: int, seconds: float,
-        folder: Path) -> dict:
+        folder: Path, attacker_nice: int = 0) -> dict:
     """Run one configuration; return its figures."""
     server, proxied = RUNS[name]
     child = subprocess.Popen([sys.executable, __file__, "--serve", url, json.dumps(server)],
@@ -185,7 +187,7 @@ def run(name: str, url: str, cards: list[str], slow: int, seconds: float,
         if name == "quiet":
             slow = 0
         clients = SlowClients(target, slow, cafile)
-        clients.start()
+        clients.start(attacker_nice)
         ready_by = time.monotonic() + 30
         while clients.open < slow and time.monotonic() < ready_by:  # let them all connect
             time.sleep(0.2)
@@ -229,6 +231,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--runs", default="quiet,proxy,direct-waitress,direct",
                         help="comma-separated: " + ", ".join(RUNS))
+    parser.add_argument("--attacker-nice", type=int, default=0,
+                        help="run the slow clients at this niceness (they stand for another "
+                             "machine; 10 keeps their own CPU from the scans' tail)")
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--slow-clients", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -254,7 +259,8 @@ def main() -> int:
         for name in names:
             held = 0 if name == "quiet" else args.slow
             print(f"{name}: {held} slow connections for {args.seconds:.0f} s ...", flush=True)
-            results.append(run(name, url, cards, args.slow, args.seconds, folder))
+            results.append(run(name, url, cards, args.slow, args.seconds, folder,
+                               args.attacker_nice))
     print()
     print("| run | scans | lost | p50 | p99 | max | slow connections held (start / least)"
           " | opened |")
