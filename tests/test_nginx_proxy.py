@@ -9,6 +9,7 @@ import http.cookiejar
 import json
 import os
 import re
+import socket
 import ssl
 import threading
 import urllib.error
@@ -43,8 +44,9 @@ def certs(tmp_path_factory):
     return make_certificates(tmp_path_factory.mktemp("ca"))
 
 
-def _station(make_settings, trusted: bool):
-    settings = make_settings({"server": {"trusted_proxy": trusted, "secure_cookies": True}})
+def _station(make_settings, trusted: bool, limits: dict):
+    settings = make_settings({"server": {"trusted_proxy": trusted, "secure_cookies": True,
+                                         **limits}})
     app = create_app(settings, {"TESTING": True})  # CSRF on, as in production
     app.config["KIOSK_LOGIN_DELAY_S"] = 0
     upgrade_database(app)
@@ -64,10 +66,17 @@ def trusted() -> bool:
 
 
 @pytest.fixture
-def proxied(trusted, nginx, certs, make_settings, tmp_path):
+def limits() -> dict:
+    """Extra `[server]` keys of the station (parametrised below)."""
+    return {}
+
+
+@pytest.fixture
+def proxied(trusted, limits, nginx, certs, make_settings, tmp_path):
     """A station served by waitress on loopback with nginx in front; yield (app, proxy)."""
-    app = _station(make_settings, trusted)
+    app = _station(make_settings, trusted, limits)
     server = make_server(app, "127.0.0.1", 0)
+    app.config["TEST_SERVER"] = server
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     proxy = NginxProxy(tmp_path / "nginx", server.effective_port, certs, nginx)
@@ -176,3 +185,31 @@ def test_http_sends_staff_to_https(proxied):
     assert response.status == 301
     assert response.getheader("Location").startswith("https://127.0.0.1/staff/login")
     conn.close()
+
+
+def _slow_client(proxy, certs) -> ssl.SSLSocket:
+    """Open a TLS connection to the proxy and send half a request header, no more."""
+    raw = socket.create_connection(("127.0.0.1", proxy.https_port), timeout=30)
+    conn = tls(certs).wrap_socket(raw, server_hostname="127.0.0.1")
+    conn.sendall(b"GET /staff/login HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n")
+    return conn
+
+
+@pytest.mark.parametrize("limits", [{"connection_limit": 10}])
+def test_nginx_holds_slow_clients_so_the_kiosk_still_scans(proxied, certs):
+    app, proxy = proxied
+    server = app.config["TEST_SERVER"]
+    slow = [_slow_client(proxy, certs) for _ in range(25)]  # 2.5 x the station's limit
+    try:
+        # None of them reached the station: nginx has not passed on a half-read request.
+        assert len(server.active_channels) == 0
+        # The patron screen's scan, straight to the station on loopback, is answered.
+        conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=30)
+        conn.request("POST", "/kiosk/scan", body=b'{"code": "N123456789"}',
+                     headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        assert response.status == 200 and b'"outcome"' in response.read()
+        conn.close()
+    finally:
+        for conn in slow:
+            conn.close()
