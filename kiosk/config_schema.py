@@ -216,6 +216,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "patron_check": Key(_BOOL, False, None),
         "require_pin": Key(_BOOL, False, None),
         "checkout_on_collect": Key(_BOOL, True, None),
+        "checkin_on_shelve": Key(_BOOL, False, None),  # item bags check in with holds_from_ils
         "pickup_locations": Key(list, [], None),
         "reconcile_minutes": Key(_INT, 60, _not_negative),  # 0: only on demand
     },

@@ -185,19 +185,25 @@ class StaffUser(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class CheckoutJob(db.Model):
-    """A checkout to send to the library system; kept until it went through (or failed)."""
+class IlsJob(db.Model):
+    """A checkout or check-in to send to the library system; kept after it went through.
 
-    __tablename__ = "checkout_jobs"
+    kind "checkout": lend the item to `card` (at collect). kind "checkin": check the item
+    in at shelving; `card` is the hold patron's card the ILS named (CY), "" until then,
+    `alert` and `destination` the answer's CV and CT. One job per item and kind.
+    """
+
+    __tablename__ = "ils_jobs"
     __table_args__ = (
         CheckConstraint("state IN ('queued', 'done', 'refused', 'failed')", name="job_state"),
-        Index("ix_checkout_jobs_state", "state", "id"),
+        CheckConstraint("kind IN ('checkout', 'checkin')", name="job_kind"),
+        UniqueConstraint("kind", "item_id", name="uq_ils_jobs_kind_item"),
+        Index("ix_ils_jobs_state", "state", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="checkout")
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
-    item_id: Mapped[int | None] = mapped_column(
-        ForeignKey("items.id", ondelete="SET NULL"), unique=True
-    )
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
     card: Mapped[str] = mapped_column(String(64))
     item_barcode: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="queued")
@@ -206,3 +212,6 @@ class CheckoutJob(db.Model):
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     due_date: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str | None] = mapped_column(String(500))
+    alert: Mapped[str | None] = mapped_column(String(2))
+    destination: Mapped[str | None] = mapped_column(String(100))
+

@@ -69,6 +69,9 @@ class Station:
         self.printer: Any = None  # set by kiosk.devices when a printer is configured
         self.ils: Any = None  # set when an ILS link is configured
         self.lookup_hooks: list[Callable[[Any, str, LookupResult], None]] = []
+        # Run before a bag goes on a slot (session, order, actor); a hook refuses by raising
+        # an OrderError and may return notes (StationErrors) for staff. See before_shelving.
+        self.shelve_hooks: list[Callable[[Any, Any, Any], list | None]] = []
         self._recent: OrderedDict[int, tuple[float, str | None, dict[str, Any]]] = OrderedDict()
 
     def known_branches(self, session: Any) -> KnownBranches:
@@ -100,6 +103,13 @@ class Station:
             for hook in self.lookup_hooks:
                 hook(session, card, result)
         return result
+
+    def before_shelving(self, session: Any, order: Any, actor: Any) -> list:
+        """Run the shelving hooks (such as an ILS check-in) for order; return their notes."""
+        notes: list = []
+        for hook in self.shelve_hooks:
+            notes += hook(session, order, actor) or []
+        return notes
 
     def staff_card(self, raw: str) -> str | None:
         """Return the staff card scanned, if it is one and staff mode by card + PIN is on."""

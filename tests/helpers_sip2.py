@@ -1,7 +1,9 @@
 """A library system for tests: pysip2's SIP2Server in a thread, and a proxy that misbehaves.
 
-`FakeLibrary` holds patrons and loans and registers pysip2 handlers for login,
-patron information and checkout. `SipServer` runs a pysip2 server on a loopback
+`FakeLibrary` holds patrons, loans and holds and registers pysip2 handlers for login,
+patron information, checkout and checkin. pysip2's typed checkin answer (10) has no
+hold fields, so `KohaSIP2Server` writes 10 answers itself the way Koha's SIP server
+does (see `koha_checkin_frame`). `SipServer` runs a pysip2 server on a loopback
 port in its own thread. `FaultProxy` sits between the station and the server and
 can garble the checksum of an answer, swallow an answer and close (as if the link
 broke after the ILS acted), drop every connection, or speak TLS to the station.
@@ -21,9 +23,12 @@ from pathlib import Path
 import anyio
 from anyio.abc import SocketAttribute
 from pysip2 import (
+    CHECKIN,
     CHECKOUT,
     LOGIN,
     PATRON_INFORMATION,
+    CheckinRequest,
+    CheckinResponse,
     CheckoutRequest,
     CheckoutResponse,
     LoginRequest,
@@ -32,9 +37,70 @@ from pysip2 import (
     PatronInformationResponse,
     RequestContext,
     SIP2Server,
+    calculate_checksum,
 )
 
 INSTITUTION = "testlib"
+HOME_BRANCH = "main"  # the items' permanent location (AQ)
+
+
+class KohaCheckinResponse(CheckinResponse, frozen=True, kw_only=True):
+    """pysip2's 10 answer plus the fields Koha adds to it (3M extensions)."""
+
+    call_number: str | None = None  # CS
+    hold_patron_id: str | None = None  # CY
+    destination_location: str | None = None  # CT
+    hold_patron_name: str | None = None  # DA
+    collection_code: str | None = None  # CR
+    alert_type: str | None = None  # CV
+
+
+def koha_checkin_frame(r: KohaCheckinResponse, sequence: int | None, encoding: str,
+                       terminator: bytes = b"\r\n") -> bytes:
+    """Write a 10 answer field by field in the order of Koha's handle_checkin.
+
+    Koha (C4/SIP/Sip/MsgType.pm, handle_checkin) writes: "10", ok, resensitize, magnetic
+    media, alert, the 18-character time; AO, AB; with an item AQ and AJ; then (protocol 2)
+    CL, AA (the patron who had it), CK, CH, CS, CY, CT (only with a destination), DA, CR;
+    CV only with an alert; AF, AG. Fields without a value are left out (maybe_add), AO, AB,
+    AQ and AA are always written. write_msg encodes the text in the account's encoding,
+    appends AY<sequence of the request>AZ and the checksum of those bytes, and ends the
+    frame with the account's terminator (CR LF unless the account says CR).
+    """
+    fields = [("AO", r.institution_id), ("AB", r.item_identifier),
+              ("AQ", r.permanent_location), ("AJ", r.title_identifier), ("CL", r.sort_bin),
+              ("AA", r.patron_identifier), ("CK", r.media_type), ("CH", r.item_properties),
+              ("CS", r.call_number), ("CY", r.hold_patron_id),
+              ("CT", r.destination_location), ("DA", r.hold_patron_name),
+              ("CR", r.collection_code),
+              ("CV", r.alert_type if r.alert == "Y" else None)]
+    fields += [("AF", m) for m in r.screen_message] + [("AG", m) for m in r.print_line]
+    text = "10" + r.ok + r.resensitize + r.magnetic_media + r.alert + r.transaction_date
+    text += "".join(f"{code}{value}|" for code, value in fields if value)
+    body = text.encode(encoding)
+    if sequence is None:
+        return body + terminator
+    body += b"AY" + str(sequence).encode("ascii") + b"AZ"
+    return body + calculate_checksum(body).encode("ascii") + terminator
+
+
+class KohaSIP2Server(SIP2Server):
+    """pysip2's server, writing check-in answers as Koha does."""
+
+    async def _write_response(self, stream, state, decoded, response) -> None:
+        if not isinstance(response, KohaCheckinResponse):
+            return await super()._write_response(stream, state, decoded, response)
+        sequence = decoded.sequence_number if decoded.checksum is not None else None
+        await self._send(stream, state, koha_checkin_frame(response, sequence, self.encoding))
+
+
+@dataclass
+class Hold:
+    """A hold on an item: whose (card, name) and where it is to be picked up."""
+
+    card: str
+    name: str = "Åse Ødegård"
+    pickup: str = "hall"
 
 
 @dataclass
@@ -56,14 +122,45 @@ class FakeLibrary:
         self.loans: dict[str, str] = {}  # item -> patron
         self.refuse: dict[str, str] = {}  # item -> screen message
         self.checkouts: Counter[str] = Counter()  # item -> 11 requests seen
+        self.holds: dict[str, Hold] = {}  # item -> the hold a checkin traps
+        self.checkins: list[CheckinRequest] = []  # every 09 seen
+        self.refuse_checkin: dict[str, str] = {}  # item -> screen message (ok=0)
+        self.checked_in_ok = False  # Koha's account flag: ok=1 for items not on loan
+        # The hold of any item not in `holds` (None: such items are on no hold).
+        self.default_hold: Hold | None = None
         self.logins: list[str] = []
         self.patron_requests: list[PatronInformationRequest] = []
         self.renew_repeats = renew_repeats
-        self.server = SIP2Server(encoding=encoding, institution_id=INSTITUTION,
-                                 login_required=True)
+        self.server = KohaSIP2Server(encoding=encoding, institution_id=INSTITUTION,
+                                     login_required=True)
         self.server.route(LOGIN)(self._login)
         self.server.route(PATRON_INFORMATION)(self._patron_information)
         self.server.route(CHECKOUT)(self._checkout)
+        self.server.route(CHECKIN)(self._checkin)
+
+    def _checkin(self, req: CheckinRequest, ctx: RequestContext) -> KohaCheckinResponse:
+        """Check an item in as Koha does: trap its hold (01 here, 02 elsewhere)."""
+        self.checkins.append(req)
+        item = req.item_identifier
+        on_loan = self.loans.pop(item, None)
+        ok = on_loan is not None or self.checked_in_ok
+        messages = () if ok else ("Item not checked out",)
+        if item in self.refuse_checkin:
+            ok, messages = False, (self.refuse_checkin[item],)
+        hold = None if item in self.refuse_checkin else self.holds.get(item, self.default_hold)
+        alert_type = None
+        if hold is not None:
+            alert_type = "01" if hold.pickup == req.current_location else "02"
+        return KohaCheckinResponse(
+            ok="1" if ok else "0", resensitize="Y" if ok else "N", magnetic_media="N",
+            alert="Y" if (alert_type or not ok) else "N", transaction_date=ctx.now_18(),
+            institution_id=req.institution_id, item_identifier=item,
+            permanent_location=HOME_BRANCH, title_identifier="Sult",
+            patron_identifier=on_loan, call_number="839.8 Ham",
+            hold_patron_id=(hold.card or None) if hold else None,
+            destination_location=hold.pickup if hold else None,
+            hold_patron_name=(hold.name or None) if hold else None, alert_type=alert_type,
+            screen_message=messages)
 
     def _login(self, req: LoginRequest, ctx: RequestContext) -> LoginResponse:
         self.logins.append(req.login_user_id)
@@ -170,6 +267,7 @@ class FaultProxy:
         self.garble_answers = 0  # how many of the next answers get a wrong checksum
         self.swallow_answer_to: str | None = None  # e.g. "11": ILS acts, station hears nothing
         self.requests: list[bytes] = []
+        self.answers: list[bytes] = []  # as they reached the station
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -237,6 +335,7 @@ class FaultProxy:
             if self.garble_answers > 0 and b"AZ" in frame:
                 self.garble_answers -= 1
                 frame = _garble(frame)
+            self.answers.append(frame)
             try:
                 dst.sendall(frame)
             except OSError:

@@ -14,7 +14,7 @@ from factories import make_order
 from helpers_sip2 import FakeLibrary, Patron, SipServer, ils_config
 from staff_helpers import login
 
-from kiosk.models import CheckoutJob, Order
+from kiosk.models import IlsJob, Order
 
 CARD = "N000000001"
 TOKEN = "doors-token-0123456789abcdefghij"
@@ -62,8 +62,8 @@ def collect_at(door: str, app, client, order: Order) -> dict:
             from kiosk.extensions import db
             from kiosk.ils.lending import ItemOutcome
 
-            jobs = db.session.query(CheckoutJob).filter_by(order_id=order.id) \
-                .order_by(CheckoutJob.id).all()
+            jobs = db.session.query(IlsJob).filter_by(order_id=order.id) \
+                .order_by(IlsJob.id).all()
             # the desk answers in words; its per-item trace is the jobs it left
             states = {"done": "lent", "queued": "queued", "refused": "refused"}
             items = [vars(ItemOutcome(j.item_barcode, states[j.state], j.due_date, j.message))
@@ -86,7 +86,7 @@ def trace(session, order_id: int) -> dict:
     """What a collect left in the database: status, slot, jobs, items, audit actions."""
     session.expire_all()
     order = session.get(Order, order_id)
-    jobs = session.query(CheckoutJob).filter_by(order_id=order_id).order_by(CheckoutJob.id)
+    jobs = session.query(IlsJob).filter_by(order_id=order_id).order_by(IlsJob.id)
     return {"status": order.status, "on_shelf": order.place_id is not None,
             "jobs": [(j.state, j.card, j.attempts, j.due_date) for j in jobs],
             "lent": [i.lent_at is not None for i in order.items],

@@ -13,7 +13,7 @@ from kiosk import create_app
 from kiosk.appsetup import session_scope
 from kiosk.extensions import db
 from kiosk.ils import attach, queue, runtime
-from kiosk.models import CheckoutJob, Item, Order
+from kiosk.models import IlsJob, Item, Order
 
 CARD = "N000000001"
 
@@ -66,9 +66,9 @@ def restarted_station(make_settings, config_overrides, old_app):
     return app, attach(app.extensions["station"])
 
 
-def jobs(app) -> list[CheckoutJob]:
+def jobs(app) -> list[IlsJob]:
     with app.app_context():
-        return db.session.query(CheckoutJob).order_by(CheckoutJob.id).all()
+        return db.session.query(IlsJob).order_by(IlsJob.id).all()
 
 
 def test_ils_down_for_a_while_then_replayed_once_after_restart(
@@ -142,7 +142,7 @@ def test_refused_on_replay_is_kept_for_staff(app, client, session, station, libr
     report = queue.replay(session, link)
     assert len(report.refused) == 1 and len(report.done) == 1
     assert queue.counts(session) == {"queued": 0, "done": 1, "refused": 1, "failed": 0}
-    refused = session.get(CheckoutJob, report.refused[0])
+    refused = session.get(IlsJob, report.refused[0])
     assert refused.message == "Låneren har for mange lån"
     assert session.get(Item, refused.item_id).ils_message == refused.message
 
@@ -222,5 +222,5 @@ def test_cli_ils_test_and_replay(app, client, session, station, library, server,
     assert ok.exit_code == 0, ok.output
     assert "valid=True" in ok.output and "s3cret" not in ok.output
     replayed = CliRunner().invoke(cli, ["--config", str(config), "ils-replay"])
-    assert replayed.exit_code == 0 and "lent 1" in replayed.output
+    assert replayed.exit_code == 0 and "sent 1" in replayed.output
     assert library.loans == {order.items[0].barcode: CARD}

@@ -6,7 +6,7 @@ import pytest
 from factories import make_order
 from helpers_sip2 import FakeLibrary, Patron, SipServer, ils_config
 
-from kiosk.models import CheckoutJob, Order
+from kiosk.models import IlsJob, Order
 
 CARD = "N000000001"
 
@@ -144,7 +144,7 @@ def test_ils_down_pickup_still_works_and_checkouts_are_queued(client, session, s
     body = collect(client, scan(client)["event_id"], order.id).get_json()
     assert body["collected"] and body["ils"] == "offline"
     assert [i["state"] for i in body["items"]] == ["queued", "queued"]
-    jobs = session.query(CheckoutJob).order_by(CheckoutJob.id).all()
+    jobs = session.query(IlsJob).order_by(IlsJob.id).all()
     assert [(j.state, j.attempts, j.card) for j in jobs] == [("queued", 0, CARD)] * 2
     assert client.get("/healthz").get_json()["ils"]["state"] == "disconnected"
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from kiosk.domain import clearance, stats
 from kiosk.domain import orders as order_ops
 from kiosk.extensions import db
-from kiosk.models import CheckoutJob, Order, utcnow
+from kiosk.models import IlsJob, Order, utcnow
 from kiosk.staff import jobs
 
 NOW = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
@@ -67,8 +67,8 @@ def test_statistics_are_the_same_before_and_after(session, station):
 def test_finished_checkout_jobs_forget_the_card_too(session, station):
     order = closed_order(session, station, "collected", 31)
     card = order.card
-    done = CheckoutJob(order_id=order.id, card=card, item_barcode="1", state="done")
-    queued = CheckoutJob(order_id=order.id, card=card, item_barcode="2", state="queued")
+    done = IlsJob(order_id=order.id, card=card, item_barcode="1", state="done")
+    queued = IlsJob(order_id=order.id, card=card, item_barcode="2", state="queued")
     session.add_all([done, queued])
     session.commit()
     clearance.anonymise_closed(session, 30, now=NOW)

@@ -212,6 +212,11 @@ def shelve(order_id: int):
         raise BadRequest("bad request", 'send {"slot": "B-12"}')
     station = _station()
     actor = _actor()
+    session = db.session
+    order = order_ops.get(session, order_id)
+    slot = shelving.get_slot(session, label)
+    if shelving.could_shelve(session, order, slot):  # e.g. the ILS check-in; refusal: 409
+        station.before_shelving(session, order, actor)
 
     def work(session, order: Order) -> None:
         slot = shelving.get_slot(session, label)

@@ -48,7 +48,7 @@ def ils_test(station: StationContext, card: str | None) -> None:
 @click.command("ils-replay")
 @pass_station
 def ils_replay(station: StationContext) -> None:
-    """Send the queued checkouts to the ILS now; exit 1 if the ILS did not answer."""
+    """Send the queued checkouts and check-ins to the ILS now; exit 1 if it did not answer."""
     from kiosk.extensions import db
     from kiosk.ils import queue
 
@@ -56,9 +56,11 @@ def ils_replay(station: StationContext) -> None:
     with app.app_context():
         report = queue.replay(db.session, link)
         counts = queue.counts(db.session)
+        checkins = queue.counts(db.session, queue.CHECKIN)
     link.close()
-    click.echo(f"lent {len(report.done)}, refused {len(report.refused)}, "
-               f"failed {len(report.failed)}; {counts['queued']} still queued")
+    click.echo(f"sent {len(report.done)}, refused {len(report.refused)}, "
+               f"failed {len(report.failed)}; {counts['queued']} checkout(s) and "
+               f"{checkins['queued']} check-in(s) still queued")
     if report.link_down:
         fail("the library system did not answer")
 

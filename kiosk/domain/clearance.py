@@ -24,7 +24,7 @@ from kiosk.domain import pickup_codes
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.messages import N_
 from kiosk.domain.orders import Actor, NotFound, OrderError
-from kiosk.models import CheckoutJob, Item, Order, OrderStatus, Place, Shelf, Slot, utcnow
+from kiosk.models import IlsJob, Item, Order, OrderStatus, Place, Shelf, Slot, utcnow
 
 NOT_WAITING_DETAIL = "cleared from the shelf: no longer waiting in the library system"
 
@@ -151,7 +151,8 @@ def anonymise_closed(session: Session, after_days: int, now: dt.datetime | None 
     """Drop card and name of orders closed more than after_days ago; return how many.
 
     Statistics keep working: they come from the orders' statuses and timestamps.
-    The library-system checkout queue forgets the card of finished jobs too.
+    The library-system queue forgets the card of finished jobs too (checkouts, and the
+    hold card a check-in learned).
     """
     cutoff = (now or utcnow()) - dt.timedelta(days=after_days)
     total = 0
@@ -161,10 +162,10 @@ def anonymise_closed(session: Session, after_days: int, now: dt.datetime | None 
         total += done
         if done < batch:
             break
-    finished = session.scalars(select(CheckoutJob).join(Order, CheckoutJob.order_id == Order.id)
-                               .where(and_(CheckoutJob.state != "queued",
+    finished = session.scalars(select(IlsJob).join(Order, IlsJob.order_id == Order.id)
+                               .where(and_(IlsJob.state != "queued",
                                            Order.anonymised_at.is_not(None),
-                                           CheckoutJob.card != ""))).all()
+                                           IlsJob.card != ""))).all()
     for job in finished:
         job.card = ""
     return total

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from kiosk.domain.calendar import OpeningCalendar
-from kiosk.domain.messages import N_
+from kiosk.domain.messages import N_, StationError
 from kiosk.domain.orders import Actor, NotFound, OrderError, record
 from kiosk.models import Order, OrderStatus, Place, Shelf, Slot, utcnow
 
@@ -28,6 +28,28 @@ LABEL_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,3}?)-?(\d{1,3})$")
 
 class SlotFull(OrderError):
     status_code = 409
+
+
+class ShelvingRefused(OrderError):
+    """A shelving hook refused the bag (the ILS says an item belongs elsewhere); one problem
+    per item, each a StationError that staff pages translate."""
+
+    status_code = 409
+
+    def __init__(self, problems: list[StationError], detail: object = None):
+        super().__init__(N_("not shelved: %(problems)s"), detail,
+                         problems="; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def could_shelve(session: Session, order: Order, slot: Slot) -> bool:
+    """Return True when `shelve` would put order on slot now (open, slot in use, room)."""
+    if order.status not in (OrderStatus.RECEIVED, OrderStatus.PACKING, OrderStatus.READY):
+        return False
+    if not slot.active:
+        return False
+    return (order.place is not None and order.place.slot_id == slot.id) or bool(
+        free_places(session, slot))
 
 
 def slot_label(shelf: str, number: int) -> str:

@@ -1,4 +1,4 @@
-"""The library-system (ILS) link over SIP2: codec, client, link, checkout queue, hooks.
+"""The library-system (ILS) link over SIP2: codec, client, link, job queue, hooks.
 
 Nothing here imports Flask except `staffpage`; `attach` wires a link to a station.
 """
@@ -17,6 +17,8 @@ def attach(station: Any) -> IlsLink | None:
     if ils.kind != "sip2" or getattr(station, "ils", None) is not None:
         return getattr(station, "ils", None)
     link = IlsLink.from_settings(ils, station.devices["ils"])
+    link.cards, link.keep_names = station.cards, bool(station.settings.kiosk.show_names)
+    link.station_name = station.name
     station.ils = link
     station.pin_guard = PinGuard() if ils.require_pin else None
     if ils.holds_from_ils:
@@ -25,6 +27,10 @@ def attach(station: Any) -> IlsLink | None:
         station.holds = HoldsStatus()  # fallbacks and the last reconciliation, for staff
 
         station.lookup_hooks.append(holds_hook(link, station))
+    if ils.holds_from_ils or ils.checkin_on_shelve:
+        from kiosk.ils.checkin import shelving_hook
+
+        station.shelve_hooks.append(shelving_hook(link, station))
     if ils.patron_check and not ils.require_pin:  # with a PIN, the check comes with the PIN
         station.lookup_hooks.append(patron_check_hook(link))
     if ils.require_pin:

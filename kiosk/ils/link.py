@@ -64,6 +64,19 @@ class CheckoutResult:
 
 
 @dataclass
+class CheckinResult:
+    """The ILS's answer to a check-in: ok, the alert (CV) with hold card, name, destination."""
+
+    item: str
+    ok: bool
+    alert: str  # CV: "01" hold here, "02" hold elsewhere, "04" send home, "" none
+    hold_card: str  # CY
+    hold_name: str  # DA
+    destination: str  # CT
+    message: str  # AF
+
+
+@dataclass
 class ItemInfo:
     """What the ILS says about an item: its circulation status and screen message."""
 
@@ -111,7 +124,12 @@ class IlsLink:
         self._lock = threading.RLock()
         self._failures = 0
         self._retry_at = 0.0
-        self.queue_lock = threading.Lock()  # one sender of checkouts per process
+        self.queue_lock = threading.Lock()  # one sender of queued jobs per process
+        # How check-in answers are kept (set by kiosk.ils.attach from the station's settings):
+        # the card reader that normalises the hold card (CY), and whether names (DA) are kept.
+        self.cards: Any = None
+        self.keep_names = False
+        self.station_name = ""
         self.last_error = ""
         self._set_state("disconnected", "not connected yet")
 
@@ -245,6 +263,17 @@ class IlsLink:
             item=reply.get("AB", item) or item, ok=reply.flag("ok"),
             renewal=reply.flag("renewal_ok"), due_date=(reply.get("AH") or "").strip(),
             message=reply.screen_message)
+
+    def checkin(self, item: str) -> CheckinResult:
+        """Send 09 Checkin at this station's location; LinkDown means the answer is unknown."""
+        parts = sip2.checkin(self.institution, item, self.endpoint.location,
+                             terminal_password=self.terminal_password)
+        reply = self._call(parts, "10", retry=False)
+        return CheckinResult(
+            item=reply.get("AB", item) or item, ok=reply.flag("ok"),
+            alert=(reply.get("CV") or "").strip(), hold_card=(reply.get("CY") or "").strip(),
+            hold_name=(reply.get("DA") or "").strip(),
+            destination=(reply.get("CT") or "").strip(), message=reply.screen_message)
 
     def end_session(self, card: str) -> None:
         """Send 35 End Patron Session (some systems keep a session per patron)."""

@@ -1,7 +1,8 @@
-"""The durable checkout queue: checkouts to send to the ILS, each lent exactly once.
+"""The durable ILS queue: checkouts and check-ins to send to the ILS, each exactly once.
 
-Every checkout, whether sent at once or later, is a `checkout_jobs` row, and a job
-is only ever sent through `send_job`, which keeps to this order:
+Every checkout (at collect) and check-in (at shelving, kiosk.ils.checkin), whether sent
+at once or later, is an `ils_jobs` row of its kind, and a job is only ever sent through
+`send_job`, which keeps to this order:
 
 1. The job is committed (state `queued`) before anything is sent.
 2. Its `attempts` is raised and committed *before* the 11 Checkout goes out.
@@ -20,6 +21,11 @@ are never deleted, only moved on) nor lent twice. Jobs are replayed in id order;
 replay stops at the first job whose answer is unknown and goes on when the link is
 back. One process sends at a time (`link.queue_lock`). A job whose answer stays
 unknown after MAX_ATTEMPTS sends is marked `failed` for staff to look at.
+
+A check-in sent twice is harmless the same way: checking in an item already waiting on
+the hold shelf answers the same hold again, and the answer is applied once, when the
+job moves on (kiosk.ils.checkin_answer). Jobs of both kinds share one order, so a
+check-in queued at shelving goes out before a checkout queued at collect of that item.
 """
 
 from __future__ import annotations
@@ -31,14 +37,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk.domain.cards import mask
+from kiosk.ils import checkin_answer
 from kiosk.ils.client import LinkDown, LoginRefused
 from kiosk.ils.link import IlsLink
-from kiosk.models import CheckoutJob, Item, utcnow
+from kiosk.models import IlsJob, Item, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
 QUEUED, DONE, REFUSED, FAILED = "queued", "done", "refused", "failed"
+CHECKOUT, CHECKIN = "checkout", "checkin"
+KINDS = (CHECKOUT, CHECKIN)
 
 
 @dataclass
@@ -51,31 +60,37 @@ class ReplayReport:
     link_down: bool = False
 
 
-def job_for_item(session: Session, item: Item, card: str) -> CheckoutJob:
-    """Return the item's job, creating a queued one (a refused one is queued again)."""
-    job = session.scalar(select(CheckoutJob).where(CheckoutJob.item_id == item.id))
+def job_of(session: Session, item: Item, kind: str) -> IlsJob | None:
+    """Return the item's job of this kind, if it has one."""
+    return session.scalar(select(IlsJob).where(IlsJob.kind == kind, IlsJob.item_id == item.id))
+
+
+def job_for_item(session: Session, item: Item, card: str) -> IlsJob:
+    """Return the item's checkout job, creating a queued one (a refused one is queued again)."""
+    job = job_of(session, item, CHECKOUT)
     if job is None:
-        job = CheckoutJob(order_id=item.order_id, item_id=item.id, card=card,
-                          item_barcode=item.barcode, state=QUEUED, attempts=0)
+        job = IlsJob(kind=CHECKOUT, order_id=item.order_id, item_id=item.id, card=card,
+                     item_barcode=item.barcode, state=QUEUED, attempts=0)
         session.add(job)
     elif job.state in (REFUSED, FAILED):
         job.state, job.card, job.message = QUEUED, card, None
     return job
 
 
-def pending(session: Session, limit: int = 500) -> list[CheckoutJob]:
-    """Return the queued jobs, oldest first."""
-    return list(session.scalars(select(CheckoutJob).where(CheckoutJob.state == QUEUED)
-                                .order_by(CheckoutJob.id).limit(limit)))
+def pending(session: Session, limit: int = 500) -> list[IlsJob]:
+    """Return the queued jobs of both kinds, oldest first."""
+    return list(session.scalars(select(IlsJob).where(IlsJob.state == QUEUED)
+                                .order_by(IlsJob.id).limit(limit)))
 
 
-def counts(session: Session) -> dict[str, int]:
-    """Return how many jobs are in each state."""
-    rows = session.execute(select(CheckoutJob.state, func.count()).group_by(CheckoutJob.state))
+def counts(session: Session, kind: str = CHECKOUT) -> dict[str, int]:
+    """Return how many jobs of a kind are in each state."""
+    rows = session.execute(select(IlsJob.state, func.count()).where(IlsJob.kind == kind)
+                           .group_by(IlsJob.state))
     return {QUEUED: 0, DONE: 0, REFUSED: 0, FAILED: 0, **dict(rows.all())}
 
 
-def _record(session: Session, job: CheckoutJob, state: str, due: str | None,
+def _record(session: Session, job: IlsJob, state: str, due: str | None,
             message: str | None) -> None:
     job.state, job.due_date = state, due or None
     job.message = (message or "")[:500] or None
@@ -88,7 +103,7 @@ def _record(session: Session, job: CheckoutJob, state: str, due: str | None,
     session.commit()
 
 
-def send_job(session: Session, job: CheckoutJob, link: IlsLink) -> str:
+def send_job(session: Session, job: IlsJob, link: IlsLink) -> str:
     """Send one queued job as described above; return its new state (LinkDown propagates)."""
     if job.state != QUEUED:
         return job.state
@@ -99,7 +114,9 @@ def send_job(session: Session, job: CheckoutJob, link: IlsLink) -> str:
     link.ready()  # LinkDown here: nothing was sent, the attempt does not count
     maybe_sent = job.attempts > 0
     job.attempts += 1
-    session.commit()  # step 2: from here on the checkout may have reached the ILS
+    session.commit()  # step 2: from here on the request may have reached the ILS
+    if job.kind == CHECKIN:
+        return checkin_answer.apply(session, job, link.checkin(job.item_barcode), link).state
     result = link.checkout(job.card, job.item_barcode)
     if result.ok:
         _record(session, job, DONE, result.due_date,
@@ -115,7 +132,7 @@ def send_job(session: Session, job: CheckoutJob, link: IlsLink) -> str:
     return REFUSED
 
 
-def _charged_to(link: IlsLink, job: CheckoutJob) -> bool:
+def _charged_to(link: IlsLink, job: IlsJob) -> bool:
     try:
         info = link.patron(job.card, summary="charged")
     except (LinkDown, LoginRefused):
@@ -133,22 +150,27 @@ def replay(session: Session, link: IlsLink, limit: int = 200) -> ReplayReport:
             except (LinkDown, LoginRefused) as exc:
                 session.rollback()
                 report.link_down = True
-                log.info("replay of checkout jobs paused: %s", exc)
+                log.info("replay of ILS jobs paused: %s", exc)
                 break
             {DONE: report.done, REFUSED: report.refused, FAILED: report.failed}.get(
                 state, []).append(job.id)
     if report.done or report.refused or report.failed:
-        log.info("replayed checkout jobs: %d lent, %d refused, %d failed",
+        log.info("replayed ILS jobs: %d done, %d refused, %d failed",
                  len(report.done), len(report.refused), len(report.failed))
     return report
 
 
-def retry(session: Session, job_id: int) -> CheckoutJob | None:
-    """Put a refused or failed job back in the queue (staff); return it, or None."""
-    job = session.get(CheckoutJob, job_id)
-    if job is None or job.state not in (REFUSED, FAILED):
+def retry(session: Session, job_id: int) -> IlsJob | None:
+    """Put a refused or failed job back in the queue (staff); return it, or None.
+
+    A check-in that went through may be asked again too (the item came back to the shelf).
+    """
+    job = session.get(IlsJob, job_id)
+    again = (REFUSED, FAILED, DONE) if job is not None and job.kind == CHECKIN else (
+        REFUSED, FAILED)
+    if job is None or job.state not in again:
         return None
-    job.state, job.message = QUEUED, None
+    job.state, job.message, job.alert, job.destination = QUEUED, None, None, None
     if job.attempts >= MAX_ATTEMPTS:
         job.attempts = 1  # keep "may have been sent" but allow new tries
     session.commit()

@@ -27,6 +27,8 @@ RESPONSE_LAYOUTS: dict[str, tuple[tuple[str, int], ...]] = {
     "12": (("ok", 1), ("renewal_ok", 1), ("magnetic_media", 1), ("desensitize", 1),
            ("transaction_date", 18)),
     "36": (("end_session", 1), ("transaction_date", 18)),
+    "10": (("ok", 1), ("resensitize", 1), ("magnetic_media", 1), ("alert", 1),
+           ("transaction_date", 18)),
     "18": (("circulation_status", 2), ("security_marker", 2), ("fee_type", 2),
            ("transaction_date", 18)),
     "96": (),
@@ -35,6 +37,10 @@ RESPONSE_LAYOUTS: dict[str, tuple[tuple[str, int], ...]] = {
 
 # Positions in the 10-character summary of a 63 Patron Information request.
 SUMMARY = {"hold": 0, "overdue": 1, "charged": 2, "fine": 3, "recall": 4, "unavailable": 5}
+
+# Alert types (CV) of a 10 Checkin answer: a hold for this library, for another one, and
+# "send the item home" (Koha: a transfer with no hold).
+HOLD_HERE, HOLD_ELSEWHERE, SEND_HOME = "01", "02", "04"
 
 # Circulation status of an 18 Item Information answer: on the hold shelf, waiting.
 WAITING_ON_HOLD_SHELF = "08"
@@ -224,6 +230,14 @@ def checkout(institution: str, patron: str, item: str, *, terminal_password: str
     now = sip_datetime()
     return "11", ["Y" if renewal_policy else "N", "N", now, now], [
         ("AO", institution), ("AA", patron), ("AB", item), ("AC", terminal_password)]
+
+
+def checkin(institution: str, item: str, location: str, *,
+            terminal_password: str = "") -> tuple[str, list, list]:
+    """Return the parts of a 09 Checkin (no-block off: the ILS decides now)."""
+    now = sip_datetime()
+    return "09", ["N", now, now], [
+        ("AP", location), ("AO", institution), ("AB", item), ("AC", terminal_password)]
 
 
 def end_session(institution: str, patron: str, *,

@@ -1,4 +1,5 @@
-"""Staff page /staff/ils/: the ILS link's state, the checkout queue and what failed.
+"""Staff page /staff/ils/: the ILS link's state, the queue of checkouts and check-ins, and
+what failed (with "try again"; a check-in that went through can be sent again).
 
 With holds in the ILS it also shows scans that fell back to local data, and the last
 reconciliation of the shelves with the ILS, which staff can run on demand.
@@ -10,9 +11,10 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from kiosk.domain.cards import mask
 from kiosk.extensions import db
 from kiosk.ils import attach, queue, reconcile
-from kiosk.models import CheckoutJob
+from kiosk.models import IlsJob
 from kiosk.staff.auth import login_required
 
 bp = Blueprint("ils_staff", __name__, url_prefix="/staff/ils")
@@ -27,15 +29,22 @@ def _station():
 def overview():
     station = _station()
     problems = db.session.scalars(
-        select(CheckoutJob).where(CheckoutJob.state.in_([queue.REFUSED, queue.FAILED]))
-        .order_by(CheckoutJob.id.desc()).limit(200)).all()
-    recent = db.session.scalars(
-        select(CheckoutJob).where(CheckoutJob.state == queue.DONE)
-        .order_by(CheckoutJob.id.desc()).limit(20)).all()
+        select(IlsJob).where(IlsJob.state.in_([queue.REFUSED, queue.FAILED]))
+        .order_by(IlsJob.id.desc()).limit(200)).all()
+
+    def recent(kind: str) -> list[IlsJob]:
+        return list(db.session.scalars(
+            select(IlsJob).where(IlsJob.state == queue.DONE, IlsJob.kind == kind)
+            .order_by(IlsJob.id.desc()).limit(20)))
+
     return render_template(
         "ils/queue.html", link=station.devices["ils"], configured=station.ils is not None,
-        counts=queue.counts(db.session), queued=queue.pending(db.session, 200),
-        problems=problems, recent=recent, holds=getattr(station, "holds", None))
+        counts=queue.counts(db.session), checkin_counts=queue.counts(db.session, queue.CHECKIN),
+        queued=queue.pending(db.session, 200), problems=problems,
+        recent=recent(queue.CHECKOUT), checked_in=recent(queue.CHECKIN),
+        holds=getattr(station, "holds", None),
+        job_states={queue.QUEUED: _("queued"), queue.DONE: _("done"),
+                    queue.REFUSED: _("refused"), queue.FAILED: _("failed")})
 
 
 @bp.post("/replay")
@@ -46,13 +55,13 @@ def replay_now():
         flash(_("No library system is configured."), "error")
     else:
         report = queue.replay(db.session, link)
-        counts = {"lent": len(report.done), "refused": len(report.refused),
+        counts = {"done": len(report.done), "refused": len(report.refused),
                   "failed": len(report.failed)}
         if report.link_down:
-            flash(_("Lent %(lent)d, refused %(refused)d, failed %(failed)d; the library system "
+            flash(_("Sent %(done)d, refused %(refused)d, failed %(failed)d; the library system "
                     "did not answer.", **counts), "error")
         else:
-            flash(_("Lent %(lent)d, refused %(refused)d, failed %(failed)d.", **counts), "ok")
+            flash(_("Sent %(done)d, refused %(refused)d, failed %(failed)d.", **counts), "ok")
     return redirect(url_for("ils_staff.overview"))
 
 
@@ -81,8 +90,11 @@ def reconcile_now():
 @bp.post("/jobs/<int:job_id>/retry")
 @login_required
 def retry(job_id: int):
-    if queue.retry(db.session, job_id) is None:
-        flash(_("Checkout %(id)d cannot be retried.", id=job_id), "error")
+    job = queue.retry(db.session, job_id)
+    if job is None:
+        flash(_("Job %(id)d cannot be sent again.", id=job_id), "error")
+    elif job.kind == queue.CHECKIN:
+        flash(_("Check-in %(id)d is queued again.", id=job_id), "ok")
     else:
         flash(_("Checkout %(id)d is queued again.", id=job_id), "ok")
     return redirect(url_for("ils_staff.overview"))
@@ -92,6 +104,7 @@ def init_app(app: Flask) -> None:
     """Attach the ILS link to the station and register this staff page."""
     attach(app.extensions["station"])
     app.register_blueprint(bp)
+    app.jinja_env.filters.setdefault("mask_card", mask)
     try:
         from kiosk.staff import register_nav
     except ImportError:

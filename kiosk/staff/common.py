@@ -65,6 +65,9 @@ def describe(exc: BaseException) -> str:
     A domain error (StationError: OrderError, AccountError) is translated from its
     template and params, order statuses included; any other exception gives its own text.
     """
+    problems = getattr(exc, "problems", None)
+    if isinstance(exc, StationError) and problems:  # e.g. shelving refused, item by item
+        return gettext(exc.template, problems=" ".join(describe(p) for p in problems))
     if isinstance(exc, StationError):
         params = {k: status_name(v) if k in STATUS_PARAMS else v for k, v in exc.params.items()}
         return gettext(exc.template, **params)

@@ -145,6 +145,9 @@ def put_on_slot(order_id: int):
                           ok=False, to=here, status=400)
         settings = station().settings
         was_on = order.slot_label
+        notes = []
+        if shelf_ops.could_shelve(db.session, order, slot):  # e.g. the ILS check-in
+            notes = station().before_shelving(db.session, order, actor())
 
         def work() -> None:
             shelf_ops.shelve(db.session, order, slot, actor(), station().calendar,
@@ -159,6 +162,7 @@ def put_on_slot(order_id: int):
     else:
         message = _("Bag %(code)s is on %(slot)s.", code=order.pickup_code,
                     slot=order.slot_label)
+    message = " ".join([message, *(describe(n) for n in notes)])
     return answer(message, to=url_for("staff.shelving"), go=True, slot=order.slot_label)
 
 
