@@ -360,3 +360,17 @@ def test_a_queued_check_in_goes_out_before_the_queued_checkout_of_the_item(
     staff.post("/staff/ils/replay")
     sent = [f[:2] for f in proxy.requests if f[:2] in (b"09", b"11")]
     assert sent == [b"09", b"11"] and library.loans == {"03020000001": CARD}
+
+
+def test_the_ils_page_shows_check_ins_in_norwegian(staff, session, station, library, proxy):
+    library.holds["03020000011"] = Hold(CARD)
+    library.holds["03020000012"] = Hold(CARD, pickup=FAR)
+    assert put(staff, start_bag(staff, "03020000011"), "A-01").status_code == 200
+    assert put(staff, start_bag(staff, "03020000012"), "A-02").status_code == 409
+    refresh()
+    page = " ".join(staff.get("/staff/ils/?lang=nb").get_data(as_text=True).split())
+    for norsk in ("Innsjekkinger: 0 i kø, 1 sjekket inn, 1 avvist", "venter på låneren her",
+                  f"reservert til et annet bibliotek: send til {FAR}", "Sjekk inn igjen"):
+        assert norsk in page
+    for english in ("Check-ins", "waits here", "send to", "Check in again", "check-in<"):
+        assert english not in page

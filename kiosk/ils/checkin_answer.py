@@ -88,7 +88,7 @@ def apply(session: Session, job: IlsJob, result: CheckinResult, link: Any) -> Ve
     if verdict.state == DONE and card:
         job.card = card
     if order is not None:
-        actor = order_ops.Actor("library system", getattr(link, "station_name", "") or "-")
+        actor = order_ops.Actor("ils", getattr(link, "station_name", "") or "-")
         if verdict.state == DONE:
             _learn(session, order, card, result.hold_name if link.keep_names else "", actor,
                    job.item_barcode)
