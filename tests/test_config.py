@@ -56,7 +56,8 @@ INTERFACE_KEYS = {
     "kiosk": {"idle_seconds", "show_titles", "show_names", "rate_limit"},
     "cards": {"patterns"}, "pickup": {"days_on_shelf"}, "api": {"tokens_file"},
     "ils": {"kind", "host", "port", "user", "password_file", "institution", "location",
-            "terminal_password_file", "tls", "encoding", "timeout_s", "holds_from_ils"},
+            "terminal_password_file", "tls", "encoding", "timeout_s", "holds_from_ils",
+            "checkin_on_shelve"},
 }
 
 

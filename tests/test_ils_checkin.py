@@ -374,3 +374,19 @@ def test_the_ils_page_shows_check_ins_in_norwegian(staff, session, station, libr
         assert norsk in page
     for english in ("Check-ins", "waits here", "send to", "Check in again", "check-in<"):
         assert english not in page
+
+
+def test_the_hold_card_is_forgotten_with_the_orders_card(staff, session, station, library,
+                                                         proxy):
+    from kiosk.domain.clearance import anonymise_closed
+    from kiosk.domain.orders import Actor, collect
+
+    library.holds["03020000021"] = Hold(CARD)
+    order_id = start_bag(staff, "03020000021")
+    assert put(staff, order_id, "A-01").status_code == 200
+    collect(session, session.get(Order, order_id), Actor("test", "test"))
+    session.commit()
+    assert anonymise_closed(session, 30, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=31))
+    session.commit()
+    [job] = jobs(session)
+    assert (job.card, session.get(Order, order_id).card) == ("", None)
