@@ -390,3 +390,14 @@ def test_the_hold_card_is_forgotten_with_the_orders_card(staff, session, station
     session.commit()
     [job] = jobs(session)
     assert (job.card, session.get(Order, order_id).card) == ("", None)
+
+
+def test_the_desk_needs_no_card_scan_for_a_bag_checked_in(staff, session, station, library,
+                                                          proxy):
+    library.holds["03020000031"] = Hold(CARD)
+    order_id = start_bag(staff, "03020000031")
+    assert put(staff, order_id, "A-01").status_code == 200
+    code = session.get(Order, order_id).pickup_code
+    r = staff.post("/staff/collect", data={"code": code}, headers=FETCH)
+    assert r.json["ok"], r.json
+    assert library.loans == {"03020000031": CARD}

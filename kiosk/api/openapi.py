@@ -168,7 +168,10 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json(_ref("Order"), "The order, now ready on the slot"),
                       "400": _error("No slot given"), "401": COMMON_ERRORS["401"],
                       "404": _error("No such order or slot"),
-                      "409": _error("The slot is full, or the order is closed")},
+                      "409": _error("The slot is full, the order is closed, or the library "
+                                    "system refused the check-in of an item ([ils] "
+                                    "checkin_on_shelve; detail.kind = checkin_refused, "
+                                    "detail.items: barcode, alert, destination, message)")},
     }},
     "/orders/{order_id}/collect": {"post": {
         "summary": "Collect the order, lending its items as the kiosk does",
