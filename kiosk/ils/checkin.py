@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kiosk.domain import shelving
@@ -84,8 +85,13 @@ def check_in(session: Session, order: Order, link: IlsLink,
     moving = order.status == OrderStatus.READY and order.place_id is not None
     outcome = CheckinOutcome()
     with link.queue_lock:
-        jobs = [_job(session, item, moving, today) for item in order.items]
-        session.commit()  # durable before anything is sent
+        try:
+            jobs = [_job(session, item, moving, today) for item in order.items]
+            session.commit()  # durable before anything is sent
+        except IntegrityError:  # another station made the job a moment ago: take it
+            session.rollback()
+            jobs = [_job(session, item, moving, today) for item in order.items]
+            session.commit()
         offline = False
         for job in jobs:
             if job.state == queue.QUEUED and not offline:
