@@ -323,3 +323,31 @@ def test_openapi_document_is_valid_and_covers_every_route(client, app):
             path = rule.rule.removeprefix("/api/v1").replace("<int:order_id>", "{order_id}")
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert (path, method) in documented
+
+
+def test_correct_branch_and_card_through_the_api(api, session, station):
+    order = make_order(session, branch="sanvika", card="N000000001")
+    response = api("POST", f"/orders/{order.id}/correct",
+                   json={"branch": "main", "card": "n000000002"})
+    assert response.status_code == 200, response.get_json()
+    assert (response.get_json()["branch"], response.get_json()["card"]) == ("main",
+                                                                            "N000000002")
+    last = session.query(AuditEvent).filter_by(order_id=order.id).order_by(AuditEvent.id).all()[-1]
+    assert (last.actor, last.action) == ("api", "corrected")
+    for body, status in [({"branch": "nowhere"}, 409), ({"card": "12345"}, 400), ({}, 400),
+                         ({"branch": 5}, 400), ({"colour": "red"}, 400)]:
+        assert api("POST", f"/orders/{order.id}/correct", json=body).status_code == status, body
+    shelved = make_order(session, slot="A-01", station=station, status="collected")
+    assert api("POST", f"/orders/{shelved.id}/correct",
+               json={"card": "N000000003"}).status_code == 409
+
+
+def test_a_cancelled_orders_ref_is_free_for_a_new_order(api, session):
+    first = api("POST", "/orders", json=new_order()).get_json()
+    assert api("POST", "/orders", json=new_order()).status_code == 409
+    api("POST", f"/orders/{first['id']}/cancel")
+    second = api("POST", "/orders", json=new_order())
+    assert second.status_code == 201
+    listed = api("GET", "/orders?ref=ils-1001").get_json()
+    assert [(o["id"], o["ref"], o["status"]) for o in listed["orders"]] == [
+        (first["id"], "ils-1001", "cancelled"), (second.get_json()["id"], "ils-1001", "received")]

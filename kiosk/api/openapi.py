@@ -194,8 +194,26 @@ PATHS: dict[str, Any] = {
             "409": _error("Not on a shelf, items refused (detail: pickup, order), or a "
                           "card is needed")},
     }},
+    "/orders/{order_id}/correct": {"post": {
+        "summary": "Correct the order's branch or patron card",
+        "description": "An order not yet collected (received, packing, ready) gets another "
+                       "branch (one of the library's known branches; not while on a shelf) "
+                       "and/or another card; the order's history records the change.",
+        "parameters": [ORDER_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "minProperties": 1,
+            "properties": {"branch": {"type": "string", "maxLength": 64},
+                           "card": {"type": "string", "maxLength": 64}}}}}},
+        "responses": {"200": _json(_ref("Order"), "The order, corrected"),
+                      "400": _error("Bad body or card number"), "401": COMMON_ERRORS["401"],
+                      "404": COMMON_ERRORS["404"],
+                      "409": _error("The order is closed or on a shelf, or the branch is "
+                                    "unknown")},
+    }},
     "/orders/{order_id}/cancel": _action(
-        "Cancel the order", "Any open order can be cancelled; its slot is freed."),
+        "Cancel the order", "Any open order can be cancelled; its slot is freed, and so is "
+        "its ref: a new order may use it (the cancelled order keeps showing it as ref, and "
+        "?ref= lists both)."),
     "/openapi.json": {"get": {
         "summary": "This document", "security": [],
         "responses": {"200": {"description": "OpenAPI 3.1 document",

@@ -1,4 +1,4 @@
-"""The integration API under /api/v1: orders in, shelving, collection, cancellation.
+"""The integration API under /api/v1: orders in, shelving, collection, corrections, cancellation.
 
 Every request but the OpenAPI document needs `Authorization: Bearer <token>`.
 Errors are JSON `{"error", "detail"}` with a 4xx status.
@@ -278,6 +278,26 @@ def _collect_card(order: Order, raw: Any, station) -> str | None:
         raise _Conflict("card needed", "the order has no patron card yet and its items "
                           'are lent at collect: send {"card": "..."} with the patron\'s card')
     return given
+
+
+@bp.post("/orders/<int:order_id>/correct")
+def correct(order_id: int):
+    """Correct the branch (one of the library's) and/or card of an order not yet collected."""
+    body = _json_body()
+    bad = [k for k in body if k not in ("branch", "card")]
+    values = [body.get(k) for k in ("branch", "card")]
+    if bad or not any(values) or any(v is not None and (not isinstance(v, str) or len(v) > 64)
+                                     for v in values):
+        raise BadRequest("bad request", 'send {"branch": "...", "card": "..."} (either or '
+                                        "both, text of at most 64 characters)")
+    station = _station()
+    card = station.cards.card(body["card"]) if body.get("card") else None
+    if body.get("card") and card is None:
+        raise BadRequest("bad request", "card is not a card number the station accepts")
+    actor = _actor()
+    return _act(order_id, lambda session, order: order_ops.correct(
+        session, order, actor, branch=body.get("branch"), card=card,
+        branches=station.known_branches(session)))
 
 
 @bp.post("/orders/<int:order_id>/cancel")
