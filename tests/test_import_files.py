@@ -86,6 +86,8 @@ def test_csv_as_spreadsheets_write_it(plain, program, data, encoding, sep):
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "NUL"),
     (b"card,item_barcode\nN100000001,1\n\x1b[31m\x8f\x81\n", "neither UTF-8 nor Windows-1252"),
     (b"card,item_barcode\nN100000001,\x07\x02\x03\n", "control characters"),
+    ("card,item_barcode,title\nN100000001,1,Grøde\n".encode() + "N100000002,2,Grøde\n"
+     .encode("cp1252"), "mixes UTF-8 (line 2)"),
 ])
 def test_files_that_are_not_text_are_refused(plain, data, words):
     pv = check(plain, data, "orders.csv")

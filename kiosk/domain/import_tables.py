@@ -33,6 +33,9 @@ ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old .xls (and other Office 97 files)
 _SEP_LINE = re.compile(r"^\ufeff?sep=(.)\r?\n")  # Excel's optional "sep=;" first line
 _CONTROL = re.compile(r"[\x01-\x08\x0b\x0e-\x1f\x7f]")
+# A UTF-8 letter of the Latin-1 range (æ, ø, å, é ...): "Ã¸" read as Windows-1252, never
+# Norwegian text.
+_UTF8_PAIR = re.compile(rb"[\xc2\xc3][\x80-\xbf]")
 
 Rows = Iterator[tuple[int, list[str]]]  # (line or spreadsheet row number, cells)
 
@@ -81,7 +84,13 @@ def decode(data: bytes) -> tuple[str, str]:
                          line=data[: data.index(b"\x00")].count(b"\n") + 1)
     try:
         text, encoding = data.decode("utf-8-sig"), "UTF-8"
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as first:
+        utf8 = _UTF8_PAIR.search(data)
+        if utf8:  # æøå as UTF-8 and a byte that is not: read as Windows-1252, both go wrong
+            raise Unreadable(N_("the file mixes UTF-8 (line %(utf8)d) and another encoding; "
+                                "save it again as CSV UTF-8"),
+                             line=data[: first.start].count(b"\n") + 1,
+                             utf8=data[: utf8.start()].count(b"\n") + 1) from None
         try:
             text, encoding = data.decode("cp1252"), "Windows-1252"
         except UnicodeDecodeError as exc:
