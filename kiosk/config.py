@@ -51,6 +51,7 @@ class Settings:
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     shelves: list[dict[str, Any]] = field(default_factory=list)
     offers: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
 
     def __getattr__(self, name: str) -> Any:
         sections = self.__dict__.get("sections", {})
@@ -143,9 +144,15 @@ def _cross_checks(s: Settings, problems: list[str]) -> None:
     tokens = s.sections["api"]["tokens_file"]
     if tokens and not os.access(tokens, os.R_OK):
         problems.append(f"api.tokens_file: cannot read {tokens}")
+    metrics_tokens = s.sections["metrics"]["token_file"]
+    if metrics_tokens and not os.access(metrics_tokens, os.R_OK):
+        problems.append(f"metrics.token_file: cannot read {metrics_tokens}")
     names = [sh["name"] for sh in s.shelves]
     if len(set(names)) != len(names):
         problems.append("shelves: shelf names must be different from each other")
+    for i, hook in enumerate(s.webhooks):
+        if hook["secret_file"] and not os.access(hook["secret_file"], os.R_OK):
+            problems.append(f"webhooks[{i}].secret_file: cannot read {hook['secret_file']}")
     for i, offer in enumerate(s.offers):
         if not offer["feed"] and not (offer["title"] and offer["url"]):
             problems.append(f"offers[{i}]: needs a title and a url, or a feed")

@@ -220,6 +220,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "pickup_locations": Key(list, [], None),
         "reconcile_minutes": Key(_INT, 60, _not_negative),  # 0: only on demand
     },
+    "metrics": {"token_file": Key(_STR, "", None)},
     "logging": {"level": Key(_STR, "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR"))},
 }
 
@@ -246,6 +247,26 @@ TABLE_ARRAYS: dict[str, dict[str, Key]] = {
         "after_pickup": Key(_BOOL, False, None),
     },
 }
-REQUIRED_IN_ARRAYS = {"shelves": ("name", "slots")}
+WEBHOOK_EVENTS = ("order.received", "order.ready", "order.collected", "order.expired",
+                  "order.cancelled")
+
+
+def _events(v: list) -> str | None:
+    bad = [e for e in v if e not in WEBHOOK_EVENTS]
+    return f"unknown event(s) {bad}; known: {', '.join(WEBHOOK_EVENTS)}" if bad else None
+
+
+def _http_url(v: str) -> str | None:
+    return None if re.match(r"https?://[^/\s]+", v) else "must be an http:// or https:// url"
+
+
+TABLE_ARRAYS["webhooks"] = {
+    "url": Key(_STR, "", _http_url),
+    "secret_file": Key(_STR, "", _nonempty),
+    "events": Key(list, [], _events),  # empty: every event
+    "timeout_s": Key(NUMBER, 10, _positive),
+    "include_patron": Key(_BOOL, False, None),  # card number and name in the payload
+}
+REQUIRED_IN_ARRAYS = {"shelves": ("name", "slots"), "webhooks": ("url", "secret_file")}
 
 DEFAULT_SHELVES = [{"name": "A", "slots": 24, "capacity": 3}]

@@ -19,6 +19,7 @@ STARTERS: list[str] = [
     "kiosk.ils.runtime:start",
     "kiosk.offers.runtime:start",
     "kiosk.staff.jobs:start",
+    "kiosk.webhooks.runtime:start",
 ]
 
 

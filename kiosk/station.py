@@ -72,6 +72,8 @@ class Station:
         # Run before a bag goes on a slot (session, order, actor); a hook refuses by raising
         # an OrderError and may return notes (StationErrors) for staff. See before_shelving.
         self.shelve_hooks: list[Callable[[Any, Any, Any], list | None]] = []
+        # Called after every scan with its answer and how long it took (s): metrics, fleet.
+        self.scan_hooks: list[Callable[[dict[str, Any], float], None]] = []
         self._recent: OrderedDict[int, tuple[float, str | None, dict[str, Any]]] = OrderedDict()
 
     def known_branches(self, session: Any) -> KnownBranches:
@@ -146,5 +148,11 @@ class Station:
         data["event_id"] = self.bus.next_id()
         self.remember(data["event_id"], card, data)
         self.bus.publish(SCAN_RESULT, data, event_id=data["event_id"])
-        log.debug("scan handled in %.2f ms", (time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - started
+        for hook in self.scan_hooks:
+            try:
+                hook(data, elapsed)
+            except Exception:  # counting a scan must never fail it
+                log.exception("scan hook failed")
+        log.debug("scan handled in %.2f ms", elapsed * 1000)
         return data

@@ -15,6 +15,7 @@ whole, and the import reports the ref or draws its codes again.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy import Column, Connection, Table, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.domain import pickup_codes, shelving
+from kiosk.domain import order_events, pickup_codes, shelving
 from kiosk.domain.cards import CardReader
 from kiosk.domain.import_files import (
     Draft,
@@ -136,6 +137,7 @@ def import_orders(session: Session, source: Source | Preview, actor: Actor, card
                                                             default_branch, fmt, branches)
     if not pv.ok:
         raise ImportFailed(pv.problems or [Problem(N_("no orders in the file"))])
+    started = time.perf_counter()
     for _ in range(ATTEMPTS):
         try:
             ids = shelving.with_retry(
@@ -149,6 +151,7 @@ def import_orders(session: Session, source: Source | Preview, actor: Actor, card
             if taken:
                 raise ImportFailed(taken) from None
             continue  # a pickup code: draw them all again
+        order_events.imported(len(pv.drafts), time.perf_counter() - started)
         return ImportResult(orders=len(pv.drafts), items=pv.items, per_branch=pv.per_branch,
                             order_ids=ids)
     raise ImportFailed([Problem(N_("other orders took the drawn pickup codes several times; "
@@ -182,6 +185,12 @@ def _write(session: Session, drafts: list[Draft], actor: Actor, progress: Progre
         if on_created:
             on_created(session, [CreatedOrder(oid, d.new.ref, d.new.branch, code)
                                  for oid, d, code in batch])
+        if order_events.listening():  # the webhooks' outbox, in this same transaction
+            order_events.changed(session, [order_events.OrderChange(
+                order_id=oid, status=received, previous=None, ref=d.new.ref,
+                branch=d.new.branch, pickup_code=code, slot=None, last_day=None,
+                station=actor.station, card=d.new.card, patron_name=d.new.patron_name)
+                for oid, d, code in batch])
         if progress:
             progress(min(start + BATCH, len(drafts)), len(drafts))
     return ids

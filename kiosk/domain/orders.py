@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.domain import pickup_codes
+from kiosk.domain import order_events, pickup_codes
 from kiosk.domain.cards import mask
 from kiosk.domain.messages import N_, StationError
 from kiosk.models import ACTIVE_STATUSES, AuditEvent, Item, Order, OrderStatus, utcnow
@@ -100,7 +100,9 @@ def move(session: Session, order: Order, to: str, actor: Actor, detail: str | No
         order.place_id = None
     if to in (S.COLLECTED, S.EXPIRED, S.CANCELLED):
         order.closed_at = utcnow()
-    order.status = to
+    previous, order.status = order.status, to
+    if previous != to:
+        order_events.order_changed(session, order, actor.station, previous)
 
 
 def _ref_taken(session: Session, ref: str | None) -> OrderError | None:
@@ -140,6 +142,7 @@ def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "i
                 raise taken from exc
             continue  # pickup code taken by an open order: draw again
         record(session, order, actor, "created", detail=f"{len(new.items)} item(s)")
+        order_events.order_changed(session, order, actor.station, None)
         return order
     raise OrderError(N_("could not find a free pickup code; too many open orders"))
 

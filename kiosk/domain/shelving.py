@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from kiosk.domain import order_events
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.messages import N_, StationError
 from kiosk.domain.orders import Actor, NotFound, OrderError, record
@@ -167,6 +168,8 @@ def shelve(session: Session, order: Order, slot: Slot, actor: Actor,
         order.shelved_at = order.shelved_at or utcnow()
         start = today or dt.date.today()
         order.deadline = calendar.next_open(calendar.add_opening_days(start, days_on_shelf))
+        if previous != OrderStatus.READY:
+            order_events.order_changed(session, order, actor.station, previous)
         return
     raise SlotFull(N_("slot %(slot)s is full"), {"slot": slot.label, "capacity": slot.capacity},
                    slot=slot.label)
@@ -181,6 +184,7 @@ def unshelve(session: Session, order: Order, actor: Actor) -> None:
     order.status = OrderStatus.PACKING
     order.slot_label = None
     order.deadline = None
+    order_events.order_changed(session, order, actor.station, OrderStatus.READY)
 
 
 def suggest_slot(session: Session, order: Order) -> Slot | None:

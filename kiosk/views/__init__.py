@@ -9,7 +9,8 @@ from flask import Flask, abort, redirect, request, url_for
 from kiosk.views.errors import register_error_handlers
 
 BLUEPRINTS = ("kiosk.views.patron", "kiosk.views.health", "kiosk.api", "kiosk.offers.views",
-              "kiosk.views.printing", "kiosk.views.pickup", "kiosk.ils.staffpage")
+              "kiosk.views.printing", "kiosk.views.pickup", "kiosk.ils.staffpage",
+              "kiosk.metrics", "kiosk.webhooks")
 OPTIONAL = ("kiosk.staff",)
 
 

@@ -1,0 +1,65 @@
+"""A real HTTP receiver on loopback for webhook tests: logs every POST, answers as told."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Receiver:
+    """Serve on 127.0.0.1:<ephemeral>; `status` is the answer, `gate` holds requests."""
+
+    def __init__(self, status: int = 200, port: int = 0):
+        self.status = status
+        self.log: list[dict] = []  # every request that arrived, answered or not
+        self.entered = threading.Event()  # set when a request arrives
+        self.gate: threading.Event | None = None  # when set: requests wait for it
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                entry = {"id": self.headers.get("webhook-id"), "body": body,
+                         "headers": {k.lower(): v for k, v in self.headers.items()},
+                         "json": json.loads(body)}
+                with receiver._lock:
+                    receiver.log.append(entry)
+                    gate, status = receiver.gate, receiver.status
+                receiver.entered.set()
+                if gate is not None:
+                    gate.wait(60)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the station was killed while we held its request
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.gate is not None:
+            self.gate.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return [e["id"] for e in self.log]
+
+    def events(self) -> list[dict]:
+        with self._lock:
+            return [e["json"] for e in self.log]
