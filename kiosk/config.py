@@ -151,11 +151,32 @@ def _cross_checks(s: Settings, problems: list[str]) -> None:
     if len(set(names)) != len(names):
         problems.append("shelves: shelf names must be different from each other")
     for i, hook in enumerate(s.webhooks):
-        if hook["secret_file"] and not os.access(hook["secret_file"], os.R_OK):
-            problems.append(f"webhooks[{i}].secret_file: cannot read {hook['secret_file']}")
+        problem = _webhook_secret_problem(hook["secret_file"])
+        if problem:
+            problems.append(f"webhooks[{i}].secret_file: {problem}")
     for i, offer in enumerate(s.offers):
         if not offer["feed"] and not (offer["title"] and offer["url"]):
             problems.append(f"offers[{i}]: needs a title and a url, or a feed")
+
+
+def _webhook_secret_problem(path: str) -> str | None:
+    """Return why path holds no Standard Webhooks secret (whsec_ + base64), or None."""
+    import base64
+    import binascii
+
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            secret = fh.readline().strip()
+    except (OSError, UnicodeDecodeError):
+        return f"cannot read {path}"
+    try:
+        ok = bool(base64.b64decode(secret.removeprefix("whsec_") + "==", validate=False))
+    except (binascii.Error, ValueError):
+        ok = False
+    return None if ok and secret.startswith("whsec_") else (
+        f"{path} must hold a secret such as whsec_ followed by base64 on its first line")
 
 
 def parse(data: dict[str, Any], source: str = "built-in defaults") -> Settings:

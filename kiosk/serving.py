@@ -20,6 +20,7 @@ STARTERS: list[str] = [
     "kiosk.offers.runtime:start",
     "kiosk.staff.jobs:start",
     "kiosk.webhooks.runtime:start",
+    "kiosk.fleet.runtime:start",
 ]
 
 

@@ -25,7 +25,7 @@ TRANSLATIONS = Path(__file__).parent.parent / "kiosk" / "translations"
 PAGES = ("/staff/packing", "/staff/shelving", "/staff/shelves", "/staff/collect",
          "/staff/orders", "/staff/orders/new", "/staff/import", "/staff/users",
          "/staff/clearance", "/staff/stats", "/staff/labels", "/staff/ils/", "/staff/offers",
-         "/staff/webhooks/")
+         "/staff/webhooks/", "/staff/stations")
 FETCH = {"X-Requested-With": "fetch"}
 ORDER_PAGES = ("/staff/orders/{id}", "/staff/packing/{id}", "/staff/shelving/{id}",
                "/staff/orders/{id}/label")

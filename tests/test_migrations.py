@@ -28,7 +28,7 @@ def empty_url(tmp_path):
         yield f"sqlite:///{tmp_path / 'old.db'}"
 
 
-def test_upgrade_from_the_first_schema_keeps_orders_and_adds_the_new_tables(empty_url):
+def test_upgrade_from_the_previous_head_keeps_orders_and_adds_the_new_tables(empty_url):
     app = create_app(parse(merge(BASE_CONFIG, {"database": {"url": empty_url}})),
                      {"TESTING": True})
     directory = app.extensions["migrate"].directory
@@ -43,7 +43,7 @@ def test_upgrade_from_the_first_schema_keeps_orders_and_adds_the_new_tables(empt
         db.session.commit()
         upgrade(directory=directory)
         tables = set(inspect(db.engine).get_table_names())
-        assert {"webhook_deliveries"} <= tables
+        assert {"webhook_deliveries", "station_heartbeats"} <= tables
         row = db.session.execute(text("SELECT o.ref, o.card, i.title FROM orders o "
                                       "JOIN items i ON i.order_id = o.id")).one()
         assert tuple(row) == ("OLD-7", "N500000007", "Gammel bok")

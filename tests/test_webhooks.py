@@ -25,7 +25,7 @@ SECRET = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes!!!!").decode
 TOKEN = "webhook-test-token-0123456789"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def receiver():
     with Receiver() as r:
         yield r
@@ -160,26 +160,28 @@ def test_receiver_down_then_up_gets_every_event_in_order_with_the_same_id(app, s
         order_ops.collect(session, order, ACTOR)
     session.commit()
     clock = Clock()
-    receiver.status = 503
+    receiver.server.shutdown()  # the receiver is down: nothing listens on its port
+    receiver.server.server_close()
     sender = deliverer(app, clock)
     assert sender.deliver_due() == 3  # the first event of each order; the rest wait behind it
-    failed_ids = receiver.ids()
     rows = outbox(app)
-    assert all(r.last_status == 503 for r in rows if r.attempts)
-    receiver.status = 200
-    clock.now += dt.timedelta(seconds=1)
-    assert sender.deliver_due() == 0  # backoff: not yet
-    clock.now += BACKOFF[0]
-    assert sender.deliver_due() == 9
-    retried = receiver.ids()[3:]
-    assert set(failed_ids) < set(retried)  # the same webhook-id on the retry
-    assert len(set(retried)) == 9
+    tried = [r for r in rows if r.attempts]
+    assert len(tried) == 3 and all("Connection refused" in r.last_error for r in tried)
+    assert all(r.last_status is None for r in tried)
+    with Receiver(port=receiver.port) as back:  # up again, an hour later
+        clock.now += dt.timedelta(seconds=1)
+        assert sender.deliver_due() == 0  # backoff: not yet
+        clock.now += dt.timedelta(hours=1)
+        assert sender.deliver_due() == 9
+        got = back.ids()
+        events = back.events()
+    assert set(got) == {r.msg_id for r in rows} and len(got) == 9  # ids as written, once each
+    assert {r.msg_id for r in tried} < set(got)
     per_order: dict[int, list[str]] = {}
-    for event in receiver.events()[3:]:
+    for event in events:
         per_order.setdefault(event["data"]["order_id"], []).append(event["type"])
     assert per_order == {o.id: ["order.received", "order.ready", "order.collected"]
                          for o in orders}
-    assert len(receiver.ids()) == 12
 
 
 def test_retries_for_a_day_then_gives_up_and_staff_can_retry(app, session, receiver):
@@ -256,3 +258,26 @@ def test_shelving_and_clearance_events_carry_slot_and_day(app, session, station)
     expired = json.loads(outbox(app)[-1].payload)
     assert expired["type"] == "order.expired"
     assert expired["data"]["slot"] == "B-01"
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ({"url": "ftp://x", "secret_file": "{secret}"}, "webhooks[0].url: must be an http"),
+    ({"url": "http://127.0.0.1:1/h", "secret_file": "{secret}", "events": ["order.lost"]},
+     "webhooks[0].events: unknown event(s) ['order.lost']"),
+    ({"url": "http://127.0.0.1:1/h", "secret_file": "/nonexistent/secret"},
+     "webhooks[0].secret_file: cannot read /nonexistent/secret"),
+    ({"url": "http://127.0.0.1:1/h", "secret_file": "{plain}"},
+     "webhooks[0].secret_file: {plain} must hold a secret such as whsec_"),
+    ({"secret_file": "{secret}"}, "webhooks[0].url: required"),
+])
+def test_bad_webhook_entries_are_named(tmp_path, entry, problem):
+    from kiosk.config import ConfigError, parse
+
+    (tmp_path / "s").write_text(SECRET)
+    (tmp_path / "p").write_text("not a secret\n")
+    names = {"secret": str(tmp_path / "s"), "plain": str(tmp_path / "p")}
+    entry = {k: v.format(**names) if isinstance(v, str) else v for k, v in entry.items()}
+    with pytest.raises(ConfigError) as caught:
+        parse({"webhooks": [entry]}, source="test.toml")
+    assert any(p.startswith(f"test.toml: {problem.format(**names)}")
+               for p in caught.value.problems), caught.value.problems
