@@ -281,3 +281,12 @@ def test_bad_webhook_entries_are_named(tmp_path, entry, problem):
         parse({"webhooks": [entry]}, source="test.toml")
     assert any(p.startswith(f"test.toml: {problem.format(**names)}")
                for p in caught.value.problems), caught.value.problems
+
+
+def test_a_cancelled_order_keeps_its_ref_in_the_event(app, session):
+    order = make_order(session, ref="WH-CANCEL")
+    order_ops.cancel(session, order, ACTOR)
+    session.commit()
+    events = [json.loads(r.payload) for r in outbox(app)]
+    assert [(e["type"], e["data"]["ref"]) for e in events] == [
+        ("order.received", "WH-CANCEL"), ("order.cancelled", "WH-CANCEL")]

@@ -42,7 +42,10 @@ class OrderChange:
     def of(cls, order: Any, station: str, previous: str | None) -> OrderChange:
         """Describe an Order (already flushed, so it has an id) after its change."""
         return cls(order_id=order.id, status=str(order.status), previous=previous,
-                   ref=order.ref, branch=order.branch, pickup_code=order.pickup_code,
+                   # a cancelled order has handed its ref on (cancelled_ref): receivers
+                   # still know the order by it
+                   ref=order.ref or getattr(order, "cancelled_ref", None),
+                   branch=order.branch, pickup_code=order.pickup_code,
                    slot=order.slot_label, last_day=order.deadline,
                    station=station, card=order.card, patron_name=order.patron_name)
 
