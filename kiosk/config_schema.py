@@ -180,6 +180,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "self_collect": Key(_BOOL, True, None),
         "staff_pin": Key(_BOOL, False, None),
         "offer_seconds": Key(_INT, 12, _positive),
+        # speech output (EN 301 549 5.1.3): names and titles are spoken into headphones only
+        "speech": Key(_STR, "off", _one_of("off", "speaker", "headphones")),
+        "speech_volume": Key(_INT, 80, _between(10, 100, " percent")),
+        "speech_rate": Key(_INT, 150, _between(80, 300, " words a minute")),
     },
     "cards": {
         "patterns": Key(list, [r"^N\d{9}$"], _regexes),

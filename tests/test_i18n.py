@@ -29,7 +29,8 @@ def patron_sources() -> list[tuple[str, Path]]:
     """Return (babel method, path) of every source a patron's screen takes words from."""
     templates = [TEMPLATES / "base.html", TEMPLATES / "error.html",
                  *sorted((TEMPLATES / "patron").rglob("*.html"))]
-    python = [ROOT / "kiosk" / "views" / "patron.py", ROOT / "kiosk" / "domain" / "lookup.py"]
+    python = [ROOT / "kiosk" / "views" / "patron.py", ROOT / "kiosk" / "domain" / "lookup.py",
+              ROOT / "kiosk" / "speech" / "sentences.py"]  # what the station says aloud
     return [("jinja2", p) for p in templates] + [("python", p) for p in python]
 
 

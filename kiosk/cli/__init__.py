@@ -15,7 +15,7 @@ from kiosk.cli.core import check_config, demo, init, serve
 
 COMMAND_MODULES = ("kiosk.cli.orders", "kiosk.cli.devices", "kiosk.cli.staff",
                    "kiosk.cli.labels", "kiosk.cli.privacy", "kiosk.cli.ops", "kiosk.cli.ils",
-                   "kiosk.cli.offers")
+                   "kiosk.cli.offers", "kiosk.speech.cli")
 
 
 def hoist_config(args: list[str]) -> list[str]:

@@ -74,3 +74,14 @@ def check_config(station: StationContext) -> None:
                f"ILS {settings.ils.kind}")
     click.echo(f"  {len(settings.shelves)} shelf/shelves, "
                f"{sum(s['slots'] for s in settings.shelves)} slots")
+    import importlib
+
+    from kiosk.cli import COMMAND_MODULES
+
+    for name in COMMAND_MODULES:  # integrations add their own lines (speech: voices)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        for line in getattr(module, "check_lines", lambda _s: [])(settings):
+            click.echo(line)

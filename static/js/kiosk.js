@@ -28,6 +28,12 @@
   root.dataset.liveScans = "0";
   root.dataset.scanAnswers = "0";
 
+  // Integrations on the page (speech.js) follow the screen by these events on document:
+  // kiosk:scan (a scan is on its way), kiosk:result (its answer), kiosk:idle.
+  function tell(name, detail) {
+    document.dispatchEvent(new CustomEvent("kiosk:" + name, {detail: detail || {}}));
+  }
+
   function count(name) {
     root.dataset[name] = String(Number(root.dataset[name] || 0) + 1);
   }
@@ -125,6 +131,7 @@
   document.addEventListener("keydown", onKeyDown, true);
 
   function submitScan(code) {
+    tell("scan");
     post(cfg.urls.scan, {code: code}).then(function (response) {
       if (response.status === 429) return showMessage("busy");
       if (response.status >= 400 && response.status < 500) {
@@ -181,10 +188,12 @@
     } else {
       renderPlain(t.nothing_title, [t.nothing_text], "nothing", data);
     }
+    tell("result", data);
   }
 
   function showMessage(kind) {
     renderPlain(t[kind + "_title"], [t[kind + "_text"]], kind, {});
+    tell("result", {message: kind});
   }
 
   function startResult(kind, title) {
@@ -468,6 +477,7 @@
     countdownEl = warningEl = null;
     wedge.buffer = "";
     idleEl.hidden = false;
+    tell("idle");
     if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
     if (resetLanguage()) return;
     loadOffers();

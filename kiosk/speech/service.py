@@ -1,0 +1,167 @@
+"""The station's voice at run time: sentences to WAV on worker threads, with bounded caches.
+
+A scan's audio is started by a hook on the scan path (it only queues work, so the scan's
+answer is never delayed) and fetched by the page a moment later. Sentences that are the
+same for every patron keep their audio (an LRU bounded in bytes); a scan's own sentences
+(slot, code, names) live only with that scan's entry, which goes with the scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from kiosk.speech.engine import Audio, Espeak, join, to_wav, tone
+from kiosk.speech.sentences import Sentence, Speaker, document
+
+log = logging.getLogger(__name__)
+
+FIXED_CACHE_BYTES = 16 * 1024 * 1024
+MAX_ENTRIES = 64  # scans (and slips, messages) whose audio is kept for the page
+
+
+class SpeechService:
+    """Synthesises what the station says and keeps it for the page to fetch."""
+
+    def __init__(self, mode: str, rate: int, default_lang: str, engine: Espeak | None = None,
+                 keep_s: float = 120.0, workers: int = 2):
+        self.mode = mode
+        self.rate = rate
+        self.default_lang = default_lang
+        self.engine = engine or Espeak()
+        self.keep_s = keep_s
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="speech")
+        self._lock = threading.Lock()
+        self._fixed: OrderedDict[tuple[str, str, int], Audio] = OrderedDict()
+        self._fixed_bytes = 0
+        self._entries: OrderedDict[tuple, tuple[float, Future]] = OrderedDict()
+        self._warned: set[str] = set()
+        self.sent: Callable[[str, str], None] | None = None  # tests: (voice, ssml) per call
+
+    @property
+    def private(self) -> bool:
+        """Names and titles may be spoken: only into headphones."""
+        return self.mode == "headphones"
+
+    def language(self, lang: str) -> str:
+        """Return lang when a voice reads it, else the station's language (logged once)."""
+        if self.engine.voice_for(lang):
+            return lang
+        if lang not in self._warned:
+            self._warned.add(lang)
+            log.warning("speech: no espeak-ng voice for %s; speaking %s instead",
+                        lang, self.default_lang)
+        return self.default_lang
+
+    def speaker(self, lang: str) -> Speaker:
+        return Speaker(self.language(lang), private=self.private)
+
+    # --- entry points -------------------------------------------------------------
+
+    def scan_audio(self, event_id: int, data: dict[str, Any], lang: str) -> Future:
+        """Return (start if needed) the WAV of what is said after this scan."""
+        return self._entry(("scan", event_id, lang),
+                           lambda sp: sp.scan(data), lang)
+
+    def slip_audio(self, event_id: int, data: dict[str, Any], lang: str,
+                   station: str) -> Future:
+        return self._entry(("slip", event_id, lang), lambda sp: sp.slip(data, station), lang)
+
+    def message_audio(self, key: str, lang: str) -> Future:
+        return self._entry(("message", key, lang), lambda sp: sp.message(key), lang,
+                           keep=True)
+
+    def tone_wav(self, kind: str) -> bytes:
+        return to_wav(tone(kind))
+
+    def say(self, text: str, lang: str) -> bytes:
+        """Return the WAV of free text (for `kiosk speech-test`), synchronously."""
+        from xml.sax.saxutils import escape
+
+        lang = self.language(lang)
+        return to_wav(self.render([Sentence(text, escape(text), False)], lang))
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- work -----------------------------------------------------------------------
+
+    def _entry(self, key: tuple, build: Callable[[Speaker], list[Sentence]], lang: str,
+               keep: bool = False) -> Future:
+        now = time.monotonic()
+        with self._lock:
+            self._expire(now)
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found[1]
+            speaker = self.speaker(lang)
+            future = self._pool.submit(self._wav, build, speaker)
+            self._entries[key] = (float("inf") if keep else now, future)
+            while len(self._entries) > MAX_ENTRIES:
+                self._entries.popitem(last=False)
+            return future
+
+    def _expire(self, now: float) -> None:
+        for key in [k for k, (t, _f) in self._entries.items() if now - t > self.keep_s]:
+            del self._entries[key]
+
+    def forget(self, event_id: int) -> None:
+        """Drop a scan's audio (the screen went idle)."""
+        with self._lock:
+            for key in [k for k in self._entries if k[1] == event_id and k[0] != "message"]:
+                del self._entries[key]
+
+    def _wav(self, build: Callable[[Speaker], list[Sentence]], speaker: Speaker) -> bytes:
+        started = time.perf_counter()
+        wav = to_wav(self.render(build(speaker), speaker.lang))
+        log.debug("speech: %d bytes in %.0f ms", len(wav), (time.perf_counter() - started) * 1e3)
+        return wav
+
+    def render(self, sentences: list[Sentence], lang: str) -> Audio:
+        """Return the audio of the sentences: shared ones from the cache, the rest in one go."""
+        voice = self.engine.voice_for(lang) or self.engine.voice_for(self.default_lang)
+        if voice is None:
+            from kiosk.speech.engine import SpeechError
+
+            raise SpeechError(f"no espeak-ng voice for {lang} or {self.default_lang}")
+        parts: list[Audio] = []
+        run: list[Sentence] = []
+        for sentence in sentences + [None]:  # type: ignore[list-item]
+            if sentence is not None and not sentence.fixed:
+                run.append(sentence)
+                continue
+            if run:  # a scan's own sentences: one engine call, kept nowhere else
+                parts.append(self._synth(document(run, voice), voice))
+                run = []
+            if sentence is not None:
+                parts.append(self._fixed_audio(sentence, lang, voice))
+        return join(parts)
+
+    def _fixed_audio(self, sentence: Sentence, lang: str, voice: str) -> Audio:
+        key = (voice, hashlib.sha256(sentence.ssml.encode()).hexdigest(), self.rate)
+        with self._lock:
+            audio = self._fixed.get(key)
+            if audio is not None:
+                self._fixed.move_to_end(key)
+                return audio
+        audio = self._synth(document([sentence], voice), voice)
+        with self._lock:
+            if key not in self._fixed:
+                self._fixed[key] = audio
+                self._fixed_bytes += len(audio.frames)
+            while self._fixed_bytes > FIXED_CACHE_BYTES and self._fixed:
+                _k, old = self._fixed.popitem(last=False)
+                self._fixed_bytes -= len(old.frames)
+        return audio
+
+    def _synth(self, ssml: str, voice: str) -> Audio:
+        if self.sent is not None:
+            self.sent(voice, ssml)
+        return self.engine.synthesize(ssml, voice, self.rate)

@@ -1,0 +1,126 @@
+"""The page's audio: GET /kiosk/speech/... WAV files, and the hook that starts a scan's audio.
+
+- /kiosk/speech/scan/<event_id>.wav?lang=nb: what is said after that scan
+- /kiosk/speech/slip/<event_id>.wav?lang=nb: the printed slip's content
+- /kiosk/speech/message/<key>.wav?lang=nb: one of the screen's own messages
+- /kiosk/speech/tone/<ok|fail>.wav: the tone before the words
+With `speech = "off"` none of this is registered: the screen stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, has_request_context, request
+from flask_babel import get_locale
+
+from kiosk.appsetup import LANGUAGES
+from kiosk.extensions import limiter
+from kiosk.speech.engine import TONES, SpeechError
+from kiosk.speech.sentences import MESSAGES
+from kiosk.speech.service import SpeechService
+from kiosk.views.errors import json_error
+
+log = logging.getLogger(__name__)
+bp = Blueprint("speech", __name__, url_prefix="/kiosk/speech")
+WAIT_S = 10.0
+PAGE_PART = "speech/_page.html"
+
+
+def _service() -> SpeechService:
+    return current_app.extensions["speech"]
+
+
+def _lang() -> str | None:
+    lang = request.args.get("lang", "")
+    return lang if lang in LANGUAGES else None
+
+
+def _wav(future: Future, private: bool = True) -> Any:
+    try:
+        wav = future.result(timeout=WAIT_S)
+    except FutureTimeout:
+        return json_error(503, "speech not ready", "try again")
+    except SpeechError as exc:
+        log.error("speech: %s", exc)
+        return json_error(503, "speech unavailable", "the station cannot speak just now")
+    cache = "no-store" if private else "public, max-age=3600"
+    return Response(wav, mimetype="audio/wav", headers={"Cache-Control": cache})
+
+
+def _recent(event_id: int):
+    entry = current_app.extensions["station"].recent(event_id)
+    return None if entry is None else entry[1]
+
+
+@bp.get("/scan/<int:event_id>.wav")
+def scan(event_id: int):
+    lang = _lang()
+    if lang is None:
+        return json_error(400, "bad request", f"lang must be one of {', '.join(LANGUAGES)}")
+    data = _recent(event_id)
+    if data is None:
+        return json_error(404, "scan not on screen", "this screen has gone idle")
+    return _wav(_service().scan_audio(event_id, data, lang))
+
+
+@bp.get("/slip/<int:event_id>.wav")
+def slip(event_id: int):
+    lang = _lang()
+    if lang is None:
+        return json_error(400, "bad request", f"lang must be one of {', '.join(LANGUAGES)}")
+    data = _recent(event_id)
+    if data is None or data.get("outcome") != "ready" or not data.get("pickups"):
+        return json_error(404, "no slip", "this scan has nothing on the shelf")
+    station = current_app.extensions["station"]
+    return _wav(_service().slip_audio(event_id, data, lang, station.name))
+
+
+@bp.get("/message/<key>.wav")
+def message(key: str):
+    lang = _lang()
+    if lang is None or key not in MESSAGES:
+        return json_error(404, "no such message", f"one of {', '.join(MESSAGES)}")
+    return _wav(_service().message_audio(key, lang), private=False)
+
+
+@bp.get("/tone/<kind>.wav")
+def tone(kind: str):
+    if kind not in TONES:
+        return json_error(404, "no such tone", "ok or fail")
+    return Response(_service().tone_wav(kind), mimetype="audio/wav",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _start_scan_audio(app: Flask, service: SpeechService):
+    """Return the scan hook: queue the scan's audio in the screen's language (no waiting)."""
+
+    def hook(data: dict[str, Any], _elapsed: float) -> None:
+        lang = None
+        if has_request_context():
+            locale = get_locale()
+            lang = str(locale) if locale is not None else None
+        if lang not in LANGUAGES:
+            lang = app.config["KIOSK_SETTINGS"].station.language
+        service.scan_audio(data["event_id"], data, lang)
+
+    return hook
+
+
+def init_app(app: Flask) -> None:
+    settings = app.config["KIOSK_SETTINGS"]
+    k = settings.kiosk
+    if k.speech == "off" or settings.station.role == "desk":
+        return
+    service = SpeechService(k.speech, k.speech_rate, settings.station.language)
+    app.extensions["speech"] = service
+    for lang in LANGUAGES:
+        service.language(lang)  # a language with no voice is logged once, at start
+    app.register_blueprint(bp)
+    limiter.exempt(bp)  # the scans themselves are limited; their audio follows them
+    station = app.extensions["station"]
+    station.scan_hooks.append(_start_scan_audio(app, service))
+    app.config.setdefault("KIOSK_PATRON_PARTS", []).append(PAGE_PART)

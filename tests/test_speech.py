@@ -1,0 +1,230 @@
+"""Speech output (kiosk/speech): real espeak-ng, every outcome in every language, HTTP, CLI."""
+
+from __future__ import annotations
+
+import array
+import io
+import json
+import math
+import re
+import shutil
+import wave
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from factories import make_order
+
+from kiosk import config
+from kiosk.cli import cli
+from kiosk.speech.engine import Espeak
+from kiosk.speech.sentences import MESSAGES, SCAN_OUTCOMES, Speaker
+from kiosk.speech.service import SpeechService
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,
+                                reason="espeak-ng is not installed")
+
+CARD = "N123456789"
+SPOKEN = ("nb", "nn", "en")
+READY = {"outcome": "ready", "waiting": 1, "name": "Kari Nordmann", "notices": [],
+         "pickups": [{"order_id": 1, "pickup_code": "KR-472", "slot": "A-04", "items": 2,
+                      "deadline": "2026-12-07", "titles": ["Sult"]}]}
+RESULTS = {"ready": READY, "waiting": {"outcome": "waiting", "waiting": 2},
+           "nothing": {"outcome": "nothing"}, "not_recognised": {"outcome": "not_recognised"},
+           "pin_required": {"outcome": "pin_required", "notices": ["pin_required"]},
+           "staff": {"outcome": "staff"}}
+
+
+def measure(wav: bytes) -> tuple[float, float]:
+    """Return (seconds, RMS as a share of full scale) of a mono 16-bit WAV."""
+    with wave.open(io.BytesIO(wav)) as w:
+        assert (w.getnchannels(), w.getsampwidth()) == (1, 2)
+        samples = array.array("h", w.readframes(w.getnframes()))
+        seconds = w.getnframes() / w.getframerate()
+    rms = math.sqrt(sum(s * s for s in samples) / max(1, len(samples))) / 32768
+    return seconds, rms
+
+
+@pytest.fixture(scope="module")
+def service():
+    sent: list[tuple[str, str]] = []
+    svc = SpeechService("headphones", 175, "nb")
+    svc.sent = lambda voice, ssml: sent.append((voice, ssml))
+    svc.sent_log = sent  # type: ignore[attr-defined]
+    yield svc
+    svc.shutdown()
+
+
+def test_the_screens_outcomes_all_have_spoken_sentences():
+    """A result the screen can show (a *_title in its texts) must have words to hear."""
+    data = (Path(__file__).parent.parent / "kiosk/templates/patron/_data.html").read_text()
+    shown = set(re.findall(r'"(\w+)_title"', data)) - {"wait", "offers"}
+    spoken = set(SCAN_OUTCOMES) | set(MESSAGES)
+    aliases = {"pin": "pin_required"}
+    missing = {o for o in shown if aliases.get(o, o) not in spoken}
+    assert not missing, f"outcomes on screen with nothing to hear: {missing}"
+
+
+@pytest.mark.parametrize("lang", ["nb", "nn", "ar"])
+def test_every_sentence_is_translated(lang):
+    """Each outcome and message is spoken in the language's own words, not in English."""
+    def texts(speaker):
+        out = {o: [s.text for s in speaker.scan(RESULTS[o])] for o in SCAN_OUTCOMES}
+        out.update({m: [s.text for s in speaker.message(m)] for m in MESSAGES})
+        out["slip"] = [s.text for s in speaker.slip(READY, "Bibliotek")]
+        return out
+
+    english, own = texts(Speaker("en", private=True)), texts(Speaker(lang, private=True))
+    for key, sentences in own.items():
+        assert sentences, f"{key}: nothing to say"
+        same = [s for s, e in zip(sentences, english[key], strict=True)
+                if s == e and not re.fullmatch(r"[\w .-]+\.", s)]  # "Bibliotek." is a name
+        assert not same, f"{lang} {key}: untranslated {same}"
+
+
+@pytest.mark.parametrize("lang", ["nb", "nn", "en", "ar"])
+def test_each_outcome_is_audible_in_each_language(service, lang):
+    for outcome in SCAN_OUTCOMES:
+        seconds, rms = measure(service.scan_audio(hash((outcome, lang)), RESULTS[outcome],
+                                                  lang).result(timeout=30))
+        assert 1.5 < seconds < 40, (outcome, lang, seconds)
+        assert rms > 0.02, (outcome, lang, rms)
+    for key in MESSAGES:
+        seconds, rms = measure(service.message_audio(key, lang).result(timeout=30))
+        assert 0.5 < seconds < 20 and rms > 0.02, (key, lang, seconds, rms)
+    seconds, rms = measure(service.slip_audio(7, READY, lang, "Bibliotek").result(timeout=30))
+    assert seconds > 5 and rms > 0.02
+
+
+def test_the_engine_gets_the_translated_sentence_with_slot_and_code_spelled():
+    service = SpeechService("headphones", 175, "nb")  # nothing cached yet
+    log: list[tuple[str, str]] = []
+    service.sent = lambda voice, ssml: log.append((voice, ssml))
+    try:
+        service.scan_audio(101, READY, "nn").result(timeout=30)
+    finally:
+        service.shutdown()
+    sent = " ".join(ssml for _voice, ssml in log)
+    assert {voice for voice, _ in log} == {"nb"}  # nynorsk read by bokmål
+    assert "Bestillinga di er klar." in sent  # the nynorsk catalogue's words
+    assert "Hentekode " in sent and "Gå til hylleplass " in sent
+    # "A 4", not "A minus null fire"; the code letter by letter
+    assert 'Gå til hylleplass <say-as interpret-as="characters">A</say-as> 4.' in sent
+    chars = re.findall(r'characters">(\w)</say-as>', sent.split("Hentekode", 1)[1])
+    assert chars[:5] == ["K", "R", "4", "7", "2"]
+    assert "måndag 7 desember" in sent
+    assert "Kari Nordmann" in sent and "Sult" in sent  # headphones: names and titles
+
+
+def test_a_speaker_says_slot_and_code_but_no_name_or_title():
+    speaker = SpeechService("speaker", 175, "nb")
+    sent: list[str] = []
+    speaker.sent = lambda _voice, ssml: sent.append(ssml)
+    try:
+        speaker.scan_audio(1, READY, "en").result(timeout=30)
+    finally:
+        speaker.shutdown()
+    words = " ".join(sent)
+    assert "Pickup code" in words and 'characters">K<' in words
+    assert "Kari" not in words and "Sult" not in words
+
+
+def test_a_language_with_no_voice_falls_back_and_says_so(caplog):
+    svc = SpeechService("speaker", 175, "nb")
+    try:
+        assert svc.language("so") == "nb"
+        assert svc.language("en") == "en"
+    finally:
+        svc.shutdown()
+    assert "no espeak-ng voice for so; speaking nb instead" in caplog.text
+    assert Espeak().voice_for("nn") == "nb"
+
+
+def test_tones_are_distinct_and_short():
+    svc = SpeechService("speaker", 175, "nb")
+    ok, fail = svc.tone_wav("ok"), svc.tone_wav("fail")
+    svc.shutdown()
+    assert ok != fail
+    for wav in (ok, fail):
+        seconds, rms = measure(wav)
+        assert 0.1 < seconds < 0.6 and rms > 0.05
+
+
+# --- the station: configuration, HTTP, check-config, speech-test -------------------------
+
+@pytest.fixture
+def config_overrides():
+    return {"kiosk": {"speech": "speaker", "rate_limit": "off"}}
+
+
+def test_configuration_is_checked():
+    with pytest.raises(config.ConfigError) as info:
+        config.parse({"kiosk": {"speech": "loud", "speech_volume": 0, "speech_rate": 1000}},
+                     source="t.toml")
+    text = "\n".join(info.value.problems)
+    assert "kiosk.speech: must be one of off, speaker, headphones" in text
+    assert "kiosk.speech_volume" in text and "kiosk.speech_rate" in text
+    assert config.parse({}).kiosk.speech == "off"
+
+
+def test_a_scan_answers_at_once_and_its_audio_follows(client, session, station):
+    make_order(session, card=CARD, slot="A-3", station=station)
+    answer = client.post("/kiosk/scan", json={"code": CARD}).get_json()
+    assert answer["outcome"] == "ready"  # the answer is the same as without speech
+    response = client.get(f"/kiosk/speech/scan/{answer['event_id']}.wav?lang=nn")
+    assert response.status_code == 200 and response.mimetype == "audio/wav"
+    assert response.headers["Cache-Control"] == "no-store"
+    seconds, rms = measure(response.data)
+    assert seconds > 3 and rms > 0.02
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="speech-data"' in page and "js/speech.js" in page
+
+
+def test_bad_speech_requests_are_4xx(client):
+    assert client.get("/kiosk/speech/scan/999999.wav?lang=nb").status_code == 404
+    event = client.post("/kiosk/scan", json={"code": "x"}).get_json()["event_id"]
+    assert client.get(f"/kiosk/speech/scan/{event}.wav?lang=xx").status_code == 400
+    assert client.get(f"/kiosk/speech/scan/{event}.wav").status_code == 400
+    assert client.get(f"/kiosk/speech/slip/{event}.wav?lang=nb").status_code == 404
+    assert client.get("/kiosk/speech/message/nope.wav?lang=nb").status_code == 404
+    assert client.get("/kiosk/speech/tone/loud.wav").status_code == 404
+    assert client.get("/kiosk/speech/message/busy.wav?lang=en").status_code == 200
+
+
+def test_speech_off_leaves_the_screen_as_it_was(make_settings):
+    from kiosk import create_app
+
+    app = create_app(make_settings({}), {"TESTING": True})
+    client = app.test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert "speech" not in page
+    assert client.get("/kiosk/speech/tone/ok.wav").status_code == 404
+    assert "speech" not in app.extensions
+
+
+def test_check_config_names_the_voices(tmp_path):
+    path = tmp_path / "station.toml"
+    path.write_text('[station]\nlanguage = "so"\n[kiosk]\nspeech = "headphones"\n')
+    result = CliRunner().invoke(cli, ["--config", str(path), "check-config"])
+    assert result.exit_code == 0, result.output
+    assert "speech headphones (volume 80 %, rate 150 words a minute)" in result.output
+    assert "warning: no espeak-ng voice for so" in result.output
+    assert "speech nn: read by the nb voice" in result.output
+
+
+def test_speech_test_writes_a_sample(tmp_path):
+    out = tmp_path / "sample.wav"
+    result = CliRunner().invoke(cli, ["speech-test", "--lang", "nn", "--out", str(out),
+                                      "Hylleplass A 4"])
+    assert result.exit_code == 0, result.output
+    seconds, rms = measure(out.read_bytes())
+    assert seconds > 0.5 and rms > 0.02
+    bad = CliRunner().invoke(cli, ["speech-test", "--out", str(tmp_path / "no" / "x.wav"),
+                                   "hei"])
+    assert bad.exit_code == 1 and "cannot write" in bad.output
+    assert CliRunner().invoke(cli, ["speech-test", "--lang", "xx", "hei"]).exit_code == 2
+
+
+def test_the_example_configuration_documents_speech():
+    text = (Path(__file__).parent.parent / "station_config/example.toml").read_text()
+    assert json.dumps("off") in text and "speech_volume" in text and "speech_rate" in text
