@@ -151,7 +151,9 @@ def shared_dir() -> Path:
 CHROMIUM = os.environ.get("KIOSK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"]
+                 "--disable-sync", "--disable-dev-shm-usage",
+                 # as systemd/kiosk-browser.service: the station speaks without a click
+                 "--autoplay-policy=no-user-gesture-required"]
 
 
 @pytest.fixture

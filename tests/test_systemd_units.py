@@ -103,7 +103,8 @@ def test_browser_unit_shows_the_station_in_kiosk_mode():
     s = unit("kiosk-browser.service")
     command = s["Service.ExecStart"][0].split()
     assert "/usr/bin/chromium" in command
-    for flag in ("--kiosk", "--incognito", "--kiosk-printing"):
+    for flag in ("--kiosk", "--incognito", "--kiosk-printing",
+                 "--autoplay-policy=no-user-gesture-required"):  # speech without a click
         assert flag in command
     assert command[-1] == "http://127.0.0.1:8080/"
     assert s["Service.Restart"] == ["always"]
@@ -120,6 +121,7 @@ def test_chromium_policy_locks_the_browser_to_the_station():
     assert policy["IncognitoModeAvailability"] == 2  # forced
     assert policy["AllowFileSelectionDialogs"] is False
     assert policy["PrintingEnabled"] is True
+    assert policy["AutoplayAllowed"] is True  # [kiosk] speech plays after a scan
 
 
 def test_chromium_knows_every_policy_name():

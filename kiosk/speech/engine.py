@@ -79,9 +79,14 @@ class Espeak:
         base = voice.split("-")[0]
         return base if base in installed else None
 
-    def synthesize(self, ssml: str, voice: str, rate: int) -> Audio:
-        """Return the audio of one SSML text spoken by voice at rate words a minute."""
+    def synthesize(self, ssml: str, voice: str, rate: int, background: bool = False) -> Audio:
+        """Return the audio of one SSML text spoken by voice at rate words a minute.
+
+        background: at the lowest CPU priority (work done ahead must not slow a scan).
+        """
         cmd = [self.program, "-m", "-v", voice, "-s", str(int(rate)), "--stdout"]
+        if background and shutil.which("nice"):
+            cmd = ["nice", "-n", "19", *cmd]
         try:
             done = subprocess.run(cmd, input=ssml.encode("utf-8"), capture_output=True,
                                   timeout=SYNTH_TIMEOUT_S, check=False)
@@ -90,7 +95,7 @@ class Espeak:
         if done.returncode != 0 or not done.stdout:
             raise SpeechError(f"espeak-ng failed ({done.returncode}): "
                               f"{done.stderr.decode('utf-8', 'replace').strip()[:200]}")
-        return read_wav(_fix_stream_header(done.stdout))
+        return trim(read_wav(_fix_stream_header(done.stdout)))
 
 
 def _fix_stream_header(data: bytes) -> bytes:
@@ -135,13 +140,27 @@ def silence(seconds: float, rate: int) -> Audio:
     return Audio(b"\0\0" * int(seconds * rate), rate)
 
 
-def join(parts: list[Audio], gap_s: float = 0.15) -> Audio:
-    """Return the parts one after the other, with a short pause between them."""
+def trim(audio: Audio, threshold: int = 300) -> Audio:
+    """Return audio without the near-silence espeak-ng puts before and after the words."""
+    samples = memoryview(audio.frames).cast("h")
+    start, end = 0, len(samples)
+    while start < end and abs(samples[start]) < threshold:
+        start += 1
+    while end > start and abs(samples[end - 1]) < threshold:
+        end -= 1
+    return Audio(audio.frames[start * 2:end * 2], audio.rate)
+
+
+def join(parts: list[tuple[Audio, float]]) -> Audio:
+    """Return the parts one after the other, each followed by its pause (seconds)."""
     if not parts:
         raise SpeechError("nothing to join")
-    rate = parts[0].rate
-    pause = silence(gap_s, rate).frames
-    return Audio(pause.join(p.frames for p in parts if p.rate == rate), rate)
+    rate = parts[0][0].rate
+    frames = bytearray()
+    for audio, pause in parts:
+        if audio.rate == rate:
+            frames += audio.frames + silence(pause, rate).frames
+    return Audio(bytes(frames), rate)
 
 
 # Two short tones before any speech: a rising pair confirms a read, a low buzz signals a

@@ -26,6 +26,7 @@ SCAN_OUTCOMES = ("ready", "waiting", "nothing", "not_recognised", "pin_required"
 MESSAGES = ("not_recognised", "busy", "error", "printed", "print_unavailable", "collected",
             "collect_failed", "pin_wrong", "pin_locked", "pin_unavailable", "staff_locked")
 FAILED_READS = ("not_recognised", "busy", "error")  # the "fail" tone before them
+LETTER_PAUSE = 0.2  # between the letters of a spelled pickup code
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Sentence:
     text: str
     ssml: str
     fixed: bool  # the same for every patron: audio may be kept and shared
+    pause: float = 0.35  # seconds of quiet after it
 
 
 @functools.cache
@@ -46,14 +48,6 @@ def spell(text: str) -> str:
     """Return SSML that reads text letter by letter (digits as digits), a short pause apart."""
     chars = [c for c in str(text) if c.isalnum()]
     return ", ".join(f'<say-as interpret-as="characters">{escape(c)}</say-as>' for c in chars)
-
-
-def slot_words(label: str) -> str:
-    """Return SSML for a slot label: the shelf spelled, the number as a number ("A 4")."""
-    m = re.fullmatch(r"([A-Za-z][A-Za-z0-9]*)-0*(\d+)", str(label))
-    if not m:
-        return spell(label)
-    return f"{spell(m.group(1))} {int(m.group(2))}"
 
 
 def _fill(template: str, **values: str) -> tuple[str, str]:
@@ -86,10 +80,11 @@ class Speaker:
         tr = translations(lang)
         self.gettext, self.ngettext = tr.gettext, tr.ngettext
 
-    def _say(self, text: str, shared: bool = False, **values: tuple[str, str]) -> Sentence:
+    def _say(self, text: str, shared: bool = False, pause: float = 0.35,
+             **values: tuple[str, str]) -> Sentence:
         """Return a sentence; shared: its values are no one's own (a slot, a day, a count)."""
         plain, ssml = _fill(text, **values)
-        return Sentence(plain, ssml, shared or not values)
+        return Sentence(plain, ssml, shared or not values, pause)
 
     def _fixed(self, *texts: str) -> list[Sentence]:
         return [self._say(_end(t)) for t in texts]
@@ -136,10 +131,9 @@ class Speaker:
     def _bag(self, slot: str, pickups: list[dict[str, Any]]) -> list[Sentence]:
         _, ngettext = self.gettext, self.ngettext
         items = sum(int(p.get("items") or 0) for p in pickups)
-        out = [self._say(_("Go to slot {slot}."), True, slot=(slot, slot_words(slot)))]
+        out = self._slot(_("Go to slot {slot}."), slot)
         for p in pickups:
-            code = str(p.get("pickup_code", ""))
-            out.append(self._say(_("Pickup code {code}."), code=(code, spell(code))))
+            out += self._code(_("Pickup code {code}."), str(p.get("pickup_code", "")))
             if self.private and p.get("titles"):
                 titles = "; ".join(str(t) for t in p["titles"])
                 out.append(self._say(_("Titles: {titles}."), titles=(titles, escape(titles))))
@@ -150,6 +144,31 @@ class Speaker:
         when = _date_words(deadlines[0], self.lang) if deadlines else None
         if when:
             out.append(self._say(_end(_("Pick up by {date}")), True, date=(when, escape(when))))
+        return out
+
+    def _code(self, template: str, code: str) -> list[Sentence]:
+        """Return the code's sentence as its words and one clip per letter, kept and shared:
+        a code is spelled from the same few dozen letters and digits for every patron."""
+        return self._pieces(template, "{code}", [Sentence(c, spell(c), True, LETTER_PAUSE)
+                                                 for c in code if c.isalnum()])
+
+    def _slot(self, template: str, slot: str) -> list[Sentence]:
+        """Return the slot's sentence as clips: the words, the shelf spelled, the number."""
+        m = re.fullmatch(r"([A-Za-z][A-Za-z0-9]*)-0*(\d+)", slot)
+        if not m:
+            return self._pieces(template, "{slot}", [Sentence(slot, spell(slot), True)])
+        return self._pieces(template, "{slot}", [
+            *(Sentence(c, spell(c), True, LETTER_PAUSE) for c in m.group(1)),
+            Sentence(str(int(m.group(2))), str(int(m.group(2))), True)])
+
+    def _pieces(self, template: str, placeholder: str, middle: list[Sentence]) -> list[Sentence]:
+        before, _sep, after = template.partition(placeholder)
+        out = [self._say(before.strip(), pause=LETTER_PAUSE)] if before.strip() else []
+        out += middle
+        if after.strip(" ."):
+            out.append(self._say(after.strip()))
+        if out:
+            out[-1] = Sentence(out[-1].text, out[-1].ssml, out[-1].fixed)
         return out
 
     def notices(self, codes: list[str], skip: str | None = None) -> list[Sentence]:
@@ -185,9 +204,9 @@ class Speaker:
         out = self._fixed(_("Your slip is being printed."), _("The slip says:"))
         out.append(self._say("{station}.", True, station=(station, escape(station))))
         for p in data.get("pickups") or []:
-            code, slot = str(p.get("pickup_code", "")), str(p.get("slot", ""))
-            out.append(self._say(_("Pickup code {code}."), code=(code, spell(code))))
-            out.append(self._say(_("Go to slot {slot}."), True, slot=(slot, slot_words(slot))))
+            slot = str(p.get("slot", ""))
+            out += self._code(_("Pickup code {code}."), str(p.get("pickup_code", "")))
+            out += self._slot(_("Go to slot {slot}."), slot)
             items = int(p.get("items") or 0)
             out.append(self._say(_end(ngettext("%(num)d item", "%(num)d items", items)
                                       % {"num": items})))

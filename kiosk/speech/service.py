@@ -8,6 +8,7 @@ same for every patron keep their audio (an LRU bounded in bytes); a scan's own s
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import threading
@@ -18,12 +19,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from kiosk.speech.engine import Audio, Espeak, join, to_wav, tone
-from kiosk.speech.sentences import Sentence, Speaker, document
+from kiosk.speech.sentences import MESSAGES, Sentence, Speaker, document, spell
 
 log = logging.getLogger(__name__)
 
 FIXED_CACHE_BYTES = 16 * 1024 * 1024
 MAX_ENTRIES = 64  # scans (and slips, messages) whose audio is kept for the page
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+WARM_NUMBERS = 40  # slot numbers ready ahead; higher ones are kept once said
+SAMPLES = ({"outcome": "ready", "waiting": 1, "pickups": [
+    {"pickup_code": "", "slot": "", "items": 1}]}, {"outcome": "waiting"},
+    {"outcome": "nothing"}, {"outcome": "pin_required"}, {"outcome": "staff"})
 
 
 class SpeechService:
@@ -43,6 +49,7 @@ class SpeechService:
         self._entries: OrderedDict[tuple, tuple[float, Future]] = OrderedDict()
         self._warned: set[str] = set()
         self.sent: Callable[[str, str], None] | None = None  # tests: (voice, ssml) per call
+        self.warming: Future | None = None
 
     @property
     def private(self) -> bool:
@@ -86,6 +93,33 @@ class SpeechService:
 
         lang = self.language(lang)
         return to_wav(self.render([Sentence(text, escape(text), False)], lang))
+
+    def warm(self, langs: list[str], days: int = 21) -> Future:
+        """Synthesise the shared sentences ahead, at low priority, language by language:
+        letters, digits, slot numbers, messages, outcomes and the coming days' last day."""
+        return self._pool.submit(lambda: sum(self._warm(lang, days) for lang in langs))
+
+    def _warm(self, lang: str, days: int) -> int:
+        speaker = self.speaker(lang)
+        voice = self.engine.voice_for(speaker.lang)
+        if voice is None or speaker.lang != lang:
+            return 0
+        today = dt.date.today()
+        sentences = [Sentence(c, spell(c), True) for c in LETTERS]
+        sentences += [Sentence(str(n), str(n), True) for n in range(1, WARM_NUMBERS + 1)]
+        for key in MESSAGES:
+            sentences += speaker.message(key)
+        for data in SAMPLES:
+            sentences += speaker.scan(data)
+        for n in range(days):  # the last days to come, and counts of items and orders
+            day = (today + dt.timedelta(days=n)).isoformat()
+            sentences += speaker.scan({"outcome": "ready", "waiting": n % 10 + 1, "pickups": [
+                {"pickup_code": "", "slot": "", "items": n % 10 + 1, "deadline": day}]})
+        fixed = list({s.ssml: s for s in sentences if s.fixed and s.text.strip(" .")}.values())
+        for sentence in fixed:
+            self._fixed_audio(sentence, voice, background=True)
+        log.info("speech: %d shared sentences of %s ready", len(fixed), speaker.lang)
+        return len(fixed)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -131,27 +165,27 @@ class SpeechService:
             from kiosk.speech.engine import SpeechError
 
             raise SpeechError(f"no espeak-ng voice for {lang} or {self.default_lang}")
-        parts: list[Audio] = []
+        parts: list[tuple[Audio, float]] = []
         run: list[Sentence] = []
-        for sentence in sentences + [None]:  # type: ignore[list-item]
+        for sentence in [*sentences, None]:
             if sentence is not None and not sentence.fixed:
                 run.append(sentence)
                 continue
-            if run:  # a scan's own sentences: one engine call, kept nowhere else
-                parts.append(self._synth(document(run, voice), voice))
+            if run:  # a scan's own sentences (a name, titles): one engine call, kept nowhere
+                parts.append((self._synth(document(run, voice), voice), run[-1].pause))
                 run = []
             if sentence is not None:
-                parts.append(self._fixed_audio(sentence, lang, voice))
+                parts.append((self._fixed_audio(sentence, voice), sentence.pause))
         return join(parts)
 
-    def _fixed_audio(self, sentence: Sentence, lang: str, voice: str) -> Audio:
+    def _fixed_audio(self, sentence: Sentence, voice: str, background: bool = False) -> Audio:
         key = (voice, hashlib.sha256(sentence.ssml.encode()).hexdigest(), self.rate)
         with self._lock:
             audio = self._fixed.get(key)
             if audio is not None:
                 self._fixed.move_to_end(key)
                 return audio
-        audio = self._synth(document([sentence], voice), voice)
+        audio = self._synth(document([sentence], voice), voice, background)
         with self._lock:
             if key not in self._fixed:
                 self._fixed[key] = audio
@@ -161,7 +195,7 @@ class SpeechService:
                 self._fixed_bytes -= len(old.frames)
         return audio
 
-    def _synth(self, ssml: str, voice: str) -> Audio:
+    def _synth(self, ssml: str, voice: str, background: bool = False) -> Audio:
         if self.sent is not None:
             self.sent(voice, ssml)
-        return self.engine.synthesize(ssml, voice, self.rate)
+        return self.engine.synthesize(ssml, voice, self.rate, background)

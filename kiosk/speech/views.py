@@ -119,6 +119,9 @@ def init_app(app: Flask) -> None:
     app.extensions["speech"] = service
     for lang in LANGUAGES:
         service.language(lang)  # a language with no voice is logged once, at start
+    if not app.testing:  # shared sentences of every language ahead (tests: on demand)
+        default = settings.station.language
+        service.warming = service.warm([default, *(x for x in LANGUAGES if x != default)])
     app.register_blueprint(bp)
     limiter.exempt(bp)  # the scans themselves are limited; their audio follows them
     station = app.extensions["station"]
