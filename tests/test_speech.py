@@ -197,13 +197,18 @@ def test_bad_speech_requests_are_4xx(client):
 
 def test_speech_off_leaves_the_screen_as_it_was(make_settings):
     from kiosk import create_app
+    from kiosk.extensions import db
 
     app = create_app(make_settings({}), {"TESTING": True})
     client = app.test_client()
-    page = client.get("/").get_data(as_text=True)
-    assert "speech" not in page
-    assert client.get("/kiosk/speech/tone/ok.wav").status_code == 404
-    assert "speech" not in app.extensions
+    try:
+        page = client.get("/").get_data(as_text=True)
+        assert "speech" not in page
+        assert client.get("/kiosk/speech/tone/ok.wav").status_code == 404
+        assert "speech" not in app.extensions
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_check_config_names_the_voices(tmp_path):
