@@ -186,6 +186,8 @@ def test_a_scan_answers_at_once_and_its_audio_follows(client, session, station):
 
 def test_bad_speech_requests_are_4xx(client):
     assert client.get("/kiosk/speech/scan/999999.wav?lang=nb").status_code == 404
+    assert client.get("/kiosk/speech/scan/99999999999999999999999.wav?lang=nb").status_code == 404
+    assert client.get("/kiosk/speech/scan/a%3Cb.wav?lang=nb").status_code == 404
     event = client.post("/kiosk/scan", json={"code": "x"}).get_json()["event_id"]
     assert client.get(f"/kiosk/speech/scan/{event}.wav?lang=xx").status_code == 400
     assert client.get(f"/kiosk/speech/scan/{event}.wav").status_code == 400

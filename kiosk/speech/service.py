@@ -71,12 +71,12 @@ class SpeechService:
 
     # --- entry points -------------------------------------------------------------
 
-    def scan_audio(self, event_id: int, data: dict[str, Any], lang: str) -> Future:
+    def scan_audio(self, event_id: int | str, data: dict[str, Any], lang: str) -> Future:
         """Return (start if needed) the WAV of what is said after this scan."""
         return self._entry(("scan", event_id, lang),
                            lambda sp: sp.scan(data), lang)
 
-    def slip_audio(self, event_id: int, data: dict[str, Any], lang: str,
+    def slip_audio(self, event_id: int | str, data: dict[str, Any], lang: str,
                    station: str) -> Future:
         return self._entry(("slip", event_id, lang), lambda sp: sp.slip(data, station), lang)
 
@@ -145,12 +145,6 @@ class SpeechService:
     def _expire(self, now: float) -> None:
         for key in [k for k, (t, _f) in self._entries.items() if now - t > self.keep_s]:
             del self._entries[key]
-
-    def forget(self, event_id: int) -> None:
-        """Drop a scan's audio (the screen went idle)."""
-        with self._lock:
-            for key in [k for k in self._entries if k[1] == event_id and k[0] != "message"]:
-                del self._entries[key]
 
     def _wav(self, build: Callable[[Speaker], list[Sentence]], speaker: Speaker) -> bytes:
         started = time.perf_counter()

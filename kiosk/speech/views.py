@@ -10,6 +10,7 @@ With `speech = "off"` none of this is registered: the screen stays as it was.
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -51,27 +52,38 @@ def _wav(future: Future, private: bool = True) -> Any:
     return Response(wav, mimetype="audio/wav", headers={"Cache-Control": cache})
 
 
-def _recent(event_id: int):
+def _event(text: str) -> int | str | None:
+    """Return the event id in a URL: a number, or a token (ids may be random)."""
+    if text.isdigit() and len(text) < 20:
+        return int(text)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text) else None
+
+
+def _recent(event_id: int | str | None):
+    if event_id is None:
+        return None
     entry = current_app.extensions["station"].recent(event_id)
     return None if entry is None else entry[1]
 
 
-@bp.get("/scan/<int:event_id>.wav")
-def scan(event_id: int):
+@bp.get("/scan/<event>.wav")
+def scan(event: str):
     lang = _lang()
     if lang is None:
         return json_error(400, "bad request", f"lang must be one of {', '.join(LANGUAGES)}")
+    event_id = _event(event)
     data = _recent(event_id)
     if data is None:
         return json_error(404, "scan not on screen", "this screen has gone idle")
     return _wav(_service().scan_audio(event_id, data, lang))
 
 
-@bp.get("/slip/<int:event_id>.wav")
-def slip(event_id: int):
+@bp.get("/slip/<event>.wav")
+def slip(event: str):
     lang = _lang()
     if lang is None:
         return json_error(400, "bad request", f"lang must be one of {', '.join(LANGUAGES)}")
+    event_id = _event(event)
     data = _recent(event_id)
     if data is None or data.get("outcome") != "ready" or not data.get("pickups"):
         return json_error(404, "no slip", "this scan has nothing on the shelf")
@@ -115,7 +127,8 @@ def init_app(app: Flask) -> None:
     k = settings.kiosk
     if k.speech == "off" or settings.station.role == "desk":
         return
-    service = SpeechService(k.speech, k.speech_rate, settings.station.language)
+    service = SpeechService(k.speech, k.speech_rate, settings.station.language,
+                            keep_s=k.idle_seconds * 3 + 60)  # as long as the scan is kept
     app.extensions["speech"] = service
     for lang in LANGUAGES:
         service.language(lang)  # a language with no voice is logged once, at start
