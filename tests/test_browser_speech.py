@@ -13,7 +13,15 @@ import pytest
 from factories import make_order
 from playwright.sync_api import expect
 from staff_helpers import make_user
-from test_browser_patron import CARD, STAFF_CARD, open_screen, scan
+from test_browser_patron import (  # noqa: F401 (fixtures)
+    CARD,
+    NETWORK_PRINTER,
+    STAFF_CARD,
+    open_screen,
+    printer,
+    scan,
+    start_devices,
+)
 
 from kiosk import create_app
 from kiosk.extensions import db
@@ -141,3 +149,22 @@ def test_speech_off_the_screen_is_as_it_was(app, page, station, session, make_se
         speaking.extensions["speech"].shutdown()
         with speaking.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.parametrize("config_overrides", [{**NETWORK_PRINTER, **SPEECH}])
+def test_slip_and_collect_are_heard(page, session, start_devices, printer):  # noqa: F811
+    """The printed slip's content is read aloud; "I have collected it" is answered aloud."""
+    station = start_devices(printer.port)
+    make_order(session, card=CARD, items=3, slot="A-05", station=station)
+    seen = record(page)
+    open_screen(page)
+    scan(page, CARD)
+    wait_played(page, 0.3)
+    page.get_by_role("button", name="Skriv ut en lapp").click()
+    assert printer.wait_jobs(1)
+    page.wait_for_function("() => document.getElementById('speech-audio').src.includes('/slip/')")
+    wait_played(page, 2.0)  # the slip's content, heard
+    page.get_by_role("button", name="Jeg har hentet posen").click()
+    page.wait_for_function(
+        "() => document.getElementById('speech-audio').src.includes('/message/collected.wav')")
+    assert any(p.startswith("slip/") for p in seen)

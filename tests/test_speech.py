@@ -18,7 +18,7 @@ from factories import make_order
 from kiosk import config
 from kiosk.cli import cli
 from kiosk.speech.engine import Espeak
-from kiosk.speech.sentences import MESSAGES, SCAN_OUTCOMES, Speaker
+from kiosk.speech.sentences import MESSAGES, SCAN_OUTCOMES, Speaker, translations
 from kiosk.speech.service import SpeechService
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,
@@ -55,14 +55,30 @@ def service():
     svc.shutdown()
 
 
-def test_the_screens_outcomes_all_have_spoken_sentences():
-    """A result the screen can show (a *_title in its texts) must have words to hear."""
+@pytest.mark.parametrize("lang", SPOKEN)
+def test_every_outcome_on_screen_is_spoken_in_its_own_words(lang):
+    """Each result the screen can show (a *_title among its texts) is heard with that title.
+
+    A new outcome on the screen with no spoken sentence, or one spoken in other words than
+    the screen's (or untranslated), fails here.
+    """
     data = (Path(__file__).parent.parent / "kiosk/templates/patron/_data.html").read_text()
-    shown = set(re.findall(r'"(\w+)_title"', data)) - {"wait", "offers"}
-    spoken = set(SCAN_OUTCOMES) | set(MESSAGES)
+    titles = dict(re.findall(r'"(\w+)_title": _\("([^"]+)"\)', data))
+    assert {"ready", "waiting", "nothing", "not_recognised", "busy", "error"} <= set(titles)
+    gettext = translations(lang).gettext
+    speaker = Speaker(lang, private=True)
     aliases = {"pin": "pin_required"}
-    missing = {o for o in shown if aliases.get(o, o) not in spoken}
-    assert not missing, f"outcomes on screen with nothing to hear: {missing}"
+    for outcome, msgid in titles.items():
+        outcome = aliases.get(outcome, outcome)
+        if outcome in RESULTS:
+            said = [s.text for s in speaker.scan(RESULTS[outcome])]
+        elif outcome in MESSAGES:
+            said = [s.text for s in speaker.message(outcome)]
+        else:
+            raise AssertionError(f"{outcome}: on the screen, but nothing to hear")
+        title = gettext(msgid)
+        assert lang == "en" or title != msgid, f"{lang}: {msgid!r} not translated"
+        assert any(s.startswith(title) for s in said), (outcome, title, said)
 
 
 @pytest.mark.parametrize("lang", ["nb", "nn", "ar"])
