@@ -30,7 +30,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "Debian packages"
 packages=(python3 python3-venv python3-pip postgresql-client)
-(( SCREEN )) && packages+=(chromium cage fonts-dejavu-core)
+(( SCREEN )) && packages+=(chromium cage fonts-dejavu-core espeak-ng)  # espeak-ng: [kiosk] speech
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

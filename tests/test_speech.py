@@ -157,6 +157,12 @@ def test_a_language_with_no_voice_falls_back_and_says_so(caplog):
     finally:
         svc.shutdown()
     assert "no espeak-ng voice for so; speaking nb instead" in caplog.text
+    neither = SpeechService("speaker", 175, "so")  # not even the station's language
+    try:
+        assert neither.language("so") == "en"
+        assert measure(neither.scan_audio(1, READY, "so").result(timeout=30))[1] > 0.02
+    finally:
+        neither.shutdown()
     assert Espeak().voice_for("nn") == "nb"
 
 

@@ -78,7 +78,8 @@ def speech_test(station: StationContext, lang: str | None, out: Path | None, tex
                                    "use --out FILE.wav")
     done = subprocess.run(player + ["-"], input=wav, check=False)
     if done.returncode != 0:
-        raise click.ClickException(f"{player[0]} could not play the sample")
+        raise click.ClickException(f"{player[0]} could not play the sample (no sound "
+                                   "device?); use --out FILE.wav")
 
 
 COMMANDS = [speech_test]

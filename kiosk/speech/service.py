@@ -17,8 +17,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+from xml.sax.saxutils import escape
 
-from kiosk.speech.engine import Audio, Espeak, join, to_wav, tone
+from kiosk.speech.engine import Audio, Espeak, SpeechError, join, to_wav, tone
 from kiosk.speech.sentences import MESSAGES, Sentence, Speaker, document, spell
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,11 @@ class SpeechService:
         """Return lang when a voice reads it, else the station's language (logged once)."""
         if self.engine.voice_for(lang):
             return lang
+        instead = self.default_lang if self.engine.voice_for(self.default_lang) else "en"
         if lang not in self._warned:
             self._warned.add(lang)
-            log.warning("speech: no espeak-ng voice for %s; speaking %s instead",
-                        lang, self.default_lang)
-        return self.default_lang
+            log.warning("speech: no espeak-ng voice for %s; speaking %s instead", lang, instead)
+        return instead
 
     def speaker(self, lang: str) -> Speaker:
         return Speaker(self.language(lang), private=self.private)
@@ -89,8 +90,6 @@ class SpeechService:
 
     def say(self, text: str, lang: str) -> bytes:
         """Return the WAV of free text (for `kiosk speech-test`), synchronously."""
-        from xml.sax.saxutils import escape
-
         lang = self.language(lang)
         return to_wav(self.render([Sentence(text, escape(text), False)], lang))
 
@@ -154,10 +153,8 @@ class SpeechService:
 
     def render(self, sentences: list[Sentence], lang: str) -> Audio:
         """Return the audio of the sentences: shared ones from the cache, the rest in one go."""
-        voice = self.engine.voice_for(lang) or self.engine.voice_for(self.default_lang)
+        voice = self.engine.voice_for(self.language(lang))
         if voice is None:
-            from kiosk.speech.engine import SpeechError
-
             raise SpeechError(f"no espeak-ng voice for {lang} or {self.default_lang}")
         parts: list[tuple[Audio, float]] = []
         run: list[Sentence] = []
