@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from kiosk.domain.cards import CardReader
-from kiosk.domain.import_files import Preview, Problem, check_order, parse_json
+from kiosk.domain.import_files import Preview, check_order, parse_json
 
 CARDS = CardReader([r"^N\d{9}$"])
 

@@ -9,6 +9,7 @@ import pytest
 
 from kiosk.domain import pickup_codes as pc
 
+
 def test_a_new_code_is_two_unconfusable_letters_a_dash_and_three_digits():
     codes = {pc.new_code() for _ in range(2000)}
     assert all(pc.CODE_RE.match(c) and c[2] == "-" and len(c) == 6 for c in codes)
@@ -24,7 +25,8 @@ def test_a_typed_code_reads_in_its_canonical_form(typed, code):
     assert pc.parse_code(typed) == code
 
 
-@pytest.mark.parametrize("typed", ["BR-472", "KR-47", "KR-4721", "XKR-472", "KR--472", "", "KR_472"])
+@pytest.mark.parametrize(
+    "typed", ["BR-472", "KR-47", "KR-4721", "XKR-472", "KR--472", "", "KR_472"])
 def test_what_is_not_a_code_reads_as_none(typed):
     assert pc.parse_code(typed) is None
 
