@@ -145,20 +145,25 @@ def load_secret_key(database_uri: str) -> str:
 
 
 def configure_i18n(app: Flask, settings: Settings) -> None:
-    """Set up Flask-Babel: ?lang= switches, the choice sticks in the session."""
+    """Set up Flask-Babel: ?lang= switches, the choice sticks in the session.
+
+    Tests may add a language (KIOSK_LANGUAGES) with its own catalogue folder
+    (BABEL_TRANSLATION_DIRECTORIES, folders separated by ";"): the pseudo-locale test.
+    """
     default = settings.station.language
+    languages = tuple(app.config.get("KIOSK_LANGUAGES") or LANGUAGES)
 
     def select_locale() -> str:
         wanted = request.args.get("lang")
-        if wanted in LANGUAGES:
+        if wanted in languages:
             session["lang"] = wanted
             return wanted
-        return session.get("lang") if session.get("lang") in LANGUAGES else default
+        return session.get("lang") if session.get("lang") in languages else default
 
     app.config["BABEL_DEFAULT_LOCALE"] = default
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PACKAGE / "translations")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PACKAGE / "translations"))
     babel.init_app(app, locale_selector=select_locale)
-    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.globals["LANGUAGES"] = languages
 
 
 def session_scope(app: Flask) -> Callable[[], AbstractContextManager[Session]]:

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from kiosk import config as config_mod
 from kiosk.appsetup import station_config_folder
+from kiosk.domain import audit, shelving
 from kiosk.domain import orders as order_ops
-from kiosk.domain import shelving
 from kiosk.domain.lookup import find_pickups
 from kiosk.extensions import db
 from kiosk.models import Order
@@ -95,7 +95,7 @@ def _order(session: Session, station: Any, card: str, state: str, slot: str | No
     if state in ("packing", "cancelled"):
         order_ops.start_packing(session, order, actor)
         if state == "cancelled":
-            order_ops.cancel(session, order, actor, "patron asked")
+            order_ops.cancel(session, order, actor, audit.detail("reason", reason="patron asked"))
         return order
     for item in order.items:
         order_ops.pack_item(session, order, item.barcode, actor)

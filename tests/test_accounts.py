@@ -101,7 +101,7 @@ def test_success_resets_the_failure_count(session):
 
 def test_unknown_user_fails_like_a_wrong_password_and_waits_too(session):
     sleeps = Sleeps()
-    with pytest.raises(LoginFailed, match="wrong username or password"):
+    with pytest.raises(LoginFailed, match="Wrong username or password"):
         accounts.authenticate(session, "nobody", "x", LockoutPolicy(), sleep=sleeps)
     assert sleeps == [0.25]
 

@@ -134,7 +134,7 @@ def test_wedge_scan_shows_slots_then_screen_returns_to_idle(page, session, stati
     wedge_scan(page, CARD)
 
     result = page.locator("#result")
-    expect(result.locator("h1")).to_have_text("Bestillingen din er klar")
+    expect(result.locator("h1")).to_have_text("Bestillingene dine er klare")  # two bags
     expect(result.locator(".pickup .slot")).to_have_text(["A-04", "B-02"])
     expect(result.locator(".pickup .items")).to_have_text(["1 eksemplar", "3 eksemplarer"])
     expect(result.locator(".pickup .code strong")).to_have_text(

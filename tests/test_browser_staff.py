@@ -102,7 +102,7 @@ def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):
 
     # "Packed" is refused while an item is missing
     page.locator("#packed").click()
-    expect(page.locator(".flash-error")).to_contain_text("1 item(s) missing")
+    expect(page.locator(".flash-error")).to_contain_text("1 item missing")
     scanner_ready(page)
     wedge_scan(page, barcodes[2])
     expect(page.locator("#left")).to_have_text("0")
@@ -131,7 +131,7 @@ def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):
     expect(page).to_have_url(re.compile(rf"/staff/shelving/{other.id}$"))
     scanner_ready(page, "#slot")
     wedge_scan(page, "A-02")
-    expect(page.locator(".scan-result")).to_contain_text("slot A-02 is full")
+    expect(page.locator(".scan-result")).to_contain_text("Slot A-02 is full")
     assert page.evaluate("document.body.dataset.lastBeep") == "error"
 
     # the shelf map shows the bag with occupancy and deadline colours

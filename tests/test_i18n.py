@@ -92,7 +92,7 @@ def test_all_messages_take_in_the_staff_pages():
     staff = set(messages) - set(patron)
     for key in ("Pick list", "Shelf map", "Clearance", "Staff accounts", "Library system",
                 "Offers on the idle screen", "Order %(code)s created.", "Reference (optional)",
-                "slot %(slot)s is not in use", "wrong username or password"):
+                "Slot %(slot)s is not in use", "Wrong username or password"):
         assert key in staff, key  # templates, views, lazy form labels, ILS, offers, domain errors
     assert len(staff) > 250
 

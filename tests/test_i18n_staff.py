@@ -158,13 +158,13 @@ def test_domain_error_reaches_the_staff_page_in_bokmal(app, client):
     retire_slot(app, "A-01")
     response = client.post(f"/staff/shelving/{order_id}", data={"slot": "A-01"}, headers=FETCH)
     assert response.status_code == 409
-    assert response.json["message"] == "hylleplass A-01 er ikke i bruk"
+    assert response.json["message"] == "Hylleplass A-01 er ikke i bruk"
     page = client.post(f"/staff/shelving/{order_id}", data={"slot": "A-01"},
                        follow_redirects=True).get_data(as_text=True)
-    assert "hylleplass A-01 er ikke i bruk" in page and "not in use" not in page
+    assert "Hylleplass A-01 er ikke i bruk" in page and "not in use" not in page
     response = client.post(f"/staff/shelving/{order_id}", data={"slot": "Q-77"}, headers=FETCH)
     assert response.status_code == 404
-    assert response.json["message"] == "hylleplass 'Q-77' finnes ikke"
+    assert response.json["message"] == "Hylleplass Q-77 finnes ikke"
 
 
 def test_packing_refused_by_the_order_state_is_told_in_bokmal(app, client):
@@ -173,18 +173,18 @@ def test_packing_refused_by_the_order_state_is_told_in_bokmal(app, client):
     response = client.post(f"/staff/packing/{order_id}/item", data={"code": barcode},
                            headers=FETCH)
     assert response.json["ok"] is False
-    assert response.json["message"] == (f"bestilling {order_id} har status avbestilt og kan "
+    assert response.json["message"] == (f"Bestilling {order_id} har status avbestilt og kan "
                                         "ikke få status pakkes")
     # the order page's badge and the orders list's filter name the status in Bokmål too
     page = client.get(f"/staff/orders/{order_id}").get_data(as_text=True)
-    assert re.search(r'class="badge status-cancelled">avbestilt<', page)
+    assert re.search(r'class="badge status-cancelled" data-status="cancelled">avbestilt<', page)
     listing = client.get("/staff/orders").get_data(as_text=True)
     assert '<option value="received" >mottatt</option>' in listing
 
 
 @pytest.mark.parametrize("lang,message", [
-    ("nn", "det finst allereie ein brukar med namnet 'kari'"),
-    ("en", "a user named 'kari' exists already"),
+    ("nn", "Det finst allereie ein brukar med namnet kari"),
+    ("en", "A user named kari exists already"),
 ])
 def test_account_error_on_the_users_page_follows_the_language(app, client, lang, message):
     log_in(client, app, lang)
@@ -206,17 +206,17 @@ def test_domain_errors_stay_english_outside_the_staff_pages(app):
             shelving.get_slot(db.session, "Q-77")
         db.session.rollback()
     exc = caught.value
-    assert str(exc) == "slot A-01 is not in use"
-    assert (exc.template, exc.params, exc.status_code) == ("slot %(slot)s is not in use",
+    assert str(exc) == "Slot A-01 is not in use"
+    assert (exc.template, exc.params, exc.status_code) == ("Slot %(slot)s is not in use",
                                                            {"slot": "A-01"}, 409)
-    assert str(missing.value) == "no slot 'Q-77'" and missing.value.detail == {"slot": "Q-77"}
+    assert str(missing.value) == "No slot Q-77" and missing.value.detail == {"slot": "Q-77"}
     plain = StationError("100% sure")  # no params: the text is taken as it is
     assert str(plain) == "100% sure" and plain.params == {}
 
 
 def test_describe_translates_domain_errors_only(app):
     with app.test_request_context("/staff/shelving?lang=nb"):
-        full = order_ops.OrderError(N_("slot %(slot)s is full"), slot="A-02")
-        assert describe(full) == "hylleplass A-02 er full" and str(full) == "slot A-02 is full"
+        full = order_ops.OrderError(N_("Slot %(slot)s is full"), slot="A-02")
+        assert describe(full) == "Hylleplass A-02 er full" and str(full) == "Slot A-02 is full"
         assert describe(ValueError("the period ends before it starts")) == \
             "the period ends before it starts"

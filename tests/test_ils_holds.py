@@ -17,6 +17,7 @@ from helpers_sip2 import FakeLibrary, Hold, Patron, SipServer, ils_config
 from pysip2 import ITEM_INFORMATION, ItemInformationResponse
 from staff_helpers import login
 
+from kiosk.domain import audit as audit_text
 from kiosk.ils import sip2
 from kiosk.ils.holds import here
 from kiosk.ils.link import patron_info
@@ -213,7 +214,7 @@ MASKED = "*******001"  # kiosk.domain.cards.mask(CARD)
 
 
 def audit(session, order_id: int) -> list[tuple[str, str]]:
-    return [(e.action, e.detail or "") for e in session.query(AuditEvent)
+    return [(e.action, audit_text.render(e.detail)) for e in session.query(AuditEvent)
             .filter_by(order_id=order_id).order_by(AuditEvent.id)]
 
 
@@ -273,9 +274,10 @@ def test_desk_scan_asks_for_the_card_then_lends_every_item_to_it_once(staff, ses
     assert (order.status, order.card) == ("collected", CARD)
     assert all(i.lent_at and i.due_date == "2031-01-15" for i in order.items)
     events = audit(session, order_id)
-    assert events[-2] == ("card_given", f"patron card {MASKED} given by staff to lend the items")
-    assert events[-1] == ("collected",
-                          f"staff scan, card {MASKED} given at the desk: 2 item(s) lent")
+    assert events[-2] == ("card_given",
+                          f"Patron card {MASKED} given by staff to lend the items")
+    assert events[-1] == ("collected", f"Staff scan, patron card {MASKED} given at the desk; "
+                                       "2 items lent")
     assert all(CARD not in detail for _action, detail in events)
     collected = session.query(AuditEvent).filter_by(order_id=order_id, action="collected").one()
     assert collected.actor == "kari"
@@ -382,7 +384,8 @@ def test_card_given_with_the_ils_down_queues_the_checkouts_to_it(staff, session,
     session.expire_all()
     order = session.get(Order, order_id)
     assert (order.status, order.card) == ("collected", CARD)
-    assert audit(session, order_id)[-1][1].endswith("2 item(s) lent (queued for the ILS)")
+    assert audit(session, order_id)[-1][1].endswith(
+        "2 items lent (queued for the library system)")
 
 
 def test_a_card_other_than_the_bags_own_is_refused(staff, client, session, station, ils):
@@ -424,7 +427,7 @@ def test_ils_down_falls_back_and_the_staff_page_says_so(staff, client, session, 
     assert bag_id in {p["order_id"] for p in body["pickups"]}
     assert station.devices["ils"].state == "disconnected"
     page = staff.get("/staff/ils/").get_data(as_text=True)
-    assert "1 scan(s) fell back to local data" in page and CARD not in page
+    assert "1 scan fell back to local data" in page and CARD not in page
 
 
 # --- reconciliation and clearance -------------------------------------------------------
@@ -465,7 +468,7 @@ def test_reconciliation_on_demand_feeds_the_clearance_list(staff, session, stati
     assert "have not been compared" in page
     r = staff.post("/staff/ils/reconcile", follow_redirects=True)
     page = r.get_data(as_text=True)
-    assert "1 card(s) and 1 item(s) asked, 3 mismatch(es)" in page
+    assert "1 card and 1 item asked, 3 mismatches" in page
     assert 'class="mismatch-not_waiting" data-item="03015555551"' in page
     assert f'data-item="{imported.items[0].barcode}"' in page
     assert 'class="mismatch-waiting_unshelved" data-item="0399999999"' in page

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from staff_helpers import login
 
 from kiosk import create_app
-from kiosk.domain import importer
+from kiosk.domain import audit, importer
 from kiosk.domain import orders as order_ops
 from kiosk.extensions import db
 from kiosk.models import Order
@@ -124,9 +124,10 @@ def test_staff_correct_branch_and_card_with_the_change_in_the_audit_trail(staff,
     assert (order.branch, order.card) == ("main", "N000000002")
     [event] = [e for e in order.audit if e.action == "corrected"]
     assert event.actor == "kari"
-    assert event.detail == "branch sanvika → main; card *******001 → *******002"
+    assert audit.render(event.detail) == (
+        "Branch sanvika → main; Patron card *******001 → *******002")
     html = staff.get(f"/staff/orders/{order.id}").get_data(as_text=True)
-    assert "branch sanvika → main" in html and 'id="other-branch"' not in html
+    assert "Branch sanvika → main" in html and 'id="other-branch"' not in html
 
 
 @pytest.mark.parametrize("data,words", [
@@ -172,7 +173,7 @@ def test_a_cancelled_order_frees_its_ref_for_the_corrected_import(staff, app, se
     cancelled = session.get(Order, wrong.id)
     assert (cancelled.status, cancelled.ref, cancelled.cancelled_ref) == ("cancelled", None,
                                                                          "R2")
-    assert "ref R2 freed" in cancelled.audit[-1].detail
+    assert "Reference R2 freed" in audit.render(cancelled.audit[-1].detail)
     found = staff.get("/staff/orders?q=R2").get_data(as_text=True)
     assert f"/staff/orders/{wrong.id}" in found and f"/staff/orders/{live.id}" in found
 

@@ -6,6 +6,7 @@ import pytest
 from factories import make_order
 from helpers_sip2 import FakeLibrary, Patron, SipServer, ils_config
 
+from kiosk.domain import audit
 from kiosk.models import IlsJob, Order
 
 CARD = "N000000001"
@@ -220,7 +221,8 @@ def test_staff_scan_lends_the_items_then_collects(app, client, session, station,
     assert r.get_json()["ok"], r.get_json()
     assert [lib.checkouts[i.barcode] for i in order.items] == [1, 1]
     session.refresh(order)
-    assert order.status == "collected" and order.audit[-1].detail.startswith("staff scan")
+    assert order.status == "collected"
+    assert audit.render(order.audit[-1].detail) == "Staff scan; 2 items lent"
 
 
 def test_staff_scan_with_an_item_refused_keeps_the_order_on_its_slot(app, client, session,

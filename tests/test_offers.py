@@ -268,7 +268,7 @@ def test_staff_preview_needs_login_and_shows_the_whole_rotation(app, client):
     html = page.get_data(as_text=True)
     for title in ("Lån e-bøker", "Podkast", "In English", "Over", "Snart"):
         assert title in html
-    assert "ended" in html and "not yet" in html and html.count("<svg") >= 5
+    assert "avsluttet" in html and "ikke ennå" in html and html.count("<svg") >= 5
 
 
 def test_offers_check_fetches_every_feed_and_says_what_shows(feed_server, tmp_path,  # noqa: F811

@@ -9,7 +9,7 @@ from factories import ACTOR, make_order
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from kiosk.domain import orders, shelving
+from kiosk.domain import audit, orders, shelving
 from kiosk.models import Order, Place, Slot
 
 
@@ -33,7 +33,7 @@ def test_shelving_sets_ready_slot_and_deadline(session, station):
     order = make_order(session, slot="A-03", station=station)
     assert order.status == "ready" and order.slot_label == "A-03"
     assert order.deadline > dt.date.today()
-    assert order.audit[-1].detail == "on A-03"
+    assert audit.render(order.audit[-1].detail) == "On A-03"
 
 
 def test_deadline_counts_opening_days_and_skips_holidays(session, station):
@@ -83,7 +83,8 @@ def test_move_to_another_slot_frees_the_first(session, station):
     session.commit()
     assert order.slot_label == "B-02"
     assert shelving.occupancy(session) == {shelving.get_slot(session, "B-02").id: 1}
-    assert order.audit[-1].detail == "moved from A-01 to B-02"
+    assert audit.parse(order.audit[-1].detail) == {"code": "moved", "old": "A-01", "new": "B-02"}
+    assert audit.render(order.audit[-1].detail) == "Moved from A-01 to B-02"
 
 
 def test_unshelve_returns_order_to_packing(session, station):

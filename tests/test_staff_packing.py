@@ -115,7 +115,7 @@ def test_bag_label_has_code_barcode_and_qr_sized_for_a_label_printer(staff, sess
     with staff.get("/static/css/label.css") as css:  # the page's own sheet, not inline
         assert "@page { size: 62mm" in css.get_data(as_text=True)
     assert html.count("<svg") == 2
-    assert f'<div class="code">{order.pickup_code}</div>' in html
+    assert f'<div class="code" translate="no">{order.pickup_code}</div>' in html
     assert order.card not in html  # pseudonymous: no card, no name on the bag
 
 

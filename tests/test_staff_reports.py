@@ -207,7 +207,7 @@ def test_statistics_page_shows_figures_and_charts(staff, history):
     assert '<strong id="total-collected">1</strong>' in page
     assert '<strong id="total-expired">1</strong>' in page
     assert '<strong id="median">4.0 h</strong>' in page
-    assert '<strong id="uncollected">50 %</strong>' in page
+    assert '<strong id="uncollected">50%</strong>' in page
     assert '<strong id="occupancy">1 / 24</strong>' in page
     assert page.count("<svg viewBox") == 3 and 'class="bar ready"' in page
     assert "02.06 · put on the shelf: 3" in page

@@ -68,9 +68,9 @@ def test_full_slot_is_refused_with_a_clear_message(staff, session, station):
         make_order(session, slot="A-02", station=station)
     order = packed_order(session)
     r = staff.post(f"/staff/shelving/{order.id}", data={"slot": "A-02"}, headers=FETCH)
-    assert r.status_code == 409 and r.json["message"] == "slot A-02 is full"
+    assert r.status_code == 409 and r.json["message"] == "Slot A-02 is full"
     r = staff.post(f"/staff/shelving/{order.id}", data={"slot": "A-02"}, follow_redirects=True)
-    assert "slot A-02 is full" in r.get_data(as_text=True)
+    assert "Slot A-02 is full" in r.get_data(as_text=True)
     session.refresh(order)
     assert order.status == OrderStatus.PACKING and order.place_id is None
 
@@ -124,10 +124,10 @@ def test_order_detail_shows_the_audit_trail(staff, session, station):
     order = make_order(session, slot="A-03", station=station)
     staff.post(f"/staff/orders/{order.id}/collect")
     html = staff.get(f"/staff/orders/{order.id}").get_data(as_text=True)
-    for action in ("created", "shelved", "collected"):
+    for action in ("Order created", "Put on a slot", "Collected"):
         assert f"<td>{action}</td>" in html
-    assert "<td>kari</td><td>Test station</td>" in html  # who and where
-    assert "ready → collected" in html
+    assert '<td translate="no">kari</td><td translate="no">Test station</td>' in html
+    assert "ready → collected" in html and "received → received" not in html
 
 
 def test_collect_by_scan_frees_the_slot(staff, session, station):

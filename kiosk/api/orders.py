@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from kiosk.api.auth import TokenFile, bearer_token
 from kiosk.api.openapi import document
-from kiosk.domain import import_files, shelving
+from kiosk.domain import audit, import_files, shelving
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
 from kiosk.extensions import db
@@ -252,8 +252,9 @@ def collect(order_id: int):
     card = _collect_card(order, body.get("card"), station)
     if order.card is None and card and order.status == OrderStatus.READY:
         order_ops.record(session, order, _actor(), "card_given",
-                         detail=f"patron card {mask(card)} given by the API caller")
-    outcome = collect_order(session, station, order, card, _actor(), detail=reason)
+                         detail=audit.detail("card_by_api", card=mask(card)))
+    outcome = collect_order(session, station, order, card, _actor(),
+                            detail=audit.detail("reason", reason=reason) if reason else None)
     log.info("api: order %s %s (ILS %s)", order_id,
              "collected" if outcome.collected else f"kept: {len(outcome.refused)} refused",
              outcome.ils)
@@ -308,7 +309,8 @@ def cancel(order_id: int):
 def _close(order_id: int, operation, done: str):
     """Collect or cancel an order, with the caller's optional reason in the audit trail."""
     reason = _reason(_json_body(required=False))
-    response = _act(order_id, lambda s, o: operation(s, o, _actor(), reason))
+    detail = audit.detail("reason", reason=reason) if reason else None
+    response = _act(order_id, lambda s, o: operation(s, o, _actor(), detail))
     log.info("api: order %s %s", order_id, done)
     return response
 

@@ -64,7 +64,7 @@ class AccountLocked(AccountError):
     """Too many failures: the account is locked until `until`."""
 
     def __init__(self, until: dt.datetime):
-        super().__init__(N_("too many failed attempts; the account is locked for a while"))
+        super().__init__(N_("Too many failed attempts; the account is locked for a while"))
         self.until = until
 
 
@@ -99,7 +99,7 @@ def _verify(hash_: str | None, secret: str) -> bool:
 def check_password_rules(password: str) -> None:
     """Raise AccountError when a new password is too weak."""
     if len(password) < MIN_PASSWORD:
-        raise AccountError(N_("the password must have at least %(n)d characters"),
+        raise AccountError(N_("The password must have at least %(n)d characters"),
                            n=MIN_PASSWORD)
 
 
@@ -107,18 +107,18 @@ def create_user(session: Session, username: str, password: str, role: str = "sta
                 card: str | None = None, pin: str | None = None) -> StaffUser:
     """Add a staff account with hashed password (and staff card + PIN if given); flush it."""
     if not USERNAME_RE.match(username or ""):
-        raise AccountError(N_("the username must be 2-64 letters, digits or . _ @ -"))
+        raise AccountError(N_("The username must be 2-64 letters, digits or . _ @ -"))
     if role not in ROLES:
-        raise AccountError(N_("the role must be one of %(roles)s"), roles=", ".join(ROLES))
+        raise AccountError(N_("The role must be one of %(roles)s"), roles=", ".join(ROLES))
     check_password_rules(password)
     if pin is not None and not PIN_RE.match(pin):
-        raise AccountError(N_("the PIN must be 4 to 8 digits"))
+        raise AccountError(N_("The PIN must be 4 to 8 digits"))
     if (card is None) != (pin is None):
-        raise AccountError(N_("a staff card needs a PIN, and a PIN needs a staff card"))
+        raise AccountError(N_("A staff card needs a PIN, and a PIN needs a staff card"))
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
-        raise DuplicateAccount(N_("a user named %(name)r exists already"), name=username)
+        raise DuplicateAccount(N_("A user named %(name)s exists already"), name=username)
     if card and session.scalar(select(StaffUser.id).where(StaffUser.card == card)):
-        raise DuplicateAccount(N_("that staff card belongs to another user"))
+        raise DuplicateAccount(N_("That staff card belongs to another user"))
     user = StaffUser(username=username, password_hash=hash_secret(password), role=role,
                      card=card or None, pin_hash=hash_secret(pin) if pin else None,
                      failed_logins=0)
@@ -151,7 +151,7 @@ def _check(session: Session, user: StaffUser | None, hash_attr: str, secret: str
     if user is None:
         _verify(None, secret)
         sleep(policy.delay(1))
-        raise LoginFailed(N_("wrong username or password"))
+        raise LoginFailed(N_("Wrong username or password"))
     locked_until = _aware(user.locked_until)
     if locked_until and locked_until > now:
         raise AccountLocked(locked_until)
@@ -172,7 +172,7 @@ def _check(session: Session, user: StaffUser | None, hash_attr: str, secret: str
     sleep(policy.delay(user.failed_logins))
     if user.locked_until and _aware(user.locked_until) > now:
         raise AccountLocked(_aware(user.locked_until))
-    raise LoginFailed(N_("wrong username or password"))
+    raise LoginFailed(N_("Wrong username or password"))
 
 
 def authenticate(session: Session, username: str, password: str, policy: LockoutPolicy,

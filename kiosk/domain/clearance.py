@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from kiosk.domain import audit, pickup_codes
 from kiosk.domain import orders as order_ops
-from kiosk.domain import pickup_codes
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.messages import N_
 from kiosk.domain.orders import Actor, NotFound, OrderError
 from kiosk.models import IlsJob, Item, Order, OrderStatus, Place, Shelf, Slot, utcnow
 
-NOT_WAITING_DETAIL = "cleared from the shelf: no longer waiting in the library system"
+NOT_WAITING_DETAIL = audit.detail("not_waiting")
 
 
 class BadCode(OrderError):
@@ -117,20 +117,20 @@ def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCal
                            NOT_WAITING_DETAIL)
             return bags[0].order
     if code is None:
-        raise BadCode(N_("%(scanned)r is not a pickup code"), {"kind": "not_a_pickup_code"},
+        raise BadCode(N_("%(scanned)s is not a pickup code"), {"kind": "not_a_pickup_code"},
                       scanned=scanned.strip()[:40])
     order = order_ops.by_pickup_code(session, code)
     if order is None:
         latest = session.scalar(select(Order).where(Order.pickup_code == code)
                                 .order_by(Order.id.desc()).limit(1))
         if latest is not None and latest.status == OrderStatus.EXPIRED:
-            raise OrderError(N_("bag %(code)s was already cleared from %(slot)s"),
+            raise OrderError(N_("Bag %(code)s was already cleared from %(slot)s"),
                              {"kind": "already_cleared", "pickup_code": code},
                              code=code, slot=latest.slot_label)
-        raise NotFound(N_("no bag with pickup code %(code)s is on the shelf"),
+        raise NotFound(N_("No bag with pickup code %(code)s is on the shelf"),
                        {"kind": "unknown_code", "pickup_code": code}, code=code)
     if order.status != OrderStatus.READY:
-        raise OrderError(N_("bag %(code)s is not on the shelf (order is %(status)s)"),
+        raise OrderError(N_("Bag %(code)s is not on the shelf (order is %(status)s)"),
                          {"kind": "not_on_shelf", "status": order.status, "pickup_code": code},
                          code=code, status=order.status)
     if not_waiting and any(i.barcode in not_waiting for i in order.items):
@@ -138,7 +138,7 @@ def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCal
         return order
     if not is_overdue(order, calendar, today):
         last = effective_deadline(order, calendar)
-        raise OrderError(N_("bag %(code)s may wait on %(slot)s until %(day)s; put it back"),
+        raise OrderError(N_("Bag %(code)s may wait on %(slot)s until %(day)s; put it back"),
                          {"kind": "not_expired", "deadline": last.isoformat(),
                           "slot": order.slot_label, "pickup_code": code},
                          code=code, slot=order.slot_label, day=last.isoformat())

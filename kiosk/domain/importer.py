@@ -24,7 +24,7 @@ from sqlalchemy import Column, Connection, Table, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.domain import order_events, pickup_codes, shelving
+from kiosk.domain import audit, order_events, pickup_codes, shelving
 from kiosk.domain.cards import CardReader
 from kiosk.domain.import_files import (
     Draft,
@@ -181,7 +181,7 @@ def _write(session: Session, drafts: list[Draft], actor: Actor, progress: Progre
             (oid, i.barcode, i.title) for oid, d, _ in batch for i in d.new.items])
         _insert(conn, AuditEvent.__table__, AUDIT_COLUMNS, [
             (oid, now, actor.name, actor.station, "created", received, received,
-             f"{len(d.new.items)} item(s)") for oid, d, _ in batch])
+             audit.detail("items", num=len(d.new.items))) for oid, d, _ in batch])
         if on_created:
             on_created(session, [CreatedOrder(oid, d.new.ref, d.new.branch, code)
                                  for oid, d, code in batch])

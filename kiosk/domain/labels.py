@@ -58,7 +58,7 @@ def slot_labels(session: Session, shelf: str | None = None) -> list[str]:
     if shelf:
         name = shelf.strip().upper()
         if session.scalar(select(Shelf.id).where(Shelf.name == name)) is None:
-            raise NotFound(N_("no shelf %(shelf)r"), {"shelf": shelf}, shelf=shelf)
+            raise NotFound(N_("No shelf %(shelf)s"), {"shelf": shelf}, shelf=shelf)
         query = query.where(Shelf.name == name)
     return list(session.scalars(query))
 
@@ -68,10 +68,13 @@ def format_for(path: str | Path) -> str | None:
     return FORMATS.get(Path(path).suffix.lower())
 
 
-def render(labels: Sequence[str], fmt: str, title: str = "") -> bytes:
-    """Return the sheet in the given format (html, svg or pdf) as bytes."""
+def render(labels: Sequence[str], fmt: str, title: str = "", hint: str | None = None) -> bytes:
+    """Return the sheet in the given format (html, svg or pdf) as bytes.
+
+    hint: the HTML sheet's printing advice (in the reader's language; English if None).
+    """
     if fmt == "html":
-        return render_html(labels, title).encode("utf-8")
+        return render_html(labels, title, hint).encode("utf-8")
     if fmt == "svg":
         return render_svg(labels).encode("utf-8")
     if fmt == "pdf":
@@ -109,7 +112,7 @@ body {{ margin: 0; font-family: "DejaVu Sans", Verdana, sans-serif; color: #000;
 """
 
 
-def render_html(labels: Sequence[str], title: str = "") -> str:
+def render_html(labels: Sequence[str], title: str = "", hint: str | None = None) -> str:
     """Return a self-contained HTML page of A4 label sheets (print it at 100 %)."""
     heading = html.escape(title or "Slot labels")
     pages = []
@@ -119,8 +122,10 @@ def render_html(labels: Sequence[str], title: str = "") -> str:
             f'<span class="text">{html.escape(text)}</span>{_barcode_svg(text)}</div>'
             for text in labels[start:start + PER_PAGE])
         pages.append(f'<section class="sheet">{cells}</section>')
-    hint = (f'<p class="hint">{heading}: {len(labels)} labels on {len(pages)} A4 page(s). '
-            "Print at 100 % without margins on a 3 × 8 label sheet (70 × 37 mm).</p>")
+    if hint is None:
+        hint = (f"{len(labels)} labels on {len(pages)} A4 pages. Print at 100 % without "
+                "margins on a 3 × 8 label sheet (70 × 37 mm).")
+    hint = f'<p class="hint">{heading}: {html.escape(hint)}</p>'
     return ("<!doctype html>\n<html><head><meta charset=\"utf-8\">"
             f"<title>{heading}</title><style>{_CSS}</style></head>"
             f"<body>{hint}{''.join(pages)}</body></html>\n")

@@ -17,15 +17,25 @@ def N_(text: str) -> str:
     return text
 
 
-def fill(template: str, params: dict[str, Any]) -> str:
-    """Return template with the named params put in (a template without params as it is)."""
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a text with a plural for translation (`-k Nn_:1,2`); return both forms."""
+    return singular, plural
+
+
+def fill(template: str | tuple[str, str], params: dict[str, Any]) -> str:
+    """Return template with the named params put in (a template without params as it is).
+
+    A template with a plural (Nn_) is chosen by the param "num" (English: one or more).
+    """
+    if isinstance(template, tuple):
+        template = template[0] if params.get("num") == 1 else template[1]
     return template % params if params else template
 
 
 class StationError(Exception):
     """An error whose message is a template with `%(name)s` placeholders and named params."""
 
-    def __init__(self, template: str, **params: Any):
+    def __init__(self, template: str | tuple[str, str], **params: Any):
         super().__init__(fill(template, params))
         self.template = template
         self.params = params

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.domain import order_events, pickup_codes
+from kiosk.domain import audit, order_events, pickup_codes
 from kiosk.domain.cards import mask
-from kiosk.domain.messages import N_, StationError
+from kiosk.domain.messages import N_, Nn_, StationError
 from kiosk.models import ACTIVE_STATUSES, AuditEvent, Item, Order, OrderStatus, utcnow
 
 S = OrderStatus
@@ -87,13 +87,13 @@ def record(session: Session, order: Order, actor: Actor, action: str,
 def move(session: Session, order: Order, to: str, actor: Actor, detail: str | None = None) -> None:
     """Change an order's status if the move is allowed, with an audit event."""
     if to not in ALLOWED[order.status]:
-        raise OrderError(N_("order %(order)s is %(status)s and cannot become %(wanted)s"),
+        raise OrderError(N_("Order %(order)s is %(status)s and cannot become %(wanted)s"),
                          {"status": order.status, "wanted": to},
                          order=order.id, status=order.status, wanted=to)
     if to == S.CANCELLED and order.ref:
         # A cancelled order frees its ref (kept as cancelled_ref) for a corrected import.
         order.cancelled_ref, order.ref = order.ref, None
-        detail = "; ".join(d for d in (detail, f"ref {order.cancelled_ref} freed") if d)
+        detail = audit.join(detail, audit.detail("ref_freed", ref=order.cancelled_ref))
     record(session, order, actor, to, to_status=to, detail=detail)
     if to != S.READY:
         order.place = None
@@ -110,7 +110,7 @@ def _ref_taken(session: Session, ref: str | None) -> OrderError | None:
     existing = session.scalar(select(Order.id).where(Order.ref == ref)) if ref else None
     if existing is None:
         return None
-    return OrderError(N_("an order with ref %(ref)r exists already"),
+    return OrderError(N_("An order with ref %(ref)s exists already"),
                       {"ref": ref, "id": existing}, ref=ref)
 
 
@@ -118,10 +118,10 @@ def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "i
                  attempts: int = 20) -> Order:
     """Add an order with a fresh pickup code (unique among open orders) and flush it."""
     if not new.items:
-        raise OrderError(N_("an order needs at least one item"))
+        raise OrderError(N_("An order needs at least one item"))
     barcodes = [i.barcode for i in new.items]
     if len(set(barcodes)) != len(barcodes):
-        raise OrderError(N_("the same item barcode appears twice in one order"))
+        raise OrderError(N_("The same item barcode appears twice in one order"))
     taken = _ref_taken(session, new.ref)
     if taken:
         raise taken
@@ -141,10 +141,10 @@ def create_order(session: Session, new: NewOrder, actor: Actor, source: str = "i
             if taken:
                 raise taken from exc
             continue  # pickup code taken by an open order: draw again
-        record(session, order, actor, "created", detail=f"{len(new.items)} item(s)")
+        record(session, order, actor, "created", detail=audit.detail("items", num=len(new.items)))
         order_events.order_changed(session, order, actor.station, None)
         return order
-    raise OrderError(N_("could not find a free pickup code; too many open orders"))
+    raise OrderError(N_("Could not find a free pickup code; too many open orders"))
 
 
 def correct(session: Session, order: Order, actor: Actor, *, branch: str | None = None,
@@ -159,6 +159,7 @@ def correct(session: Session, order: Order, actor: Actor, *, branch: str | None 
         raise OrderError(N_("order %(order)s is %(status)s and cannot be corrected"),
                          {"status": order.status}, order=order.id, status=order.status)
     changes: list[str] = []
+    details: list[str] = []
     if branch is not None and branch.strip() and branch.strip() != order.branch:
         branch = branch.strip()
         if branches is not None and branch not in branches:
@@ -169,14 +170,17 @@ def correct(session: Session, order: Order, actor: Actor, *, branch: str | None 
             raise OrderError(N_("order %(order)s is on a shelf: take it off the shelf before "
                                 "moving it to another branch"), order=order.id)
         changes.append(f"branch {order.branch} → {branch}")
+        details.append(audit.detail("branch_changed", old=order.branch, new=branch))
         order.branch = branch
     if card is not None and card != order.card:
         if not card:
             raise OrderError(N_("That is not a valid patron card number."))
-        changes.append(f"card {mask(order.card) if order.card else '-'} → {mask(card)}")
+        old = mask(order.card) if order.card else "-"
+        changes.append(f"card {old} → {mask(card)}")
+        details.append(audit.detail("card_changed", old=old, new=mask(card)))
         order.card = card
     if changes:
-        record(session, order, actor, "corrected", detail="; ".join(changes))
+        record(session, order, actor, "corrected", detail=audit.join(*details))
     return changes
 
 
@@ -184,7 +188,7 @@ def get(session: Session, order_id: int) -> Order:
     """Return the order or raise NotFound."""
     order = session.get(Order, order_id)
     if order is None:
-        raise NotFound(N_("no order %(order)s"), order=order_id)
+        raise NotFound(N_("No order %(order)s"), order=order_id)
     return order
 
 
@@ -208,11 +212,11 @@ def pack_item(session: Session, order: Order, barcode: str, actor: Actor) -> Ite
     """Scan one item into the bag; a wrong or repeated item raises OrderError."""
     item = next((i for i in order.items if i.barcode == barcode.strip()), None)
     if item is None:
-        raise OrderError(N_("item %(barcode)s does not belong to order %(code)s"),
+        raise OrderError(N_("Item %(barcode)s does not belong to order %(code)s"),
                          {"barcode": barcode, "kind": "wrong_item"},
                          barcode=barcode, code=order.pickup_code)
     if item.packed_at is not None:
-        raise OrderError(N_("item %(barcode)s is already in the bag"),
+        raise OrderError(N_("Item %(barcode)s is already in the bag"),
                          {"barcode": barcode, "kind": "duplicate_item"}, barcode=barcode)
     start_packing(session, order, actor)
     item.packed_at = utcnow()
@@ -234,16 +238,16 @@ def finish_packing(session: Session, order: Order, actor: Actor,
         return
     missing = missing_items(order)
     if missing and not (override_reason and override_reason.strip()):
-        raise OrderError(N_("%(n)d item(s) not packed"),
+        raise OrderError(Nn_("%(num)d item not packed", "%(num)d items not packed"),
                          {"missing": [i.barcode for i in missing], "kind": "missing_items"},
-                         n=len(missing))
+                         num=len(missing))
     if order.status == S.RECEIVED:
         move(session, order, S.PACKING, actor)
     order.packed_at = utcnow()
     if missing:
         order.pack_note = override_reason
     record(session, order, actor, "packed",
-           detail=f"override: {override_reason}" if missing else None)
+           detail=audit.detail("without_items", reason=override_reason) if missing else None)
 
 
 def collect(session: Session, order: Order, actor: Actor, detail: str | None = None) -> None:
@@ -258,7 +262,7 @@ def cancel(session: Session, order: Order, actor: Actor, detail: str | None = No
 
 def expire(session: Session, order: Order, actor: Actor) -> None:
     """Mark a shelved order as not collected in time (cleared from the shelf)."""
-    move(session, order, S.EXPIRED, actor, "cleared from the shelf")
+    move(session, order, S.EXPIRED, actor, audit.detail("cleared"))
 
 
 def anonymise(session: Session, before: dt.datetime, limit: int = 1000) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from kiosk.domain import order_events
+from kiosk.domain import audit, order_events
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.messages import N_, StationError
 from kiosk.domain.orders import Actor, NotFound, OrderError, record
@@ -115,7 +115,7 @@ def get_slot(session: Session, label: str) -> Slot:
     canonical = parse_label(label)
     slot = canonical and session.scalar(select(Slot).where(Slot.label == canonical))
     if not slot:
-        raise NotFound(N_("no slot %(slot)r"), {"slot": label}, slot=label)
+        raise NotFound(N_("No slot %(slot)s"), {"slot": label}, slot=label)
     return slot
 
 
@@ -145,10 +145,10 @@ def shelve(session: Session, order: Order, slot: Slot, actor: Actor,
     first, the unique key refuses ours and the next free place is tried.
     """
     if order.status not in (OrderStatus.RECEIVED, OrderStatus.PACKING, OrderStatus.READY):
-        raise OrderError(N_("order %(order)s is %(status)s and cannot be shelved"),
+        raise OrderError(N_("Order %(order)s is %(status)s and cannot be shelved"),
                          {"status": order.status}, order=order.id, status=order.status)
     if not slot.active:
-        raise OrderError(N_("slot %(slot)s is not in use"), slot=slot.label)
+        raise OrderError(N_("Slot %(slot)s is not in use"), slot=slot.label)
     if order.place is not None and order.place.slot_id == slot.id:
         return
     previous, was_on = order.status, order.slot_label
@@ -161,7 +161,8 @@ def shelve(session: Session, order: Order, slot: Slot, actor: Actor,
         except IntegrityError:
             order.place, order.status = None, previous
             continue
-        detail = f"moved from {was_on} to {slot.label}" if was_on else f"on {slot.label}"
+        detail = (audit.detail("moved", old=was_on, new=slot.label) if was_on
+                  else audit.detail("on_slot", slot=slot.label))
         record(session, order, actor, "shelved", OrderStatus.READY, detail, from_status=previous)
         order.packed_at = order.packed_at or utcnow()
         order.slot_label = slot.label
@@ -171,15 +172,16 @@ def shelve(session: Session, order: Order, slot: Slot, actor: Actor,
         if previous != OrderStatus.READY:
             order_events.order_changed(session, order, actor.station, previous)
         return
-    raise SlotFull(N_("slot %(slot)s is full"), {"slot": slot.label, "capacity": slot.capacity},
+    raise SlotFull(N_("Slot %(slot)s is full"), {"slot": slot.label, "capacity": slot.capacity},
                    slot=slot.label)
 
 
 def unshelve(session: Session, order: Order, actor: Actor) -> None:
     """Take a bag off its slot; the order goes back to packing."""
     if order.status != OrderStatus.READY:
-        raise OrderError(N_("order %(order)s is not on a shelf"), order=order.id)
-    record(session, order, actor, "unshelved", OrderStatus.PACKING, f"off {order.slot_label}")
+        raise OrderError(N_("Order %(order)s is not on a shelf"), order=order.id)
+    record(session, order, actor, "unshelved", OrderStatus.PACKING,
+           audit.detail("off_slot", slot=order.slot_label))
     order.place = None
     order.status = OrderStatus.PACKING
     order.slot_label = None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from kiosk.domain.messages import N_, StationError
 from kiosk.domain.shelving import occupancy
 from kiosk.models import Order, OrderStatus, Shelf, Slot
 
@@ -80,12 +81,16 @@ def _bounds(start: dt.date, end: dt.date, tz: dt.tzinfo | None) -> tuple[dt.date
     return lo.astimezone(dt.UTC), hi.astimezone(dt.UTC)
 
 
+class BadPeriod(StationError, ValueError):
+    """A period that ends before it starts, or is too long; the message says which."""
+
+
 def check_period(start: dt.date, end: dt.date) -> None:
-    """Raise ValueError unless start..end is a sensible period."""
+    """Raise BadPeriod (a ValueError) unless start..end is a sensible period."""
     if end < start:
-        raise ValueError("the period ends before it starts")
+        raise BadPeriod(N_("The period ends before it starts"))
     if (end - start).days >= MAX_DAYS:
-        raise ValueError(f"the period is longer than {MAX_DAYS} days")
+        raise BadPeriod(N_("The period is longer than %(days)d days"), days=MAX_DAYS)
 
 
 def report(session: Session, start: dt.date, end: dt.date,

@@ -15,8 +15,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kiosk.domain import audit, pickup_codes, shelving
 from kiosk.domain import orders as order_ops
-from kiosk.domain import pickup_codes, shelving
 from kiosk.domain.messages import N_
 from kiosk.domain.orders import Actor, OrderError
 from kiosk.models import Item, Order, OrderStatus, utcnow
@@ -54,7 +54,7 @@ def start(session: Session, barcode: str, branch: str, actor: Actor) -> Order:
     """Start an item bag holding one item, packed and ready for its slot; flush it."""
     other = bag_with_item(session, barcode, branch)
     if other is not None:
-        raise OrderError(N_("item %(barcode)s is already in bag %(code)s"),
+        raise OrderError(N_("Item %(barcode)s is already in bag %(code)s"),
                          {"kind": "in_other_bag", "pickup_code": other.pickup_code,
                           "order_id": other.id}, barcode=barcode, code=other.pickup_code)
     new = order_ops.NewOrder(card=None, branch=branch,  # type: ignore[arg-type]
@@ -64,7 +64,8 @@ def start(session: Session, barcode: str, branch: str, actor: Actor) -> Order:
     now = utcnow()
     order.items[0].packed_at = now
     order.packed_at = now
-    order_ops.record(session, order, actor, "packed", detail=f"item bag: {barcode}")
+    order_ops.record(session, order, actor, "packed",
+                     detail=audit.detail("item_bag", barcode=barcode))
     session.flush()
     return order
 
@@ -72,23 +73,24 @@ def start(session: Session, barcode: str, branch: str, actor: Actor) -> Order:
 def add(session: Session, order: Order, barcode: str, actor: Actor) -> Item:
     """Put one more item in an item bag; refuse an item already in this or another bag."""
     if not is_item_bag(order):
-        raise OrderError(N_("bag %(code)s is an order, not an item bag"),
+        raise OrderError(N_("Bag %(code)s is an order, not an item bag"),
                          {"kind": "not_item_bag"}, code=order.pickup_code)
     if order.status not in OPEN:
-        raise OrderError(N_("bag %(code)s is %(status)s"),
+        raise OrderError(N_("Bag %(code)s is %(status)s"),
                          {"kind": "closed", "status": order.status},
                          code=order.pickup_code, status=order.status)
     if any(i.barcode == barcode for i in order.items):
-        raise OrderError(N_("item %(barcode)s is already in this bag"),
+        raise OrderError(N_("Item %(barcode)s is already in this bag"),
                          {"kind": "duplicate_item", "pickup_code": order.pickup_code},
                          barcode=barcode)
     other = bag_with_item(session, barcode, order.branch)
     if other is not None:
-        raise OrderError(N_("item %(barcode)s is already in bag %(code)s"),
+        raise OrderError(N_("Item %(barcode)s is already in bag %(code)s"),
                          {"kind": "in_other_bag", "pickup_code": other.pickup_code,
                           "order_id": other.id}, barcode=barcode, code=other.pickup_code)
     item = Item(barcode=barcode, packed_at=utcnow())
     order.items.append(item)
-    order_ops.record(session, order, actor, "item_added", detail=barcode)
+    order_ops.record(session, order, actor, "item_added",
+                     detail=audit.detail("item", barcode=barcode))
     session.flush()
     return item

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kiosk.domain import audit
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
 from kiosk.ils import attach, queue
@@ -123,14 +124,13 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
         order.card = card  # the card its items went to: a later try lends the rest to it
     lent = [i for i in outcome.items if i.state != "refused"]
     if not outcome.refused:
-        order_ops.collect(session, order, actor,
-                          detail=(f"{detail}: " if detail else "") + f"{len(lent)} item(s) lent"
-                          + (" (queued for the ILS)" if offline else ""))
+        order_ops.collect(session, order, actor, detail=audit.join(
+            detail, audit.detail("lent_queued" if offline else "lent", num=len(lent))))
         outcome.collected = True
     else:
-        detail = "; ".join(f"{i.barcode}: {i.message or 'refused'}" for i in outcome.refused)
-        order_ops.record(session, order, actor, "partly_lent",
-                         detail=f"ILS refused {len(outcome.refused)} item(s): {detail}")
+        items = "; ".join(f"{i.barcode}: {i.message or '-'}" for i in outcome.refused)
+        order_ops.record(session, order, actor, "partly_lent", detail=audit.detail(
+            "refused", num=len(outcome.refused), items=items))
         log.info("pickup of order %s by card %s: %d item(s) refused", order.id, mask(card),
                  len(outcome.refused))
     session.commit()

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from kiosk.domain.cards import mask
+from kiosk.domain.messages import N_
 from kiosk.extensions import db
 from kiosk.ils import attach, queue, reconcile
 from kiosk.models import IlsJob
 from kiosk.staff.auth import login_required
+from kiosk.staff.words import namer
 
 bp = Blueprint("ils_staff", __name__, url_prefix="/staff/ils")
+# What staff read for a checkout's state.
+JOB_STATES = {queue.QUEUED: N_("queued"), queue.DONE: N_("done"), queue.REFUSED: N_("refused"),
+              queue.FAILED: N_("failed")}
 
 
 def _station():
@@ -42,9 +48,7 @@ def overview():
         counts=queue.counts(db.session), checkin_counts=queue.counts(db.session, queue.CHECKIN),
         queued=queue.pending(db.session, 200), problems=problems,
         recent=recent(queue.CHECKOUT), checked_in=recent(queue.CHECKIN),
-        holds=getattr(station, "holds", None),
-        job_states={queue.QUEUED: _("queued"), queue.DONE: _("done"),
-                    queue.REFUSED: _("refused"), queue.FAILED: _("failed")})
+        holds=getattr(station, "holds", None), job_state_name=namer(JOB_STATES))
 
 
 @bp.post("/replay")
@@ -82,8 +86,9 @@ def reconcile_now():
     elif report.unreachable:
         flash(_("The library system did not answer; the report is incomplete."), "error")
     else:
-        flash(_("Shelves compared with the library system: %(n)d mismatch(es).",
-                n=len(report.mismatches)), "ok")
+        flash(ngettext("Shelves compared with the library system: %(num)d mismatch.",
+                       "Shelves compared with the library system: %(num)d mismatches.",
+                       len(report.mismatches)), "ok")
     return redirect(url_for("ils_staff.overview"))
 
 
@@ -109,4 +114,4 @@ def init_app(app: Flask) -> None:
         from kiosk.staff import register_nav
     except ImportError:
         return
-    register_nav(app, "ils_staff.overview", "Library system")
+    register_nav(app, "ils_staff.overview", N_("Library system"))

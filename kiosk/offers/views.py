@@ -25,12 +25,14 @@ from flask import (
 )
 
 from kiosk import barcodes
+from kiosk.domain.messages import N_
 from kiosk.extensions import limiter
 from kiosk.offers.board import OfferBoard
 from kiosk.offers.cache import OfferCache, cache_folder
 from kiosk.offers.sources import Offer
 from kiosk.staff import register_nav
 from kiosk.staff.auth import login_required
+from kiosk.staff.words import namer
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,12 @@ def offers():
     return response
 
 
+# What staff read for an offer's state and kind.
+STATES = {"showing": N_("showing now"), "not yet": N_("not yet"), "ended": N_("ended")}
+KINDS = {"ebooks": N_("E-books and audiobooks"), "podcast": N_("Podcast"), "event": N_("Event"),
+         "language-cafe": N_("Language café"), "other": N_("From the library")}
+
+
 @bp.get("/staff/offers")
 @login_required
 def staff_preview():
@@ -122,6 +130,7 @@ def staff_preview():
                      "after_pickup": offer.after_pickup})
     feeds = [{**f.status(), "fetched": _local_time(f.fetched_at)} for f in board().feeds]
     return render_template("offers/preview.html", rows=rows, feeds=feeds,
+                           state_name=namer(STATES), kind_name=namer(KINDS),
                            interval_s=settings.kiosk.offer_seconds,
                            showing=[r for r in rows if r["state"] == "showing"])
 
@@ -152,4 +161,4 @@ def init_app(app: Flask) -> None:
     station = app.extensions.get("station")
     if station is not None:
         station.lookup_hooks.append(_add_to_pickup(app, ob))
-    register_nav(app, "offers.staff_preview", "Offers")
+    register_nav(app, "offers.staff_preview", N_("Offers"))

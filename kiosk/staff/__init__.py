@@ -13,7 +13,7 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from kiosk.staff import auth  # noqa: E402  (needs `bp` defined above)
+from kiosk.staff import auth, words  # noqa: E402  (needs `bp` defined above)
 from kiosk.staff.common import status_name  # noqa: E402
 
 bp.before_request(auth.guard_blueprint)
@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
     # Imported before registration so that a module adding routes to `bp` still can.
     optional = _optional_modules()
     auth.init_app(app)
+    words.init_app(app)
     app.register_blueprint(bp)
     for module in optional:
         module.init_app(app)

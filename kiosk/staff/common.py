@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from flask import current_app, flash, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from kiosk.domain import orders as order_ops
 from kiosk.domain import shelving
@@ -46,8 +46,9 @@ def answer(message: str, *, ok: bool = True, to: str, status: int | None = None,
 
 
 # What staff read for each order status; the badge's CSS class keeps the code.
-STATUS_NAMES = {"received": N_("received"), "packing": N_("packing"), "ready": N_("ready"),
-                "collected": N_("collected"), "expired": N_("expired"),
+# "packed" is no status of its own: a bag being packed whose packing is done (see the badge).
+STATUS_NAMES = {"received": N_("received"), "packing": N_("packing"), "packed": N_("packed"),
+                "ready": N_("ready"), "collected": N_("collected"), "expired": N_("expired"),
                 "cancelled": N_("cancelled")}
 # Params of domain messages that hold an order status.
 STATUS_PARAMS = ("status", "wanted")
@@ -70,6 +71,9 @@ def describe(exc: BaseException) -> str:
         return gettext(exc.template, problems=" ".join(describe(p) for p in problems))
     if isinstance(exc, StationError):
         params = {k: status_name(v) if k in STATUS_PARAMS else v for k, v in exc.params.items()}
+        if isinstance(exc.template, tuple):
+            num = params.pop("num", 0)
+            return ngettext(*exc.template, num, **params)
         return gettext(exc.template, **params)
     return str(exc)
 
@@ -83,7 +87,7 @@ def get_order(order_id: int) -> Order:
     """Return an order of this station's branch or raise NotFound."""
     order = order_ops.get(db.session, order_id)
     if order.branch != station().branch:
-        raise order_ops.NotFound(N_("no order %(order)s at this branch"), order=order_id)
+        raise order_ops.NotFound(N_("No order %(order)s at this branch"), order=order_id)
     return order
 
 

@@ -10,8 +10,8 @@ from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
+from kiosk.domain import audit, pickup_codes
 from kiosk.domain import orders as order_ops
-from kiosk.domain import pickup_codes
 from kiosk.domain.cards import mask
 from kiosk.domain.messages import N_
 from kiosk.extensions import db
@@ -136,7 +136,7 @@ def _parse_items(text: str) -> list[order_ops.NewItem]:
             continue
         barcode, _sep, title = line.replace("\t", ";").partition(";")
         if not barcode.strip() or len(barcode.strip()) > 64:
-            raise order_ops.OrderError(N_("bad item line: %(line)r"), line=line[:80])
+            raise order_ops.OrderError(N_("Bad item line: %(line)s"), line=line[:80])
         items.append(order_ops.NewItem(barcode.strip(), title.strip()[:500] or None))
     return items
 
@@ -187,7 +187,7 @@ def cancel(order_id: int):
     ActionForm()
     here = url_for("staff.order_detail", order_id=order.id)
     try:
-        commit(lambda: order_ops.cancel(db.session, order, actor(), "cancelled by staff"))
+        commit(lambda: order_ops.cancel(db.session, order, actor(), audit.detail("by_staff")))
     except order_ops.OrderError as exc:
         return answer(describe(exc), ok=False, to=here, status=exc.status_code)
     return answer(_("Order %(code)s cancelled.", code=order.pickup_code), to=here)
@@ -274,11 +274,11 @@ def _collect(order: Order, raw_card: str | None = None) -> Refusal | None:
                              code=code))
     card = order.card or (given if needed else None)
     who = actor()
-    detail = "staff scan"
+    detail = audit.detail("staff_scan")
     if needed and card:
-        detail = f"staff scan, card {mask(card)} given at the desk"
+        detail = audit.detail("card_at_desk", card=mask(card))
         order_ops.record(db.session, order, who, "card_given",
-                         detail=f"patron card {mask(card)} given by staff to lend the items")
+                         detail=audit.detail("card_given", card=mask(card)))
     outcome = collect_order(db.session, st, order, card, who, detail=detail)
     if needed:
         log.info("staff %s collecting order %s with card %s given at the desk: %s",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -14,7 +15,7 @@ from kiosk.extensions import db
 from kiosk.models import Order, OrderStatus, utcnow
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
-from kiosk.staff.common import answer, commit, describe, get_order, station
+from kiosk.staff.common import answer, commit, describe, get_order, station, status_name
 from kiosk.staff.forms import ActionForm, PackForm, ScanForm
 
 TO_PACK = (OrderStatus.RECEIVED, OrderStatus.PACKING)
@@ -106,7 +107,8 @@ def pack_item(order_id: int):
         return answer(message, ok=False, to=here, kind=kind, barcode=barcode[:64])
     left = len(order_ops.missing_items(order))
     return answer(_("%(barcode)s packed; %(left)d left.", barcode=item.barcode, left=left),
-                  to=here, barcode=item.barcode, left=left)
+                  to=here, barcode=item.barcode, left=left, order_status=order.status,
+                  status_name=status_name(order.status))
 
 
 @bp.post("/packing/<int:order_id>/packed")
@@ -121,9 +123,11 @@ def finish_packing(order_id: int):
     except order_ops.OrderError as exc:
         missing = (exc.detail or {}).get("missing") if isinstance(exc.detail, dict) else None
         if missing:
-            message = _("Not packed: %(n)d item(s) missing (%(items)s). Scan them, or give a "
-                        "reason to pack without them.", n=len(missing),
-                        items=", ".join(missing))
+            message = ngettext(
+                "Not packed: %(num)d item missing (%(items)s). Scan it, or give a reason to "
+                "pack without it.",
+                "Not packed: %(num)d items missing (%(items)s). Scan them, or give a reason "
+                "to pack without them.", len(missing), items=", ".join(missing))
         else:
             message = describe(exc)
         return answer(message, ok=False, to=here, missing=missing)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 
 from kiosk.domain import clearance
 from kiosk.domain import labels as label_sheet
 from kiosk.domain import stats as stats_ops
+from kiosk.domain.messages import N_
 from kiosk.domain.orders import NotFound, OrderError
 from kiosk.extensions import db
 from kiosk.models import Shelf
@@ -22,8 +24,8 @@ bp = Blueprint("staff_reports", __name__, url_prefix="/staff")
 
 DEFAULT_DAYS = 28
 # Shown in the staff navigation; base.html translates the label.
-NAV = (("staff_reports.clearance", "Clearance"), ("staff_reports.statistics", "Statistics"),
-       ("staff_reports.labels", "Slot labels"))
+NAV = (("staff_reports.clearance", N_("Clearance")),
+       ("staff_reports.statistics", N_("Statistics")), ("staff_reports.labels", N_("Slot labels")))
 
 
 # --- slot labels ------------------------------------------------------------------------
@@ -49,7 +51,12 @@ def label_sheet_file():
     except NotFound:
         abort(404, _("There is no shelf %(shelf)s.", shelf=shelf[:8]))
     title = _("%(station)s: slot labels", station=station().name)
-    body = label_sheet.render(texts, fmt, title)
+    pages = -(-len(texts) // label_sheet.PER_PAGE)
+    hint = _("%(labels)s on %(pages)s. Print at 100%% without margins on a 3 × 8 label sheet "
+             "(70 × 37 mm).",
+             labels=ngettext("%(num)d label", "%(num)d labels", len(texts)),
+             pages=ngettext("%(num)d A4 page", "%(num)d A4 pages", pages))
+    body = label_sheet.render(texts, fmt, title, hint)
     name = f"slot-labels{'-' + shelf.upper() if shelf else ''}.{fmt}"
     response = Response(body, mimetype=label_sheet.MEDIA_TYPES[fmt],
                         headers={"Content-Disposition": f'inline; filename="{name}"'})
@@ -140,9 +147,12 @@ def _period() -> tuple[dt.date, dt.date]:
         end = dt.date.fromisoformat(request.args.get("end") or today.isoformat())
         start = dt.date.fromisoformat(
             request.args.get("start") or (end - dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat())
+    except ValueError:
+        abort(400, _("Bad period: give the days as dates such as 2025-04-01."))
+    try:
         stats_ops.check_period(start, end)
-    except ValueError as exc:
-        abort(400, _("Bad period: %(problem)s. Use dates such as 2025-04-01.", problem=exc))
+    except stats_ops.BadPeriod as exc:
+        abort(400, _("Bad period: %(problem)s.", problem=describe(exc)))
     return start, end
 
 
@@ -151,22 +161,42 @@ def _period() -> tuple[dt.date, dt.date]:
 def statistics():
     start, end = _period()
     rep = stats_ops.report(db.session, start, end)
-    return render_template("staff/reports/stats.html", rep=rep, hours=stats_ops.hours,
-                           charts=_charts(rep))
+    return render_template("staff/reports/stats.html", rep=rep, charts=_charts(rep),
+                           median_hours=_hours(rep.median_to_collect), kinds=_kind_names(),
+                           week_name=_week_name)
+
+
+def _hours(delta: dt.timedelta | None) -> str | None:
+    """Return a duration in hours with one decimal, as the page's language writes it."""
+    value = stats_ops.hours(delta)
+    return None if value is None else _("%(h)s h", h=format_decimal(value, "#,##0.0"))
+
+
+def _kind_names() -> dict[str, str]:
+    """Return what the charts' legends and the tables' headers call each count."""
+    return {"ready": _("put on the shelf"), "collected": _("collected"),
+            "expired": _("not collected")}
+
+
+def _week_name(bucket: stats_ops.Bucket, with_year: bool = False) -> str:
+    """Return an ISO week in words ("week 45"), with its year when asked."""
+    year, week, _day = bucket.start.isocalendar()
+    if with_year:
+        return _("Week %(week)d, %(year)d", week=week, year=year)
+    return _("week %(week)d", week=week)
 
 
 def _charts(rep: stats_ops.Report) -> list[dict]:
     """Return what the bar charts show: per day, per ISO week, per slot."""
     def kinds(buckets: list[stats_ops.Bucket]) -> list[tuple[str, str, list[int]]]:
-        names = {"ready": _("put on the shelf"), "collected": _("collected"),
-                 "expired": _("not collected")}
+        names = _kind_names()
         return [(names[k], k, [getattr(b, k) for b in buckets]) for k in stats_ops.KINDS]
 
     return [
         {"heading": _("Per day"), "title": _("Bags per day"),
          "names": [d.start.strftime("%d.%m") for d in rep.days], "series": kinds(rep.days)},
         {"heading": _("Per ISO week"), "title": _("Bags per week"),
-         "names": [w.name[5:] for w in rep.weeks], "series": kinds(rep.weeks)},
+         "names": [_week_name(w) for w in rep.weeks], "series": kinds(rep.weeks)},
         {"heading": _("Slot use"), "title": _("Bags per slot"),
          "names": [s.label for s in rep.slots],
          "series": [(_("on the shelf now"), "now", [s.now for s in rep.slots]),

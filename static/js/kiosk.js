@@ -249,8 +249,8 @@
   }
 
   function renderReady(data) {
-    var title = data.name ? fill(t.hello, {name: data.name}) + " " + t.ready_title
-                          : t.ready_title;
+    var ready = data.pickups.length > 1 ? t.ready_title_many : t.ready_title;
+    var title = data.name ? fill(t.hello, {name: data.name}) + " " + ready : ready;
     var heading = startResult("ready", title);
     var slots = bySlot(data.pickups);
     var list = el("ul", {"class": "pickups"});
@@ -270,11 +270,11 @@
   function slotCard(s, data) {
     var card = el("li", {"class": "pickup"},
       el("p", {"class": "slot-caption", text: t.go_to_slot}),
-      el("p", {"class": "slot", dir: "ltr", text: s.slot}),
+      el("p", {"class": "slot", dir: "ltr", translate: "no", text: s.slot}),
       el("p", {"class": "items", text: plural("items", s.items)}));
     s.pickups.forEach(function (p) {
       card.appendChild(el("p", {"class": "code"}, document.createTextNode(t.pickup_code + " "),
-                          el("strong", {dir: "ltr", text: p.pickup_code})));
+                          el("strong", {dir: "ltr", translate: "no", text: p.pickup_code})));
       if (p.titles && p.titles.length) {
         var titles = el("ul", {"class": "titles"});
         p.titles.forEach(function (title) { titles.appendChild(el("li", {text: title})); });
@@ -304,11 +304,12 @@
       cells.style.setProperty("--columns", String(Math.min(6, shelf.slots.length || 1)));
       shelf.slots.forEach(function (label) {
         var hit = mine.indexOf(label) !== -1;
-        cells.appendChild(el("span", {"class": hit ? "cell mine" : "cell", dir: "ltr",
+        cells.appendChild(el("span", {"class": hit ? "cell mine" : "cell", dir: "ltr", translate: "no",
                                       text: hit ? label : label.split("-").pop()}));
       });
       grid.appendChild(el("div", {"class": "shelf"},
-                          el("span", {"class": "shelf-name", text: shelf.name}), cells));
+                          el("span", {"class": "shelf-name", translate: "no", text: shelf.name}),
+                          cells));
     });
     return el("figure", {"class": "wall"}, grid,
               el("figcaption", {text: t.wall_caption}));

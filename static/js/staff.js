@@ -50,6 +50,15 @@
     }
   }
 
+  /* The order's badge follows its status (the first item scanned starts the packing). */
+  function showStatus(status, name) {
+    const badge = document.querySelector("h1 .badge");
+    if (!badge || !name) { return; }
+    badge.className = "badge status-" + status;
+    badge.dataset.status = status;
+    badge.textContent = name;
+  }
+
   async function send(form, body) {
     let data;
     try {
@@ -63,13 +72,15 @@
       }
       const type = resp.headers.get("Content-Type") || "";
       data = type.indexOf("json") >= 0 ? await resp.json()
-        : {ok: false, message: "Refused (" + resp.status + "). Reload the page and try again."};
+        : {ok: false, message: (document.body.dataset.msgRefused || "").replace(
+          "{status}", String(resp.status))};
     } catch (e) {
-      data = {ok: false, message: "No answer from the station. Check the network and try again."};
+      data = {ok: false, message: document.body.dataset.msgNoAnswer || ""};
     }
     show(form, data.ok, data.message || "");
     beep(data.ok ? "ok" : "error");
     if (data.ok && data.barcode) { markPacked(data.barcode, data.left); }
+    if (data.order_status) { showStatus(data.order_status, data.status_name); }
     if (data.redirect) {
       leavingFor = new URL(data.redirect, location.href).href;
       location.assign(data.redirect);
