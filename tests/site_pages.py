@@ -58,6 +58,7 @@ def populate(app: Flask) -> SiteData:
         session = db.session
         today = dt.date.today()
         ready = make_order(session, card=CARD, items=3, slot="B-03", station=station)
+        make_order(session, card=CARD, items=2, slot="B-03", station=station)  # two in a slot
         second = make_order(session, card=CARD, items=1, slot="A-02", station=station)
         shelving.shelve(session, second, shelving.get_slot(session, "A-04"), ACTOR,
                         station.calendar, 7)  # moved: "moved from A-02 to A-04"

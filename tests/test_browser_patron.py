@@ -102,9 +102,13 @@ def results_shown(page) -> int:
 
 
 def screenshot(page, name: str) -> None:
+    """Save the screen for the README at 1920×1080, the patron screen's usual size."""
     if os.environ.get("KIOSK_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        size = page.viewport_size
+        page.set_viewport_size({"width": 1920, "height": 1080})
         page.screenshot(path=str(SCREENSHOTS / name))
+        page.set_viewport_size(size)
 
 
 def assert_no_axe_violations(page) -> None:

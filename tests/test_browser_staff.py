@@ -49,9 +49,13 @@ def log_in(page, username: str = "kari") -> None:
 
 
 def screenshot(page, name: str) -> None:
+    """Save the page for the README at 1920×1080 (the whole page when it is longer)."""
     if os.environ.get("KIOSK_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        size = page.viewport_size
+        page.set_viewport_size({"width": 1920, "height": 1080})
         page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+        page.set_viewport_size(size)
 
 
 def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):

@@ -14,6 +14,7 @@ from factories import make_order
 from helpers_sip2 import FakeLibrary, Patron, SipServer, ils_config
 from staff_helpers import login
 
+from kiosk.domain import audit
 from kiosk.models import IlsJob, Order
 
 CARD = "N000000001"
@@ -119,7 +120,8 @@ def test_every_door_queues_the_checkouts_when_the_ils_is_down(door, app, client,
     assert trace(session, order.id) == {
         "status": "collected", "on_shelf": False, "audit": "collected", "lent": [False, False],
         "jobs": [("queued", CARD, 0, None)] * 2}
-    assert "queued for the ILS" in session.get(Order, order.id).audit[-1].detail
+    last = session.get(Order, order.id).audit[-1].detail
+    assert "queued for the library system" in audit.render(last)
 
 
 @pytest.mark.parametrize("door", DOORS)

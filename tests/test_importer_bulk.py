@@ -9,6 +9,7 @@ import pytest
 from factories import make_order
 from sqlalchemy import func, select
 
+from kiosk.domain import audit as audit_codes
 from kiosk.domain import importer, pickup_codes
 from kiosk.domain.orders import Actor
 from kiosk.extensions import db
@@ -67,7 +68,7 @@ def test_batches_write_orders_items_audit_and_tell_the_hook(session, station, mo
                             .where(AuditEvent.order_id.in_(result.order_ids))).all()
     assert Counter(a.order_id for a in audit) == Counter(result.order_ids)
     assert {(a.actor, a.action, a.detail) for a in audit} == {
-        ("import bulk.csv", "created", "2 item(s)")}
+        ("import bulk.csv", "created", audit_codes.detail("items", num=2))}
     order = session.get(Order, result.order_ids[0])
     assert order.created_at is not None and order.items[0].title == "Bok 0"
 

@@ -140,6 +140,15 @@ def test_library_system_page_without_a_system(staff):
     assert "replay-now" not in page and "Send køen" not in page
 
 
+def test_favicon_is_served_and_linked(app, client):
+    with client.get("/favicon.ico") as response:  # a file response: closed when read
+        assert response.status_code == 200 and response.mimetype.startswith("image/")
+        assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    for url in ("/", "/staff/login"):
+        html = client.get(url).get_data(as_text=True)
+        assert 'rel="icon"' in html and 'href="data:,"' not in html, url
+
+
 def test_order_statuses_keep_their_codes_in_the_api(session):
     """The API and the database keep the codes; only the staff pages show words."""
     order = make_order(session, items=1)

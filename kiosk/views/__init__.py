@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from flask import Flask, abort, redirect, request, url_for
+from flask import Flask, abort, current_app, redirect, request, url_for
 
 from kiosk.views.errors import register_error_handlers
 
@@ -26,8 +26,14 @@ def register_blueprints(app: Flask) -> None:
             raise
         module.init_app(app)
     register_error_handlers(app)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     if app.config["KIOSK_SETTINGS"].station.role == "desk":
         app.before_request(_desk_guard)
+
+
+def _favicon():
+    """Serve the icon browsers ask for at /favicon.ico (the pages link it too)."""
+    return current_app.send_static_file("img/favicon.ico")
 
 
 PATRON_PREFIX = "/kiosk/"

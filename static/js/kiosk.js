@@ -334,8 +334,19 @@
 
   function collectButton(pickup, eventId, several) {
     var status = el("p", {"class": "action-status", role: "status"});
-    var label = several ? fill(t.collect_code, {code: pickup.pickup_code}) : t.collect;
-    var button = el("button", {type: "button", "class": "button secondary", text: label});
+    var button = el("button", {type: "button", "class": "button secondary"});
+    if (several) {
+      // The pickup code stays whole on one line: "I have collected NA-/931" must not happen.
+      t.collect_code.split("{code}").forEach(function (part, i) {
+        if (i > 0) {
+          button.appendChild(el("span", {"class": "nowrap", dir: "ltr", translate: "no",
+                                         text: pickup.pickup_code}));
+        }
+        if (part) button.appendChild(document.createTextNode(part));
+      });
+    } else {
+      button.textContent = t.collect;
+    }
     button.addEventListener("click", function () {
       button.disabled = true;
       post(cfg.urls.collect, {event_id: eventId, order_id: pickup.order_id})
