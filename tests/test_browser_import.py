@@ -40,7 +40,7 @@ def test_a_spreadsheet_with_a_typo_is_refused_then_fixed_and_a_wrong_order_corre
     page.locator('input[type="file"]').set_input_files(str(good))
     page.locator('button[type="submit"].primary').click()
     page.locator("#confirm-import").click()
-    expect(page.locator("#import-progress .state")).to_contain_text("2 order(s) imported")
+    expect(page.locator("#import-progress .state")).to_contain_text("2 orders imported")
 
     # R2 went to the wrong card: find it, correct the card, see it in the history
     page.goto("/staff/orders?q=R2")

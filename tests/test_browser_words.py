@@ -153,8 +153,6 @@ def test_every_page_shows_only_catalogue_words(app, page, browser, live_server):
         f"{left_out})"
 
 
-@pytest.mark.xfail(reason="import problems are English texts until the import-files work of "
-                          "issue 11 makes them templates (kiosk/domain/import_files.py)")
 def test_import_problems_show_only_catalogue_words(app, page):
     data = site_pages.populate(app)
     site_pages.log_in(page, CODE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 
 import pytest
@@ -36,8 +37,8 @@ def test_bad_rows_are_all_reported_and_nothing_is_saved(staff, session):
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert "2 problems found" in html
-    assert '<td>3</td><td></td><td translate="no">card</td>' in html
-    assert '<td>4</td><td></td><td translate="no">item_barcode</td>' in html
+    assert '<td>3</td><td translate="no"></td><td translate="no">card</td>' in html
+    assert '<td>4</td><td translate="no"></td><td translate="no">item_barcode</td>' in html
     assert "confirm-import" not in html
     assert session.query(Order).count() == 0
 
@@ -96,7 +97,7 @@ def test_spreadsheets_import_on_the_staff_page(staff, app, session, make, name):
                  ["N000000001", "111", "Snømannen", "S1"], ["N000000001", 112, None, "S1"]])
     r = upload_bytes(staff, data, name)
     html = r.get_data(as_text=True)
-    assert r.status_code == 200 and "1 order(s) with 2 item(s), no problems" in html
+    assert r.status_code == 200 and "1 order with 2 items, no problems" in html
     token = html.split("/staff/import/")[1].split('"')[0]
     staff.post(f"/staff/import/{token}")
     finish(app, token)
@@ -107,8 +108,9 @@ def test_spreadsheets_import_on_the_staff_page(staff, app, session, make, name):
 def test_problems_table_names_the_order_ref(staff, session):
     data = "lånekort;strekkode;referanse\nN000000001;111;R1\n12345;112;R2\n".encode("cp1252")
     html = upload_bytes(staff, data, "orders.csv").get_data(as_text=True)
-    assert "<td>3</td><td>R2</td><td>lånekort</td>" in html
-    assert '<small id="file-kind">CSV · separator ; · Windows-1252</small>' in html
+    assert '<td>3</td><td translate="no">R2</td><td translate="no">lånekort</td>' in html
+    kind = re.search(r'<small id="file-kind">(.*?)</small>', html).group(1)
+    assert re.sub(r"<[^>]+>", "", kind) == "CSV · separator ; · Windows-1252"
 
 
 def test_a_garbage_workbook_is_a_clear_problem(staff, session):
