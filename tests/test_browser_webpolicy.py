@@ -21,7 +21,8 @@ from kiosk.webpolicy import CSP
 pytestmark = pytest.mark.browser
 
 # Not pages: a never-ending event stream, static files, a CSV download, an empty 204.
-NOT_PAGES = {"static", "patron.events", "staff_reports.statistics_csv", "patron.ping"}
+NOT_PAGES = {"static", "favicon", "patron.events", "staff_reports.statistics_csv",
+             "patron.ping"}
 
 RECORD_VIOLATIONS = """
 window.__violations = [];
