@@ -10,6 +10,12 @@ import pytest
 from kiosk.domain import pickup_codes as pc
 
 
+@pytest.fixture(scope="module")
+def every() -> list[str]:
+    """Every code, listed once for the module (196,000 of them)."""
+    return pc.all_codes()
+
+
 def test_a_new_code_is_two_unconfusable_letters_a_dash_and_three_digits():
     codes = {pc.new_code() for _ in range(2000)}
     assert all(pc.CODE_RE.match(c) and c[2] == "-" and len(c) == 6 for c in codes)
@@ -31,18 +37,18 @@ def test_what_is_not_a_code_reads_as_none(typed):
     assert pc.parse_code(typed) is None
 
 
-def test_every_code_has_one_number_and_every_number_one_code():
+def test_every_code_has_one_number_and_every_number_one_code(every):
     assert pc.SPACE == 14 * 14 * 1000
     assert pc._code(0) == "AA-000" and pc._code(pc.SPACE - 1) == "ZZ-999"
     assert pc._code(14_000 + 2 * 1000 + 7) == "FH-007"
-    codes = pc.all_codes()
+    codes = every
     assert len(codes) == pc.SPACE == len(set(codes))
     for k in (0, 1, 999, 1000, 13_999, 14_000, 100_123, pc.SPACE - 1):
         assert pc._number(codes[k]) == k
 
 
-def test_few_drawn_codes_are_distinct_and_none_is_taken():
-    taken = set(pc.all_codes()[:1000])
+def test_few_drawn_codes_are_distinct_and_none_is_taken(every):
+    taken = set(every[:1000])
     for _ in range(50):
         codes = pc.draw(16, taken)
         assert len(codes) == 16 == len(set(codes))
@@ -58,8 +64,7 @@ def test_many_drawn_codes_are_distinct_and_none_is_taken():
     assert all(pc.CODE_RE.match(c) and c[2] == "-" for c in codes)
 
 
-def test_when_almost_all_codes_are_taken_the_free_ones_are_drawn():
-    every = pc.all_codes()
+def test_when_almost_all_codes_are_taken_the_free_ones_are_drawn(every):
     free = {every[5], every[77_777], every[-1]}
     taken = set(every) - free
     assert sorted(pc.draw(3, taken)) == sorted(free)
@@ -67,14 +72,13 @@ def test_when_almost_all_codes_are_taken_the_free_ones_are_drawn():
     assert pc.draw(4, taken) is None
 
 
-def test_drawing_every_free_code_returns_each_once():
-    every = pc.all_codes()
+def test_drawing_every_free_code_returns_each_once(every):
     taken = set(every[: pc.SPACE - 40])
     codes = pc.draw(40, taken)
     assert sorted(codes) == sorted(every[pc.SPACE - 40:])
 
 
-def test_more_codes_than_are_free_is_none_not_a_shorter_list():
+def test_more_codes_than_are_free_is_none_not_a_shorter_list(every):
     assert pc.draw(pc.SPACE + 1, set()) is None
-    assert pc.draw(1, set(pc.all_codes())) is None
+    assert pc.draw(1, set(every)) is None
     assert pc.draw(0, set()) == []
