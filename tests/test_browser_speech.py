@@ -96,6 +96,10 @@ def test_repeat_pause_and_volume_keys_and_volume_back_at_idle(app, page, station
     assert page.evaluate(f"{root}.speechVolume") == "80"
     assert page.evaluate("document.getElementById('speech-audio').paused")
     assert not page.evaluate("document.getElementById('speech-audio').getAttribute('src')")
+    page.keyboard.press("*")  # on the idle screen: how to use the station
+    page.wait_for_function(
+        "() => document.getElementById('speech-audio').src.includes('/message/idle.wav')")
+    wait_played(page, 1.0)
 
 
 @pytest.mark.parametrize("config_overrides", [SPEECH])

@@ -24,7 +24,8 @@ TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 # and what the screen shows after a button. tests/test_speech.py speaks each in nb, nn, en.
 SCAN_OUTCOMES = ("ready", "waiting", "nothing", "not_recognised", "pin_required", "staff")
 MESSAGES = ("not_recognised", "busy", "error", "printed", "print_unavailable", "collected",
-            "collect_failed", "pin_wrong", "pin_locked", "pin_unavailable", "staff_locked")
+            "collect_failed", "pin_wrong", "pin_locked", "pin_unavailable", "staff_locked",
+            "idle")
 FAILED_READS = ("not_recognised", "busy", "error")  # the "fail" tone before them
 LETTER_PAUSE = 0.2  # between the letters of a spelled pickup code
 
@@ -195,6 +196,12 @@ class Speaker:
             "pin_unavailable": (_("The PIN cannot be checked just now. "
                                   "Please ask at the desk."),),
             "staff_locked": (_("Too many failed attempts. The account is locked for a while."),),
+            # the idle screen's instructions, for the star key before any scan
+            "idle": (_("Scan your library card"),
+                     _("Hold the barcode on your library card under the scanner."),
+                     _("The screen shows which shelf slot holds your bag."),
+                     _("Take your bag from that slot."),
+                     _("No card with you, or questions? Ask at the desk.")),
         }
         return self._fixed(*texts[key])
 

@@ -4,7 +4,8 @@
  * kiosk.js tells what happens by events on document: "kiosk:scan" (a scan is on its way),
  * "kiosk:result" (detail: the scan's answer, or {message: key}), "kiosk:idle". The status
  * lines under buttons (printed, collected, wrong PIN) are heard by watching them change.
- * Keys (keyboard or keypad): * repeats, / pauses and resumes, + and - (or the arrow keys
+ * Keys (keyboard or keypad): * repeats (on the idle screen: says how to use the station),
+ * / pauses and resumes, + and - (or the arrow keys
  * up and down) change the volume; the next patron starts at the configured volume again.
  * Nothing typed into the PIN field is ever spoken or sent here.
  * <html data-speech-requests> counts audio requested, data-speech-volume the volume (%).
@@ -130,7 +131,10 @@
     if (ev.target && ev.target.tagName === "INPUT") return;  // the PIN: never spoken
     var key = ev.key;
     if (key === "*") {
-      if (!state.path) return;
+      if (!state.path) {  // nothing said yet: the idle screen's instructions
+        if (!document.getElementById("idle").hidden) speak("ok", "message/idle.wav");
+        return;
+      }
       voice.currentTime = 0;
       play(voice);
     } else if (key === "/") {
