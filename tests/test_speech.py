@@ -197,6 +197,8 @@ def test_a_scan_answers_at_once_and_its_audio_follows(client, session, station):
     make_order(session, card=CARD, slot="A-3", station=station)
     answer = client.post("/kiosk/scan", json={"code": CARD}).get_json()
     assert answer["outcome"] == "ready"  # the answer is the same as without speech
+    # the scan hook started its audio in the screen's language before the page asked
+    assert ("scan", answer["event_id"], "nb") in client.application.extensions["speech"]._entries
     response = client.get(f"/kiosk/speech/scan/{answer['event_id']}.wav?lang=nn")
     assert response.status_code == 200 and response.mimetype == "audio/wav"
     assert response.headers["Cache-Control"] == "no-store"
