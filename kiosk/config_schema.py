@@ -202,6 +202,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "session_minutes": Key(_INT, 30, _positive),
         "lockout_attempts": Key(_INT, 5, _positive),
         "lockout_minutes": Key(_INT, 15, _positive),
+        "login_hashes": Key(_INT, 1, _positive),  # password hashes at once (64 MiB each)
     },
     "ils": {
         "kind": Key(_STR, "none", _one_of("none", "sip2")),

@@ -180,9 +180,10 @@ class StaffUser(db.Model):
     role: Mapped[str] = mapped_column(String(8), default="staff")
     card: Mapped[str | None] = mapped_column(String(64), unique=True)
     pin_hash: Mapped[str | None] = mapped_column(String(200))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Raised to end every session of this user at once (logout, new password, role change,
+    # unlock); a staff session carries the number it started with.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class IlsJob(db.Model):

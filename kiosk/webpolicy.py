@@ -1,4 +1,4 @@
-"""The web policy that patron and staff pages share: security headers, the proxy hop, cookies.
+"""The web policy that patron and staff pages share: headers, proxy hop, cookies, logins.
 
 One place for what every response of the station promises the browser, so that the patron
 screen, the staff pages and the API cannot drift apart.
@@ -14,12 +14,35 @@ screen, the staff pages and the API cannot drift apart.
   `X-Forwarded-For` / `X-Forwarded-Proto` of exactly one reverse-proxy hop (werkzeug's
   ProxyFix); rate limits then see the real client. Without it those headers are ignored.
 - **Cookies.** `[server] secure_cookies = true` marks the session cookie `Secure` (behind TLS).
+- **Logins** (staff password, staff card + PIN, the kiosk's staff mode, the patron PIN)
+  pass three gates before any secret is checked:
+
+  1. Flask-Limiter: attempts per client address and in total (`LOGIN_PER_ADDRESS`,
+     `LOGIN_TOTAL`), shared by every login endpoint;
+  2. the LoginThrottle: failures per account and address, and per account
+     (kiosk.domain.throttle);
+  3. `hash_slot()`: at most `[staff] login_hashes` argon2 hashes at once (each takes 64 MiB and
+     a core); one more is refused at once with 429 and Retry-After, never queued.
+
+  No request thread sleeps. A refused attempt answers 429 with Retry-After.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from flask import Flask, Response, current_app, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from kiosk.domain import accounts
+from kiosk.domain.throttle import LockoutPolicy, LoginThrottle
+from kiosk.extensions import db, limiter
+from kiosk.models import StaffUser
+from kiosk.views.errors import json_error
 
 # Offer images come from the library's sites and feeds (http or https, as configured);
 # QR codes are data: URLs. Images cannot run anything.
@@ -68,8 +91,108 @@ def printable_document(response: Response) -> Response:
     return response
 
 
+# --- logins ------------------------------------------------------------------------------
+
+LOGIN_PER_ADDRESS = "10/minute;100/hour"
+LOGIN_TOTAL = "60/minute"
+HASH_BUSY_RETRY_S = 1
+
+
+class HashesBusy(Exception):
+    """Every password-hash slot is taken; the caller answers 429 at once."""
+
+
+def _everyone() -> str:
+    return "all"
+
+
+def client_address() -> str:
+    """Return the client's address as the rate limits see it."""
+    return request.remote_addr or "unknown"
+
+
+def login_limits(view):
+    """Put the per-address and total login limits (shared by all login endpoints) on view."""
+    view = limiter.shared_limit(LOGIN_TOTAL, scope="login-total", key_func=_everyone,
+                                methods=["POST"])(view)
+    return limiter.shared_limit(LOGIN_PER_ADDRESS, scope="login-address",
+                                methods=["POST"])(view)
+
+
+def throttle() -> LoginThrottle:
+    """Return this app's login throttle."""
+    return current_app.extensions["login_throttle"]
+
+
+@contextmanager
+def hash_slot() -> Iterator[None]:
+    """Hold one of the password-hash slots for the block; raise HashesBusy when none is free."""
+    gate: threading.BoundedSemaphore = current_app.extensions["login_hash_gate"]
+    if not gate.acquire(blocking=False):
+        raise HashesBusy
+    try:
+        yield
+    finally:
+        gate.release()
+
+
+def retry_after(response: Response, seconds: float) -> Response:
+    """Tell the client when to try again (whole seconds, at least one)."""
+    response.headers["Retry-After"] = str(max(1, int(seconds + 0.999)))
+    return response
+
+
+def _add_retry_after(response: Response) -> Response:
+    if response.status_code == 429 and "Retry-After" not in response.headers:
+        limit = limiter.current_limit
+        wait = limit.reset_at - time.time() if limit is not None else HASH_BUSY_RETRY_S
+        retry_after(response, wait)
+    return response
+
+
+def try_login(check: Callable[[], StaffUser]) -> tuple[StaffUser | None, tuple | None]:
+    """Run a login check behind the hash gate: (user, None) or (None, (kind, retry_after))."""
+    try:
+        with hash_slot():
+            user = check()
+    except HashesBusy:
+        return None, ("busy", HASH_BUSY_RETRY_S)
+    except accounts.AccountLocked as exc:
+        return None, ("locked", exc.retry_after)
+    except accounts.LoginFailed:
+        return None, ("failed", 0)
+    db.session.commit()  # a rehashed password
+    return user, None
+
+
+def refused_json(refused: tuple[str, float], failed: str):
+    """Return the JSON answer of a refused card login: 429 with Retry-After, or 401."""
+    kind, wait = refused
+    if kind == "failed":
+        return json_error(401, failed)
+    if kind == "busy":
+        response = json_error(429, "busy", "many logins at once; try again in a moment")
+    else:
+        response = json_error(429, "account locked", "too many failed attempts; try again later")
+    retry_after(response[0], wait)
+    return response
+
+
+# --- the per-screen secret --------------------------------------------------------------
+
+SCREEN_KEY = "screen"
+
+
+def screen_token(create: bool = False) -> str | None:
+    """Return this screen's secret (kept in its session cookie); make one when asked."""
+    token = session.get(SCREEN_KEY)
+    if token is None and create:
+        token = session[SCREEN_KEY] = secrets.token_urlsafe(18)
+    return token
+
+
 def init_app(app: Flask) -> None:
-    """Apply the policy to app: headers on every response, proxy trust, cookie flags."""
+    """Apply the policy to app: headers, proxy trust, cookie flags, login gates, Retry-After."""
     server = app.config["KIOSK_SETTINGS"].server
     if server.trusted_proxy:
         # Exactly one hop: the address the proxy saw and the scheme it was reached by.
@@ -79,3 +202,8 @@ def init_app(app: Flask) -> None:
     if server.secure_cookies:
         app.config["SESSION_COOKIE_SECURE"] = True
     app.after_request(security_headers)
+    staff = app.config["KIOSK_SETTINGS"].staff
+    app.extensions["login_throttle"] = LoginThrottle(
+        LockoutPolicy(attempts=staff.lockout_attempts, minutes=staff.lockout_minutes))
+    app.extensions["login_hash_gate"] = threading.BoundedSemaphore(staff.login_hashes)
+    app.after_request(_add_retry_after)

@@ -28,7 +28,6 @@ def make_user(app: Flask, username: str = "kari", role: str = "staff", card: str
 
 def login(client: FlaskClient, app: Flask, username: str = "kari", role: str = "staff"):
     """Create an account and log client in with it, in English (the staff tests read English)."""
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0  # no slow-down on failures in tests
     if has_app_context():
         refresh()  # a test's open app context would keep the language of its first request
     client.get("/staff/login?lang=en")

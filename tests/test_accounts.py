@@ -1,24 +1,28 @@
-"""Staff accounts: argon2 hashes, slow-down, lockout and its end, staff card + PIN."""
+"""Staff accounts: argon2 hashes, the lockout per account and address, staff card + PIN."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import pytest
 import staff_helpers  # noqa: F401  (cheap argon2 parameters for the suite)
 
 from kiosk.domain import accounts
-from kiosk.domain.accounts import AccountLocked, LockoutPolicy, LoginFailed
+from kiosk.domain.accounts import AccountLocked, LockoutPolicy, LoginFailed, LoginThrottle
 from kiosk.models import StaffUser
 
-T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-class Sleeps(list):
-    """Record the delays asked for instead of sleeping through them."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
+def throttle(attempts: int = 3, minutes: int = 15, factor: int = 10):
+    clock = Clock()
+    return LoginThrottle(LockoutPolicy(attempts, minutes, factor), clock=clock), clock
 
 
 def test_passwords_are_stored_as_argon2id_hashes(session):
@@ -52,77 +56,95 @@ def test_duplicates_are_refused(session):
         accounts.create_user(session, "ola", "other password", card="S1", pin="1234")
 
 
-def test_delay_doubles_and_is_capped():
-    policy = LockoutPolicy(base_delay_s=0.25, max_delay_s=2.0)
-    assert [policy.delay(n) for n in range(0, 7)] == [0, 0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
-    assert LockoutPolicy(base_delay_s=0).delay(5) == 0
-
-
-def test_wrong_passwords_slow_down_then_lock_then_the_lock_runs_out(session):
+def test_failures_lock_the_name_from_that_address_only_until_they_run_out(session):
     accounts.create_user(session, "kari", "long password")
-    policy = LockoutPolicy(attempts=3, minutes=15, base_delay_s=0.25)
-    sleeps = Sleeps()
+    gate, clock = throttle(attempts=3, minutes=15)
     for _ in range(2):
         with pytest.raises(LoginFailed):
-            accounts.authenticate(session, "kari", "wrong", policy, now=T0, sleep=sleeps)
-    with pytest.raises(AccountLocked) as locked:
-        accounts.authenticate(session, "kari", "wrong", policy, now=T0, sleep=sleeps)
-    assert sleeps == [0.25, 0.5, 1.0]
-    assert locked.value.until == T0 + dt.timedelta(minutes=15)
-    # while locked even the right password is refused, and not checked at all
+            accounts.authenticate(session, "kari", "wrong", gate, "10.0.0.9")
+    with pytest.raises(AccountLocked) as locked:  # the third failure locks, from there
+        accounts.authenticate(session, "kari", "wrong", gate, "10.0.0.9")
+    assert locked.value.retry_after == 15 * 60
+    with pytest.raises(AccountLocked):  # even the right password, and it is not checked
+        accounts.authenticate(session, "kari", "long password", gate, "10.0.0.9")
+    # the owner at the desk is not locked out by someone guessing elsewhere
+    assert accounts.authenticate(session, "kari", "long password", gate, "10.0.0.2")
+    clock.now += 15 * 60 + 1
+    assert accounts.authenticate(session, "kari", "long password", gate, "10.0.0.9")
+
+
+def test_many_addresses_lock_the_account_everywhere(session):
+    accounts.create_user(session, "kari", "long password")
+    gate, clock = throttle(attempts=3, factor=2)
+    for address in ("10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"):
+        with pytest.raises(LoginFailed):
+            accounts.authenticate(session, "kari", "wrong", gate, address)
+    with pytest.raises(AccountLocked):  # the sixth failure reaches the per-account limit
+        accounts.authenticate(session, "kari", "wrong", gate, "10.0.0.5")
     with pytest.raises(AccountLocked):
-        accounts.authenticate(session, "kari", "long password", policy,
-                              now=T0 + dt.timedelta(minutes=14), sleep=sleeps)
-    assert len(sleeps) == 3
-    user = accounts.authenticate(session, "kari", "long password", policy,
-                                 now=T0 + dt.timedelta(minutes=16), sleep=sleeps)
-    assert user.failed_logins == 0 and user.locked_until is None
+        accounts.authenticate(session, "kari", "long password", gate, "10.0.0.6")
+    assert gate.locked(LoginThrottle.account_key("KARI "))
+    user = accounts.find_user(session, "kari")
+    accounts.unlock(session, user)  # a new generation: the counters start afresh
+    assert accounts.authenticate(session, "kari", "long password", gate, "10.0.0.6")
 
 
-def test_after_the_lock_a_single_failure_does_not_lock_again(session):
+def test_unknown_names_are_counted_and_refused_like_known_ones(session):
     accounts.create_user(session, "kari", "long password")
-    policy = LockoutPolicy(attempts=2, minutes=5, base_delay_s=0)
-    for _ in range(2):
-        with pytest.raises(accounts.AccountError):
-            accounts.authenticate(session, "kari", "x", policy, now=T0)
-    later = T0 + dt.timedelta(minutes=6)
-    with pytest.raises(LoginFailed):
-        accounts.authenticate(session, "kari", "x", policy, now=later)
-    assert not accounts.is_locked(accounts.find_user(session, "kari"), later)
+    gate, _ = throttle(attempts=2)
+    answers = {}
+    for name in ("kari", "nobody"):
+        answers[name] = []
+        for _ in range(3):
+            with pytest.raises(accounts.AccountError) as exc:
+                accounts.authenticate(session, name, "wrong", gate, "10.0.0.9")
+            answers[name].append((type(exc.value), str(exc.value),
+                                  getattr(exc.value, "retry_after", None)))
+    assert answers["kari"] == answers["nobody"]
+    assert [a[0] for a in answers["kari"]] == [LoginFailed, AccountLocked, AccountLocked]
 
 
-def test_success_resets_the_failure_count(session):
+def test_success_forgets_the_failures_from_that_address(session):
     accounts.create_user(session, "kari", "long password")
-    policy = LockoutPolicy(attempts=3, base_delay_s=0)
+    gate, _ = throttle(attempts=2)
     with pytest.raises(LoginFailed):
-        accounts.authenticate(session, "kari", "x", policy, now=T0)
-    assert accounts.authenticate(session, "kari", "long password", policy).failed_logins == 0
+        accounts.authenticate(session, "kari", "x", gate, "10.0.0.9")
+    assert accounts.authenticate(session, "kari", "long password", gate, "10.0.0.9")
+    with pytest.raises(LoginFailed):  # one failure again, not the second
+        accounts.authenticate(session, "kari", "x", gate, "10.0.0.9")
 
 
-def test_unknown_user_fails_like_a_wrong_password_and_waits_too(session):
-    sleeps = Sleeps()
-    with pytest.raises(LoginFailed, match="Wrong username or password"):
-        accounts.authenticate(session, "nobody", "x", LockoutPolicy(), sleep=sleeps)
-    assert sleeps == [0.25]
+def test_the_throttle_keeps_a_bounded_number_of_names():
+    gate = LoginThrottle(LockoutPolicy(attempts=1), max_keys=100)
+    for n in range(1000):
+        gate.failed(LoginThrottle.account_key(f"made-up-{n}"), "10.0.0.9")
+    assert len(gate._pair._keys) == 100 and len(gate._account._keys) == 100
+    assert gate.refused(LoginThrottle.account_key("made-up-999"), "10.0.0.9")
 
 
 def test_staff_card_and_pin(session):
     accounts.create_user(session, "kari", "long password", card="S0042", pin="4711")
     accounts.create_user(session, "ola", "long password")
-    policy = LockoutPolicy(base_delay_s=0)
-    assert accounts.authenticate_card(session, " S0042 ", "4711", policy).username == "kari"
+    gate, _ = throttle(attempts=5)
+    ip = "10.0.0.9"
+    assert accounts.authenticate_card(session, " S0042 ", "4711", gate, ip).username == "kari"
     with pytest.raises(LoginFailed):
-        accounts.authenticate_card(session, "S0042", "0000", policy)
+        accounts.authenticate_card(session, "S0042", "0000", gate, ip)
     with pytest.raises(LoginFailed):
-        accounts.authenticate_card(session, "", "4711", policy)  # no card: never ola's
+        accounts.authenticate_card(session, "", "4711", gate, ip)  # no card: never ola's
     with pytest.raises(LoginFailed):  # a password is not a PIN
-        accounts.authenticate_card(session, "S0042", "long password", policy)
+        accounts.authenticate_card(session, "S0042", "long password", gate, ip)
 
 
-def test_set_password_lifts_the_lock(session):
+def test_password_role_and_unlock_raise_the_session_generation(session):
     user = accounts.create_user(session, "kari", "long password")
-    user.failed_logins, user.locked_until = 9, T0 + dt.timedelta(days=1)
+    assert user.session_generation == 0
     accounts.set_password(session, user, "brand new password")
-    assert not accounts.is_locked(user, T0)
-    assert accounts.authenticate(session, "kari", "brand new password",
-                                 LockoutPolicy(base_delay_s=0)).username == "kari"
+    accounts.set_role(session, user, "admin")
+    accounts.set_role(session, user, "admin")  # no change, sessions stay
+    accounts.unlock(session, user)
+    assert user.session_generation == 3
+    with pytest.raises(accounts.AccountError):
+        accounts.set_role(session, user, "boss")
+    gate, _ = throttle()
+    assert accounts.authenticate(session, "kari", "brand new password", gate, "10.0.0.9")

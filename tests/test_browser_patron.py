@@ -464,7 +464,6 @@ STAFF_CARD = "S1234567"
 
 @pytest.mark.parametrize("config_overrides", [{"kiosk": {"staff_pin": True, **LONG_IDLE}}])
 def test_staff_card_and_pin_switch_the_screen_into_staff_mode(app, page):
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, card=STAFF_CARD, pin="4711")
     open_screen(page)
     scan(page, STAFF_CARD)

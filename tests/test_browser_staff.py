@@ -59,7 +59,6 @@ def screenshot(page, name: str) -> None:
 
 
 def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, "kari")
     order = make_order(session, items=3)
     for _ in range(3):
@@ -157,7 +156,6 @@ def test_from_pick_list_to_shelf_with_a_scanner(page, app, session, station):
 
 
 def test_session_end_sends_the_scanner_page_back_to_login(page, app, session):
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, "kari")
     order = make_order(session, items=1)
     log_in(page)
@@ -171,7 +169,6 @@ def test_session_end_sends_the_scanner_page_back_to_login(page, app, session):
 def test_scans_typed_before_the_next_page_is_up_are_posted_there(page, app, session):
     """A scanner is quicker than a busy station: the pickup code opens the order, and the
     items scanned before the order's page has come are packed on it, not lost on the list."""
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, "kari")
     order = make_order(session, items=3)
     order_id, code = order.id, order.pickup_code
@@ -218,7 +215,6 @@ def zbar(png: Path) -> set[str]:
 
 @pytest.mark.skipif(not shutil.which("zbarimg"), reason="zbarimg (zbar-tools) not installed")
 def test_bag_label_barcodes_decode_as_printed(browser, live_server, app, session, tmp_path):
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, "kari")
     order = make_order(session, items=1)
     # about 380 dpi, like a label printer (203-300 dpi) rather than a screen's 96

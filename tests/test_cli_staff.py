@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from staff_helpers import make_user
+from staff_helpers import PASSWORD, make_user
 
 from kiosk.cli import cli
 from kiosk.domain import accounts
-from kiosk.domain.accounts import LockoutPolicy
+from kiosk.domain.accounts import LockoutPolicy, LoginThrottle
 from kiosk.extensions import db
+from kiosk.models import StaffUser
 
 
 @pytest.fixture
@@ -32,8 +33,8 @@ def run(config, *args, stdin=""):
 
 def check_login(app, name, password):
     with app.app_context():
-        return accounts.authenticate(db.session, name, password, LockoutPolicy(),
-                                     sleep=lambda s: None)
+        return accounts.authenticate(db.session, name, password,
+                                     LoginThrottle(LockoutPolicy()), "127.0.0.1")
 
 
 def test_add_staff_and_admin_with_password_from_stdin(config, app):
@@ -44,15 +45,15 @@ def test_add_staff_and_admin_with_password_from_stdin(config, app):
     assert check_login(app, "kari", "long password").role == "staff"
     assert check_login(app, "anne", "another secret").role == "admin"
     listing = run(config, "list").output.splitlines()
-    assert listing == ["anne\tadmin\tok", "kari\tstaff\tok"]
+    assert listing == ["anne\tadmin", "kari\tstaff"]
 
 
 def test_add_with_staff_card_and_pin(config, app):
     result = run(config, "add", "ola", "--card", "S0042", "--pin", stdin="long password\n4711\n")
     assert result.exit_code == 0 and "with staff card" in result.output
     with app.app_context():
-        user = accounts.authenticate_card(db.session, "S0042", "4711", LockoutPolicy(),
-                                          sleep=lambda s: None)
+        user = accounts.authenticate_card(db.session, "S0042", "4711",
+                                          LoginThrottle(LockoutPolicy()), "127.0.0.1")
         assert user.username == "ola"
 
 
@@ -80,17 +81,35 @@ def test_existing_user_is_a_failed_operation(config, app):
     assert result.exit_code == 1 and "exists already" in result.output
 
 
-def test_unlock(config, app):
-    make_user(app, "kari")
-    policy = LockoutPolicy(attempts=2, base_delay_s=0)
+def test_unlock_password_role_and_remove_end_every_session(config, app):
+    user_id = make_user(app, "kari")
+
+    def generation():
+        with app.app_context():
+            return db.session.get(StaffUser, user_id).session_generation
+
+    # the lockout's counters are keyed with the generation: unlocking starts them afresh
+    throttle = LoginThrottle(LockoutPolicy(attempts=2, account_factor=1))
     with app.app_context():
         for _ in range(2):
             with pytest.raises(accounts.AccountError):
-                accounts.authenticate(db.session, "kari", "wrong", policy)
-        db.session.commit()
-    assert run(config, "list").output == "kari\tstaff\tlocked\n"
+                accounts.authenticate(db.session, "kari", "wrong", throttle, "10.0.0.1")
+        with pytest.raises(accounts.AccountLocked):
+            accounts.authenticate(db.session, "kari", PASSWORD, throttle, "10.0.0.2")
     assert run(config, "unlock", "kari").exit_code == 0
-    assert run(config, "list").output == "kari\tstaff\tok\n"
+    assert generation() == 1
+    with app.app_context():
+        assert accounts.authenticate(db.session, "kari", PASSWORD, throttle, "10.0.0.2")
+    result = run(config, "password", "kari", stdin="brand new password\n")
+    assert result.exit_code == 0, result.output
+    assert generation() == 2 and check_login(app, "kari", "brand new password")
+    assert run(config, "password", "kari", stdin="short\n").exit_code == 2
+    assert run(config, "role", "kari", "admin").exit_code == 0
+    assert generation() == 3 and run(config, "list").output == "kari\tadmin\n"
+    assert run(config, "role", "kari", "boss").exit_code == 2
+    assert run(config, "remove", "kari").exit_code == 0
+    assert run(config, "list").output == ""
+    assert run(config, "remove", "kari").exit_code == 1
 
 
 def test_a_database_never_initialised_is_initialised_as_serve_does(tmp_path):

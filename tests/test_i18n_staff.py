@@ -33,7 +33,6 @@ ORDER_PAGES = ("/staff/orders/{id}", "/staff/packing/{id}", "/staff/shelving/{id
 
 def log_in(client: FlaskClient, app: Flask, lang: str | None = None) -> None:
     """Log an admin in through the form, with ?lang= when given (no English pinned)."""
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, "kari", "admin")
     query = f"?lang={lang}" if lang else ""
     response = client.post(f"/staff/login{query}", data={"username": "kari",
@@ -96,7 +95,6 @@ def test_login_page_and_its_messages_are_norwegian(app, client):
     page = client.get("/staff/login").get_data(as_text=True)
     assert "Innlogging for ansatte" in page and "Brukernavn" in page and "Passord" in page
     make_user(app, "kari")
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     wrong = client.post("/staff/login", data={"username": "kari", "password": "nope"})
     assert wrong.status_code == 401
     assert "Feil brukernavn eller passord." in wrong.get_data(as_text=True)

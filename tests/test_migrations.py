@@ -7,11 +7,13 @@ import uuid
 
 import pytest
 from conftest import BASE_CONFIG, ENGINE, _admin_execute, _postgres_url, merge
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
+from staff_helpers import PASSWORD
 
 from kiosk import create_app
 from kiosk.config import parse
+from kiosk.domain import accounts
 from kiosk.extensions import db
 
 PREVIOUS_HEAD = "0003"  # the head before the webhook outbox and heartbeats
@@ -57,5 +59,35 @@ def test_upgrade_from_the_previous_head_keeps_orders_and_adds_the_new_tables(emp
                                        event_type="order.cancelled", order_id=7, payload="{}"))
         db.session.commit()
         assert db.session.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar() == 1
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0006_session_generation_keeps_the_accounts(empty_url):
+    app = create_app(parse(merge(BASE_CONFIG, {"database": {"url": empty_url}})),
+                     {"TESTING": True})
+    folder = app.extensions["migrate"].directory
+    with app.app_context():
+        upgrade(directory=folder, revision="0005")
+        db.session.execute(text(
+            "INSERT INTO staff_users (username, password_hash, role, failed_logins, "
+            "locked_until, created_at) VALUES ('kari', :h, 'admin', 3, NULL, "
+            "CURRENT_TIMESTAMP)"), {"h": accounts.hash_secret(PASSWORD)})
+        db.session.execute(text(
+            "INSERT INTO orders (ref, card, branch, status, pickup_code, source, created_at, "
+            "updated_at) VALUES ('r1', 'N000000001', 'main', 'received', 'AB12', 'import', "
+            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        db.session.commit()
+        upgrade(directory=folder, revision="0006")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("staff_users")}
+        assert "session_generation" in columns and "failed_logins" not in columns
+        user = accounts.find_user(db.session, "kari")
+        assert user.role == "admin" and user.session_generation == 0
+        accounts.unlock(db.session, user)
+        db.session.commit()
+        assert db.session.execute(text("SELECT count(*) FROM orders")).scalar() == 1
+        downgrade(directory=folder, revision="0005")
+        assert db.session.execute(text(
+            "SELECT username, failed_logins FROM staff_users")).all() == [("kari", 0)]
         db.session.remove()
         db.engine.dispose()

@@ -262,7 +262,7 @@ def test_staff_preview_needs_login_and_shows_the_whole_rotation(app, client):
         db.session.commit()
         user_id = user.id
     with client.session_transaction() as s:
-        s["staff_id"], s["staff_seen"] = user_id, int(time.time())
+        s["staff_id"], s["staff_gen"], s["staff_seen"] = user_id, 0, int(time.time())
     page = client.get("/staff/offers")
     assert page.status_code == 200, page.headers.get("Location")
     html = page.get_data(as_text=True)

@@ -113,7 +113,6 @@ def staff_card(app):
     """A staff account with card S0001 and PIN 4711; no slow-down on wrong PINs."""
     from staff_helpers import make_user
 
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, card="S0001", pin="4711")
     return "S0001"
 

@@ -6,10 +6,13 @@ import re
 import time
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
 from staff_helpers import PASSWORD, login, make_user
 from werkzeug.routing import Rule
 
 from kiosk import create_app
+from kiosk.domain import accounts
 from kiosk.extensions import db
 from kiosk.models import StaffUser
 
@@ -60,7 +63,6 @@ def test_login_page_redirects_back_only_inside_staff_pages(client, app):
     r = client.get("/staff/shelves")
     assert r.location == "/staff/login?next=/staff/shelves"
     make_user(app)
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     r = client.post("/staff/login", data={"username": "kari", "password": PASSWORD,
                                           "next": "https://evil.example/"})
     assert r.location == "/staff/"
@@ -69,7 +71,6 @@ def test_login_page_redirects_back_only_inside_staff_pages(client, app):
 @pytest.fixture
 def csrf_app(make_settings):
     app = create_app(make_settings(), {"TESTING": True, "WTF_CSRF_ENABLED": True})
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     yield app
     with app.app_context():
         db.session.remove()
@@ -100,36 +101,77 @@ def test_every_staff_form_without_a_csrf_token_is_refused(csrf_app):
     assert r.status_code == 302 and client.get("/staff/packing").status_code == 302
 
 
+def post_login(client, name, password, address="10.0.0.9"):
+    return client.post("/staff/login?lang=en", data={"username": name, "password": password},
+                       environ_base={"REMOTE_ADDR": address})
+
+
 @pytest.mark.parametrize("config_overrides", [LOCKOUT])
-def test_lockout_after_repeated_failures(client, app, session):
+def test_lockout_is_per_address_and_does_not_lock_the_owner_out(client, app, session):
     user_id = make_user(app)
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     for _ in range(2):
-        r = client.post("/staff/login?lang=en", data={"username": "kari", "password": "wrong!"})
+        r = post_login(client, "kari", "wrong!")
         assert r.status_code == 401 and "Wrong username or password" in r.get_data(as_text=True)
-    r = client.post("/staff/login", data={"username": "kari", "password": "wrong!"})
-    assert r.status_code == 429  # the third failure locks the account
-    r = client.post("/staff/login", data={"username": "kari", "password": PASSWORD})
+    r = post_login(client, "kari", "wrong!")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 60  # the third locks
+    r = post_login(client, "kari", PASSWORD)
     assert r.status_code == 429 and "locked" in r.get_data(as_text=True)
     assert client.get("/staff/packing").status_code == 302
-    user = session.get(StaffUser, user_id)
-    assert user.failed_logins == 3 and user.locked_until is not None
-    # an admin unlocks the account
+    # the owner at the desk logs in all the same
+    desk = app.test_client()
+    assert post_login(desk, "kari", PASSWORD, "10.0.0.2").status_code == 302
+    # guessing from many addresses locks the account everywhere (the slower limit: 3 × 10)
+    for n in range(30):
+        post_login(app.test_client(), "kari", "wrong!", f"10.0.1.{n}")
+    assert post_login(app.test_client(), "kari", PASSWORD, "10.0.0.3").status_code == 429
     admin = app.test_client()
     login(admin, app, "anne", role="admin")
     assert "locked" in admin.get("/staff/users").get_data(as_text=True)
     assert admin.post(f"/staff/users/{user_id}/unlock").status_code == 303
-    r = client.post("/staff/login", data={"username": "kari", "password": PASSWORD})
-    assert r.status_code == 302
+    assert post_login(app.test_client(), "kari", PASSWORD, "10.0.0.3").status_code == 302
+    # unlocking ended kari's sessions, the one at the desk too
+    assert desk.get("/staff/packing").status_code == 302
 
 
-def test_unknown_user_gets_the_same_answer_as_a_wrong_password(client, app):
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
+def _answer(response, name: str, verified: list):
+    """Return what a client can tell apart: status, headers, page and hashes computed."""
+    headers = {k: re.sub(r"session=[^;]*", "session=…", v)  # the cookie's random CSRF token
+               for k, v in response.headers.items()}
+    body = re.sub(r'(name="csrf[_-]token"[^>]*value|content)="[^"]*"', "",
+                  response.get_data(as_text=True)).replace(f'value="{name}"', "")
+    hashes = len(verified)
+    verified.clear()
+    return response.status_code, headers, body, hashes
+
+
+class CountingHasher(PasswordHasher):
+    """The suite's argon2 hasher, counting verifications (the timing class of an answer)."""
+
+    verified: list = []
+
+    def verify(self, hash, password):
+        self.verified.append(1)
+        return super().verify(hash, password)
+
+
+@pytest.mark.parametrize("config_overrides", [LOCKOUT])
+def test_an_unknown_name_answers_exactly_like_a_known_one(app):
     make_user(app)
-    wrong = client.post("/staff/login?lang=en", data={"username": "kari", "password": "nope"})
-    unknown = client.post("/staff/login", data={"username": "nobody", "password": "nope"})
-    assert wrong.status_code == unknown.status_code == 401
-    assert "Wrong username or password" in unknown.get_data(as_text=True)
+    hasher = CountingHasher.from_parameters(CHEAPEST)
+    previous = accounts._hasher
+    accounts.use_hasher(hasher)
+    try:
+        known, unknown = app.test_client(), app.test_client()
+        answers = []
+        for _ in range(5):  # failures, then the lockout: the same status, headers and page
+            a = _answer(post_login(known, "kari", "nope"), "kari", hasher.verified)
+            b = _answer(post_login(unknown, "karl", "nope"), "karl", hasher.verified)
+            assert a == b
+            answers.append((a[0], a[3]))
+    finally:
+        accounts.use_hasher(previous)
+    # one argon2 hash per tried password, none once the name is locked
+    assert answers == [(401, 1), (401, 1), (429, 1), (429, 0), (429, 0)]
 
 
 def test_session_times_out_after_idle_minutes(client, app):
@@ -165,6 +207,38 @@ def test_requests_that_change_nothing_leave_the_cookie_alone(client, app):
     assert "Set-Cookie" in response.headers
 
 
+def test_a_cookie_saved_before_logout_no_longer_opens_staff_pages(client, app):
+    login(client, app)
+    saved = client.get_cookie("session").value
+    page = client.get("/staff/packing").get_data(as_text=True)
+    assert client.post("/staff/logout", data={"csrf_token": csrf_token(page)}).status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", saved)
+    assert thief.get("/staff/packing").status_code == 302
+
+
+def test_logout_ends_every_session_of_that_user(client, app):
+    login(client, app)
+    other = app.test_client()
+    assert other.post("/staff/login", data={"username": "kari", "password": PASSWORD}) \
+        .status_code == 302
+    assert other.post("/staff/logout").status_code == 302
+    assert client.get("/staff/packing").status_code == 302
+
+
+def test_role_change_password_change_and_removal_end_sessions(client, app, session):
+    login(client, app)
+    for change in (lambda u: accounts.set_role(session, u, "admin"),
+                   lambda u: accounts.set_password(session, u, PASSWORD),
+                   lambda u: accounts.remove_user(session, u)):
+        assert client.post("/staff/login", data={"username": "kari", "password": PASSWORD}) \
+            .status_code == 302
+        assert client.get("/staff/packing").status_code == 200
+        change(accounts.find_user(session, "kari"))
+        session.commit()
+        assert client.get("/staff/packing").status_code == 302
+
+
 def test_deleted_account_ends_the_session(client, app, session):
     login(client, app)
     session.query(StaffUser).delete()
@@ -197,7 +271,6 @@ PIN_ON = {"kiosk": {"staff_pin": True}}
 
 @pytest.mark.parametrize("config_overrides", [PIN_ON])
 def test_card_and_pin_switch_a_kiosk_into_staff_mode(client, app):
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, card="S0001", pin="4711")
     r = client.post("/staff/card-login", json={"card": "S0001", "pin": "0000"})
     assert r.status_code == 401 and r.json["error"] == "wrong card or PIN"
@@ -209,7 +282,6 @@ def test_card_and_pin_switch_a_kiosk_into_staff_mode(client, app):
 
 @pytest.mark.parametrize("config_overrides", [{**PIN_ON, **LOCKOUT}])
 def test_card_login_bad_input_and_lockout(client, app):
-    app.config["KIOSK_LOGIN_DELAY_S"] = 0
     make_user(app, card="S0001", pin="4711")
     assert client.post("/staff/card-login", data={"card": "S0001", "pin": "4711"}) \
         .status_code == 415

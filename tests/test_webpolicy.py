@@ -1,10 +1,16 @@
-"""The shared web policy: security headers everywhere, one trusted proxy hop, Secure cookies."""
+"""The shared web policy: security headers, one trusted proxy hop, Secure cookies, logins.
+
+Login floods: limits per address and in total, a bound on hashes at once, no sleeping.
+"""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from staff_helpers import PASSWORD, make_user
 
+from kiosk import create_app
 from kiosk.cli import main
 from kiosk.config import ConfigError, parse
 
@@ -110,3 +116,74 @@ def test_check_config_names_the_oversized_shelf(tmp_path, capsys):
     assert main(["--config", str(path), "check-config"]) == 2
     err = capsys.readouterr().err
     assert "shelves[0].slots" in err and "100000000" in err and str(path) in err
+
+
+# --- logins ------------------------------------------------------------------------------
+
+LIMITED = {"kiosk": {"rate_limit": "30/minute", "staff_pin": True}}
+LOGIN_ENDPOINTS = [
+    ("/staff/login", lambda n: {"data": {"username": f"made-up-{n}", "password": "guess"}}),
+    ("/staff/card-login", lambda n: {"json": {"card": f"S{n:04d}", "pin": "1234"}}),
+    ("/kiosk/staff-login", lambda n: {"json": {"event_id": "x", "pin": "1234"}}),
+    ("/kiosk/pin", lambda n: {"json": {"event_id": "x", "pin": "1234"}}),
+]
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    """Fail the test if anything sleeps in the request thread."""
+
+    def forbidden(seconds):
+        raise AssertionError(f"a request thread slept {seconds} s")
+
+    monkeypatch.setattr(time, "sleep", forbidden)
+
+
+@pytest.mark.parametrize("config_overrides", [LIMITED])
+@pytest.mark.parametrize("path, body", LOGIN_ENDPOINTS)
+def test_attempts_per_address_are_limited(client, no_sleep, path, body):
+    address = {"REMOTE_ADDR": "10.0.0.7"}
+    codes = [client.post(path, environ_base=address, **body(n)).status_code for n in range(10)]
+    assert 429 not in codes
+    r = client.post(path, environ_base=address, **body(11))
+    assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 61
+    # another address is not refused
+    assert client.post(path, environ_base={"REMOTE_ADDR": "10.0.0.8"}, **body(12)) \
+        .status_code != 429
+
+
+@pytest.mark.parametrize("config_overrides", [LIMITED])
+def test_attempts_in_total_are_limited_and_shared_by_the_login_endpoints(client, no_sleep):
+    for n in range(60):
+        path, body = LOGIN_ENDPOINTS[n % 2]
+        r = client.post(path, environ_base={"REMOTE_ADDR": f"10.1.{n // 250}.{n % 250}"},
+                        **body(n))
+        assert r.status_code != 429, n
+    r = client.post("/kiosk/pin", environ_base={"REMOTE_ADDR": "10.2.0.1"},
+                    json={"event_id": "x", "pin": "1"})
+    assert r.status_code == 429 and "Retry-After" in r.headers
+
+
+@pytest.mark.parametrize("config_overrides", [{"kiosk": {"staff_pin": True}}])
+def test_hashes_beyond_the_bound_are_refused_at_once(client, app, no_sleep):
+    make_user(app, card="S0001", pin="4711")
+    gate = app.extensions["login_hash_gate"]
+    assert gate.acquire(blocking=False)  # the one slot is taken by a login in progress
+    try:
+        r = client.post("/staff/login?lang=en", data={"username": "kari", "password": PASSWORD})
+        assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+        assert "Many logins at once" in r.get_data(as_text=True)
+        r = client.post("/staff/card-login", json={"card": "S0001", "pin": "4711"})
+        assert r.status_code == 429 and r.json["error"] == "busy"
+        assert r.headers["Retry-After"] == "1"
+    finally:
+        gate.release()
+    assert client.post("/staff/login", data={"username": "kari", "password": PASSWORD}) \
+        .status_code == 302
+
+
+def test_the_hash_bound_is_configurable(make_settings):
+    app = create_app(make_settings({"staff": {"login_hashes": 3}}), {"TESTING": True})
+    gate = app.extensions["login_hash_gate"]
+    assert all(gate.acquire(blocking=False) for _ in range(3))
+    assert not gate.acquire(blocking=False)

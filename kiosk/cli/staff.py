@@ -1,4 +1,4 @@
-"""`kiosk user add|list|unlock`: staff accounts from the command line."""
+"""`kiosk user add|list|unlock|password|role|remove`: staff accounts from the command line."""
 
 from __future__ import annotations
 
@@ -70,8 +70,7 @@ def add(station: StationContext, name: str, admin: bool, card: str | None,
 @user.command("list")
 @pass_station
 def list_users(station: StationContext) -> None:
-    """List staff accounts with role and lock state."""
-    from kiosk.domain import accounts
+    """List staff accounts with their role."""
     from kiosk.extensions import db
     from kiosk.models import StaffUser
 
@@ -81,8 +80,7 @@ def list_users(station: StationContext) -> None:
         except (OperationalError, ProgrammingError) as exc:
             fail(f"database not ready (run `kiosk init`): {exc.orig}", 1)
         for row in rows:
-            state = "locked" if accounts.is_locked(row) else "ok"
-            click.echo(f"{row.username}\t{row.role}\t{state}")
+            click.echo(f"{row.username}\t{row.role}")
 
 
 @user.command("unlock")
@@ -94,13 +92,68 @@ def unlock(station: StationContext, name: str) -> None:
     from kiosk.extensions import db
 
     with station.ready_app().app_context():
-        account = accounts.find_user(db.session, name)
-        if account is None:
-            fail(f"no user named {name!r}", 1)
-        account.failed_logins = 0
-        account.locked_until = None
+        accounts.unlock(db.session, _account(name))
         db.session.commit()
-    click.echo(f"user {name} unlocked")
+    click.echo(f"user {name} unlocked (and logged out everywhere)")
+
+
+def _account(name: str):
+    from kiosk.domain import accounts
+    from kiosk.extensions import db
+
+    account = accounts.find_user(db.session, name)
+    if account is None:
+        fail(f"no user named {name!r}", 1)
+    return account
+
+
+@user.command("password")
+@click.argument("name")
+@pass_station
+def password(station: StationContext, name: str) -> None:
+    """Give a user a new password (from the terminal or stdin); their sessions end."""
+    from kiosk.domain import accounts
+    from kiosk.extensions import db
+
+    interactive = sys.stdin.isatty()
+    lines = [] if interactive else sys.stdin.read().splitlines()
+    secret = _read_secret("Password", interactive, lines)
+    with station.ready_app().app_context():
+        try:
+            accounts.set_password(db.session, _account(name), secret)
+        except accounts.AccountError as exc:
+            fail(str(exc), 2)
+        db.session.commit()
+    click.echo(f"user {name}: new password set; logged out everywhere")
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["staff", "admin"]))
+@pass_station
+def role(station: StationContext, name: str, role: str) -> None:
+    """Give a user another role; their sessions end."""
+    from kiosk.domain import accounts
+    from kiosk.extensions import db
+
+    with station.ready_app().app_context():
+        accounts.set_role(db.session, _account(name), role)
+        db.session.commit()
+    click.echo(f"user {name} is now {role}; logged out everywhere")
+
+
+@user.command("remove")
+@click.argument("name")
+@pass_station
+def remove(station: StationContext, name: str) -> None:
+    """Remove a staff account; its sessions end."""
+    from kiosk.domain import accounts
+    from kiosk.extensions import db
+
+    with station.ready_app().app_context():
+        accounts.remove_user(db.session, _account(name))
+        db.session.commit()
+    click.echo(f"user {name} removed")
 
 
 COMMANDS = [user]

@@ -1,17 +1,14 @@
-"""Staff accounts: argon2-hashed passwords and PINs, slow-down and lockout on failures.
+"""Staff accounts: argon2-hashed passwords and PINs, logins throttled per account and address.
 
-After each wrong password the next answer comes a little later (doubling,
-capped), and after `lockout_attempts` failures in a row the account is
-locked for `lockout_minutes`; while locked, no password is even checked.
+Whether a name may be tried at all is the LoginThrottle's decision (kiosk.domain.throttle),
+taken before any hash is computed; an unknown name costs the same hash and the same answer
+as a known one. Nothing here sleeps: a request thread never waits out a penalty.
+Each account has a session generation; raising it ends all of that user's sessions.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,7 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk.domain.messages import N_, StationError
-from kiosk.models import StaffUser, utcnow
+from kiosk.domain.throttle import LockoutPolicy, LoginThrottle
+from kiosk.models import StaffUser
+
+__all__ = ["LockoutPolicy", "LoginThrottle"]  # re-exported: the lockout's names live here too
 
 ROLES = ("staff", "admin")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
@@ -61,27 +61,11 @@ class LoginFailed(AccountError):
 
 
 class AccountLocked(AccountError):
-    """Too many failures: the account is locked until `until`."""
+    """Too many failures for this name (from this address, or from everywhere)."""
 
-    def __init__(self, until: dt.datetime):
+    def __init__(self, retry_after: float):
         super().__init__(N_("Too many failed attempts; the account is locked for a while"))
-        self.until = until
-
-
-@dataclass(frozen=True)
-class LockoutPolicy:
-    """How failures are punished: attempts before a lockout, its length, the first delay."""
-
-    attempts: int = 5
-    minutes: int = 15
-    base_delay_s: float = 0.25
-    max_delay_s: float = 2.0
-
-    def delay(self, failures: int) -> float:
-        """Return how long to hold back the answer after this many failures in a row."""
-        if failures <= 0 or self.base_delay_s <= 0:
-            return 0.0
-        return min(self.base_delay_s * 2 ** (failures - 1), self.max_delay_s)
+        self.retry_after = retry_after
 
 
 def hash_secret(secret: str) -> str:
@@ -120,8 +104,7 @@ def create_user(session: Session, username: str, password: str, role: str = "sta
     if card and session.scalar(select(StaffUser.id).where(StaffUser.card == card)):
         raise DuplicateAccount(N_("That staff card belongs to another user"))
     user = StaffUser(username=username, password_hash=hash_secret(password), role=role,
-                     card=card or None, pin_hash=hash_secret(pin) if pin else None,
-                     failed_logins=0)
+                     card=card or None, pin_hash=hash_secret(pin) if pin else None)
     session.add(user)
     session.flush()
     return user
@@ -132,73 +115,70 @@ def find_user(session: Session, username: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.username == username))
 
 
-def _aware(when: dt.datetime | None) -> dt.datetime | None:
-    if when is not None and when.tzinfo is None:  # SQLite gives naive UTC back
-        return when.replace(tzinfo=dt.UTC)
-    return when
-
-
-def is_locked(user: StaffUser, now: dt.datetime | None = None) -> bool:
-    """Return True while user's account is locked after too many failures."""
-    until = _aware(user.locked_until)
-    return until is not None and until > (now or utcnow())
-
-
-def _check(session: Session, user: StaffUser | None, hash_attr: str, secret: str,
-           policy: LockoutPolicy, now: dt.datetime | None,
-           sleep: Callable[[float], None]) -> StaffUser:
-    now = now or utcnow()
-    if user is None:
-        _verify(None, secret)
-        sleep(policy.delay(1))
-        raise LoginFailed(N_("Wrong username or password"))
-    locked_until = _aware(user.locked_until)
-    if locked_until and locked_until > now:
-        raise AccountLocked(locked_until)
-    if locked_until and (user.failed_logins or 0) >= policy.attempts:
-        user.failed_logins = 0  # the lockout has run out: a fresh start
-    hash_ = getattr(user, hash_attr)
+def _check(user: StaffUser | None, name: str, hash_attr: str, secret: str,
+           throttle: LoginThrottle, address: str) -> StaffUser:
+    key = LoginThrottle.account_key(name, user.session_generation if user else 0)
+    wait = throttle.refused(key, address)
+    if wait is not None:  # no hash at all: a locked name costs nothing to refuse
+        raise AccountLocked(wait)
+    hash_ = getattr(user, hash_attr) if user is not None else None
     if _verify(hash_, secret):
-        user.failed_logins = 0
-        user.locked_until = None
+        throttle.succeeded(key, address)
         if hash_attr == "password_hash" and _hasher.check_needs_rehash(hash_):
             user.password_hash = hash_secret(secret)
-        session.flush()
         return user
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins >= policy.attempts:
-        user.locked_until = now + dt.timedelta(minutes=policy.minutes)
-    session.flush()
-    sleep(policy.delay(user.failed_logins))
-    if user.locked_until and _aware(user.locked_until) > now:
-        raise AccountLocked(_aware(user.locked_until))
+    throttle.failed(key, address)
+    wait = throttle.refused(key, address)
+    if wait is not None:
+        raise AccountLocked(wait)
     raise LoginFailed(N_("Wrong username or password"))
 
 
-def authenticate(session: Session, username: str, password: str, policy: LockoutPolicy,
-                 now: dt.datetime | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> StaffUser:
-    """Return the user whose password this is; raise LoginFailed or AccountLocked.
-
-    The failure count is flushed, not committed: the caller commits either way.
-    """
-    return _check(session, find_user(session, username.strip()), "password_hash", password,
-                  policy, now, sleep)
+def authenticate(session: Session, username: str, password: str, throttle: LoginThrottle,
+                 address: str) -> StaffUser:
+    """Return the user whose password this is; raise LoginFailed or AccountLocked."""
+    name = username.strip()
+    return _check(find_user(session, name), name, "password_hash", password, throttle, address)
 
 
-def authenticate_card(session: Session, card: str, pin: str, policy: LockoutPolicy,
-                      now: dt.datetime | None = None,
-                      sleep: Callable[[float], None] = time.sleep) -> StaffUser:
+def authenticate_card(session: Session, card: str, pin: str, throttle: LoginThrottle,
+                      address: str) -> StaffUser:
     """Return the user with this staff card and PIN; raise LoginFailed or AccountLocked."""
-    user = session.scalar(select(StaffUser).where(StaffUser.card == card.strip())) \
-        if card.strip() else None
-    return _check(session, user, "pin_hash", pin, policy, now, sleep)
+    card = card.strip()
+    user = session.scalar(select(StaffUser).where(StaffUser.card == card)) if card else None
+    return _check(user, "card:" + card, "pin_hash", pin, throttle, address)
+
+
+def end_sessions(user: StaffUser) -> None:
+    """End every session of user at once (they carry the old generation); lift lockouts."""
+    user.session_generation = (user.session_generation or 0) + 1
 
 
 def set_password(session: Session, user: StaffUser, password: str) -> None:
-    """Give user a new password and lift any lockout."""
+    """Give user a new password; every session of theirs ends and any lockout is lifted."""
     check_password_rules(password)
     user.password_hash = hash_secret(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    end_sessions(user)
+    session.flush()
+
+
+def set_role(session: Session, user: StaffUser, role: str) -> None:
+    """Give user another role; every session of theirs ends."""
+    if role not in ROLES:
+        raise AccountError(N_("The role must be one of %(roles)s"), roles=", ".join(ROLES))
+    if role != user.role:
+        user.role = role
+        end_sessions(user)
+    session.flush()
+
+
+def unlock(session: Session, user: StaffUser) -> None:
+    """Lift a lockout of user (their failure counts start afresh); their sessions end."""
+    end_sessions(user)
+    session.flush()
+
+
+def remove_user(session: Session, user: StaffUser) -> None:
+    """Remove a staff account; its sessions end with it."""
+    session.delete(user)
     session.flush()

@@ -1,8 +1,10 @@
 """Who is logged in on the staff pages: session handling, login guard and roles.
 
-A staff session lives in Flask's signed cookie: `staff_id` and `staff_seen`
-(last activity, seconds since the epoch). A session idle for longer than
-`[staff] session_minutes` ends; so does one whose account is gone.
+A staff session lives in Flask's signed cookie: `staff_id`, `staff_gen` (the account's
+session generation at login) and `staff_seen` (last activity, seconds since the epoch).
+A session idle for longer than `[staff] session_minutes` ends; so does one whose account
+is gone, or whose account's generation moved on (logout anywhere, new password, new role,
+unlock): a signed cookie cannot be revoked, but the number it carries can go stale.
 `staff_seen` is written at most every SEEN_STEP_S seconds, so that requests that
 change nothing else do not rewrite the cookie (a rewrite by a slow request would
 carry an older cookie's flash messages back).
@@ -19,7 +21,9 @@ from flask import Flask, current_app, redirect, request, session, url_for
 from flask_babel import get_locale
 from werkzeug.exceptions import Forbidden
 
+from kiosk.domain import accounts
 from kiosk.domain.orders import Actor
+from kiosk.domain.shelving import with_retry
 from kiosk.extensions import db
 from kiosk.models import StaffUser
 
@@ -50,7 +54,8 @@ def current_staff() -> StaffUser | None:
             request.kiosk_staff_timed_out = True
         else:
             user = db.session.get(StaffUser, staff_id)
-            if user is None:
+            if user is None or user.session_generation != session.get("staff_gen"):
+                user = None
                 logout_user()
             elif time.time() - seen >= SEEN_STEP_S:
                 session["staff_seen"] = int(time.time())
@@ -66,14 +71,18 @@ def login_user(user: StaffUser) -> None:
         session["lang"] = lang
     session.permanent = True
     session["staff_id"] = user.id
+    session["staff_gen"] = user.session_generation
     session["staff_seen"] = int(time.time())
     request.kiosk_staff = user
 
 
-def logout_user() -> None:
-    """End the staff session."""
-    session.pop("staff_id", None)
-    session.pop("staff_seen", None)
+def logout_user(everywhere: bool = False) -> None:
+    """End the staff session; everywhere: every session of this user, on every station."""
+    user = current_staff() if everywhere else None
+    if user is not None:
+        with_retry(db.session, lambda: accounts.end_sessions(user))
+    for key in ("staff_id", "staff_gen", "staff_seen"):
+        session.pop(key, None)
     request.kiosk_staff = None
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from kiosk import webpolicy
 from kiosk.domain import accounts
 from kiosk.extensions import db
 from kiosk.models import StaffUser
@@ -28,7 +29,9 @@ class UserForm(FlaskForm):
 
 def _page(form: UserForm, status: int = 200):
     users = db.session.scalars(select(StaffUser).order_by(StaffUser.username)).all()
-    locked = {u.id for u in users if accounts.is_locked(u)}
+    throttle = webpolicy.throttle()
+    locked = {u.id for u in users if throttle.locked(
+        throttle.account_key(u.username, u.session_generation))}
     return render_template("staff/users.html", users=users, form=form, locked=locked,
                            action_form=ActionForm()), status
 
@@ -62,10 +65,6 @@ def unlock_user(user_id: int):
     if user is None:
         return answer(_("No such user."), ok=False, to=url_for("staff.users"), status=404)
 
-    def work() -> None:
-        user.failed_logins = 0
-        user.locked_until = None
-
-    commit(work)
+    commit(lambda: accounts.unlock(db.session, user))
     return answer(_("User %(name)s unlocked.", name=user.username),
                   to=request.referrer or url_for("staff.users"))

@@ -9,6 +9,7 @@ from flask import (
     current_app,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -16,6 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from kiosk import webpolicy
 from kiosk.domain import accounts
 from kiosk.domain.cards import mask
 from kiosk.extensions import csrf, db
@@ -26,14 +28,6 @@ from kiosk.views.errors import json_error
 log = logging.getLogger(__name__)
 
 
-def policy() -> accounts.LockoutPolicy:
-    """Return the lockout policy from the configuration ([staff] section)."""
-    conf = current_app.extensions["station"].settings.staff
-    return accounts.LockoutPolicy(
-        attempts=conf.lockout_attempts, minutes=conf.lockout_minutes,
-        base_delay_s=current_app.config.get("KIOSK_LOGIN_DELAY_S", 0.25))
-
-
 def _safe_next(target: str | None) -> str:
     parts = urlsplit(target or "")
     if target and not parts.scheme and not parts.netloc and target.startswith("/staff"):
@@ -42,47 +36,51 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@webpolicy.login_limits
 def login():
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
         if request.args.get("timeout"):
             flash(_("Your session timed out. Please log in again."), "info")
-    status = 200
+    status, wait = 200, None
     if form.validate_on_submit():
-        try:
-            user = accounts.authenticate(db.session, form.username.data, form.password.data,
-                                         policy())
-        except accounts.AccountLocked:
-            db.session.commit()
-            log.warning("staff login refused: account %r locked", form.username.data)
-            flash(_("Too many failed attempts. The account is locked for a while."), "error")
-            status = 429
-        except accounts.LoginFailed:
-            db.session.commit()
-            log.info("staff login failed for %r", form.username.data)
-            flash(_("Wrong username or password."), "error")
-            status = 401
-        else:
-            db.session.commit()
+        user, refused = webpolicy.try_login(lambda: accounts.authenticate(
+            db.session, form.username.data, form.password.data, webpolicy.throttle(),
+            webpolicy.client_address()))
+        if user is not None:
             auth.login_user(user)
             log.info("staff %s logged in", user.username)
             return redirect(_safe_next(form.next.data))
+        kind, wait = refused
+        if kind == "busy":
+            flash(_("Many logins at once. Please try again in a moment."), "error")
+            status = 429
+        elif kind == "locked":
+            log.warning("staff login refused: too many failures for %r", form.username.data)
+            flash(_("Too many failed attempts. The account is locked for a while."), "error")
+            status = 429
+        else:
+            log.info("staff login failed for %r", form.username.data)
+            flash(_("Wrong username or password."), "error")
+            status = 401
     elif request.method == "POST":
         status = 400
-    return render_template("staff/login.html", form=form), status
+    response = make_response(render_template("staff/login.html", form=form), status)
+    return webpolicy.retry_after(response, wait) if status == 429 else response
 
 
 @bp.post("/logout")
 def logout():
     ActionForm()  # CSRF is checked by CSRFProtect before we get here
-    auth.logout_user()
+    auth.logout_user(everywhere=True)
     flash(_("You are logged out."), "info")
     return redirect(url_for("staff.login"))
 
 
 @bp.post("/card-login")
 @csrf.exempt  # JSON only: a cross-site page cannot send application/json without CORS
+@webpolicy.login_limits
 def card_login():
     """Switch a kiosk screen into staff mode by staff card and PIN, if configured."""
     if not current_app.extensions["station"].settings.kiosk.staff_pin:
@@ -94,16 +92,13 @@ def card_login():
             isinstance(payload.get(k), str) and 0 < len(payload[k]) <= 64
             for k in ("card", "pin")):
         return json_error(400, "bad request", 'send {"card": "...", "pin": "..."} as strings')
-    try:
-        user = accounts.authenticate_card(db.session, payload["card"], payload["pin"], policy())
-    except accounts.AccountLocked:
-        db.session.commit()
-        return json_error(429, "account locked", "too many failed attempts; try again later")
-    except accounts.LoginFailed:
-        db.session.commit()
-        log.info("staff card login failed for card %s", mask(payload["card"]))
-        return json_error(401, "wrong card or PIN")
-    db.session.commit()
+    user, refused = webpolicy.try_login(lambda: accounts.authenticate_card(
+        db.session, payload["card"], payload["pin"], webpolicy.throttle(),
+        webpolicy.client_address()))
+    if user is None:
+        log.info("staff card login refused for card %s (%s)", mask(payload["card"]),
+                 refused[0])
+        return webpolicy.refused_json(refused, "wrong card or PIN")
     auth.login_user(user)
     log.info("staff %s switched a kiosk into staff mode", user.username)
     return jsonify({"ok": True, "user": user.username, "redirect": url_for("staff.index")})

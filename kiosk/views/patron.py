@@ -26,13 +26,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from kiosk import webpolicy
 from kiosk.domain import accounts
 from kiosk.domain.shelving import slot_label
 from kiosk.events import TooManySubscribers
 from kiosk.extensions import csrf, db, limiter
 from kiosk.models import Shelf
 from kiosk.staff import auth  # the staff side's session and lockout policy serve here too
-from kiosk.staff.views import policy
 from kiosk.station import STAFF
 from kiosk.views.errors import json_error
 
@@ -132,7 +132,7 @@ def events():
 
 @bp.post("/kiosk/staff-login")
 @csrf.exempt  # JSON only: a cross-site page cannot send application/json without CORS
-@limiter.limit("10/minute")
+@webpolicy.login_limits
 def staff_login():
     """Log the staff card scanned on this screen in with its PIN; the card never left us."""
     station = _station()
@@ -149,16 +149,11 @@ def staff_login():
     recent = station.recent(event_id)
     if recent is None or recent[0] is None or recent[1].get("outcome") != STAFF:
         return json_error(404, "no staff card on screen", "scan the staff card again")
-    try:
-        user = accounts.authenticate_card(db.session, recent[0], pin, policy())
-    except accounts.AccountLocked:
-        db.session.commit()
-        return json_error(429, "account locked", "too many failed attempts; try again later")
-    except accounts.LoginFailed:
-        db.session.commit()
-        log.info("staff card login at the kiosk failed")
-        return json_error(401, "wrong card or PIN")
-    db.session.commit()
+    user, refused = webpolicy.try_login(lambda: accounts.authenticate_card(
+        db.session, recent[0], pin, webpolicy.throttle(), webpolicy.client_address()))
+    if user is None:
+        log.info("staff card login at the kiosk refused (%s)", refused[0])
+        return webpolicy.refused_json(refused, "wrong card or PIN")
     auth.login_user(user)
     log.info("staff %s switched a kiosk into staff mode", user.username)
     return jsonify({"ok": True, "redirect": url_for("staff.index")})

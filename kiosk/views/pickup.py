@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
+from kiosk import webpolicy
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
 from kiosk.extensions import csrf, db, limiter
@@ -85,7 +86,7 @@ def collect():
 
 @bp.post("/kiosk/pin")
 @csrf.exempt
-@limiter.limit("10/minute")
+@webpolicy.login_limits
 def pin():
     station = _station()
     guard = getattr(station, "pin_guard", None)
