@@ -36,7 +36,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from flask import Flask, Response, current_app, request, session
+from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from kiosk.domain import accounts
 from kiosk.domain.throttle import LockoutPolicy, LoginThrottle
@@ -178,6 +180,42 @@ def refused_json(refused: tuple[str, float], failed: str):
     return response
 
 
+# --- numbers from the URL ---------------------------------------------------------------
+
+# Ids are 32-bit on PostgreSQL (SERIAL) and 64-bit on SQLite: an id past the smaller range
+# names nothing on either, so the router answers 404 before any query is built.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**63 - 1  # SQL's OFFSET is a signed 64-bit number on both
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a non-negative id within the database's integer range.
+
+    Past the range it is 404 at once (raised here: werkzeug's own `max` check would let
+    a rule of the same path with other methods answer 405).
+    """
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_ID:
+            raise NotFound("no such id")
+        return number
+
+
+def int_arg(name: str, default: int, minimum: int = 0, maximum: int = MAX_OFFSET) -> int:
+    """Return query parameter name as a whole number in range; 400 for anything else."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number") from None
+    if not minimum <= value <= maximum:
+        raise BadRequest(f"{name} must be between {minimum} and {maximum}")
+    return value
+
+
 # --- the per-screen secret --------------------------------------------------------------
 
 SCREEN_KEY = "screen"
@@ -202,6 +240,7 @@ def init_app(app: Flask) -> None:
     if server.secure_cookies:
         app.config["SESSION_COOKIE_SECURE"] = True
     app.after_request(security_headers)
+    app.url_map.converters["int"] = IdConverter  # before any blueprint adds its routes
     staff = app.config["KIOSK_SETTINGS"].staff
     app.extensions["login_throttle"] = LoginThrottle(
         LockoutPolicy(attempts=staff.lockout_attempts, minutes=staff.lockout_minutes))

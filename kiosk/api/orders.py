@@ -23,6 +23,7 @@ from kiosk.extensions import db
 from kiosk.ils.lending import card_needed, collect_order
 from kiosk.models import Order, OrderStatus
 from kiosk.views.errors import json_error
+from kiosk.webpolicy import MAX_OFFSET
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def get_order(order_id: int):
     return jsonify(order_json(order_ops.get(db.session, order_id)))
 
 
-def _int_arg(name: str, default: int, minimum: int) -> int:
+def _int_arg(name: str, default: int, minimum: int, maximum: int = MAX_OFFSET) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -154,6 +155,8 @@ def _int_arg(name: str, default: int, minimum: int) -> int:
         raise BadRequest("bad request", f"{name} must be a whole number") from None
     if value < minimum:
         raise BadRequest("bad request", f"{name} must be at least {minimum}")
+    if value > maximum:  # SQL's OFFSET is a signed 64-bit number
+        raise BadRequest("bad request", f"{name} must be at most {maximum}")
     return value
 
 
@@ -181,7 +184,8 @@ def list_orders():
         if card is None:
             raise BadRequest("bad request", "card is not a card number the station accepts")
         query = query.where(Order.card == card)
-    limit = min(_int_arg("limit", DEFAULT_LIMIT, 1), MAX_LIMIT)
+    limit = _int_arg("limit", DEFAULT_LIMIT, 1, maximum=MAX_OFFSET)
+    limit = min(limit, MAX_LIMIT)
     offset = _int_arg("offset", 0, 0)
     session = db.session
     total = session.scalar(select(func.count()).select_from(query.subquery()))

@@ -10,6 +10,7 @@ from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
+from kiosk import webpolicy
 from kiosk.domain import audit, pickup_codes
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
@@ -49,7 +50,7 @@ def orders():
     status = request.args.get("status", "")
     branch = request.args.get("branch", "").strip()[:64]
     query_text = request.args.get("q", "").strip()[:64]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = webpolicy.int_arg("page", 1, minimum=1, maximum=webpolicy.MAX_OFFSET // PAGE)
     query = select(Order)
     if branch:
         query = query.where(Order.branch == branch)
