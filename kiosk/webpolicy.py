@@ -188,7 +188,7 @@ MAX_ID = 2**31 - 1
 MAX_OFFSET = 2**63 - 1  # SQL's OFFSET is a signed 64-bit number on both
 
 
-class IdConverter(IntegerConverter):
+class IdIntegerConverter(IntegerConverter):
     """`<int:...>` in every route: a non-negative id within the database's integer range.
 
     Past the range it is 404 at once (raised here: werkzeug's own `max` check would let
@@ -240,7 +240,7 @@ def init_app(app: Flask) -> None:
     if server.secure_cookies:
         app.config["SESSION_COOKIE_SECURE"] = True
     app.after_request(security_headers)
-    app.url_map.converters["int"] = IdConverter  # before any blueprint adds its routes
+    app.url_map.converters["int"] = IdIntegerConverter  # before any blueprint adds its routes
     staff = app.config["KIOSK_SETTINGS"].staff
     app.extensions["login_throttle"] = LoginThrottle(
         LockoutPolicy(attempts=staff.lockout_attempts, minutes=staff.lockout_minutes))

@@ -32,7 +32,7 @@ def admin(client, app):
 
 def int_rules(app):
     rules = [r for r in app.url_map.iter_rules()
-             if any(type(c).__name__.endswith(("IntegerConverter", "IdConverter"))
+             if any(type(c).__name__.endswith("IntegerConverter")
                     for c in r._converters.values())]
     assert len(rules) >= 17
     return rules
