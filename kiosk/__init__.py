@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from kiosk import config as config_mod
-from kiosk import webpolicy
+from kiosk import dbwatch, webpolicy
 from kiosk.appsetup import (
     MIGRATIONS,
     StationJSONProvider,
@@ -50,6 +50,7 @@ def create_app(settings: config_mod.Settings | None = None,
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
+    dbwatch.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     configure_i18n(app, settings)

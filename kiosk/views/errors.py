@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from kiosk.dbwatch import DatabaseFileGone, is_disk_full
+from kiosk.domain.messages import N_
 from kiosk.domain.orders import OrderError
 
 log = logging.getLogger(__name__)
@@ -22,6 +26,26 @@ def wants_json() -> bool:
 def json_error(status: int, error: str, detail: object = None):
     """Return a JSON error response."""
     return jsonify({"error": error, "detail": detail}), status
+
+
+DISK_FULL = N_("The database disk is full: nothing was saved. Tell IT to free disk space; "
+               "the station carries on by itself once there is room.")
+FILE_GONE = N_("The database file was removed or replaced while the station was running: "
+               "nothing was saved. Tell IT; the station must be restarted.")
+
+
+def storage_error(status: int, error: str, message: str):
+    """Answer a write the database could not keep: JSON for machines and the pages' scripts.
+
+    The API and the patron screen get the English text (the screen shows its own); staff
+    read it in their language.
+    """
+    if request.path.startswith(("/api/", "/kiosk/", "/healthz")):
+        return json_error(status, error, message)
+    text = gettext(message)
+    if request.is_json or request.headers.get("X-Requested-With") == "fetch":
+        return jsonify({"error": error, "detail": text, "ok": False, "message": text}), status
+    return render_template("error.html", code=status, message=text), status
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -42,6 +66,18 @@ def register_error_handlers(app: Flask) -> None:
                 response[0].headers["Allow"] = ", ".join(exc.valid_methods)
             return response
         return render_template("error.html", code=exc.code, message=exc.description), exc.code
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_error(exc: SQLAlchemyError):
+        if not is_disk_full(exc):
+            return unexpected(exc)
+        log.error("write refused on %s %s: the database disk is full", request.method,
+                  request.path)
+        return storage_error(507, "insufficient storage", DISK_FULL)
+
+    @app.errorhandler(DatabaseFileGone)
+    def file_gone(exc: DatabaseFileGone):
+        return storage_error(503, "database file gone", FILE_GONE)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -1,4 +1,8 @@
-"""GET /healthz: database, scanner, printer and ILS link; 200 if patrons can be served."""
+"""GET /healthz: database, scanner, printer and ILS link; 200 if patrons can be served.
+
+The database is "ok" when it answers and can keep writes: a full disk ("disk full") or a
+removed or replaced SQLite file ("file gone") answer 503 (kiosk.dbwatch).
+"""
 
 from __future__ import annotations
 
@@ -25,10 +29,14 @@ def database_ok() -> tuple[bool, str]:
 def healthz():
     station = current_app.extensions["station"]
     ok, detail = database_ok()
+    state = "ok" if ok else "error"
+    trouble = current_app.extensions["db_watch"].state() if ok else None
+    if trouble:  # it answers, but cannot keep what it is given
+        ok, (state, detail) = False, trouble
     body = {
         "station": station.name,
         "branch": station.branch,
-        "database": {"state": "ok" if ok else "error", "detail": detail},
+        "database": {"state": state, "detail": detail},
         **{name: dev.as_dict() for name, dev in station.devices.items()},
     }
     body["status"] = "ok" if ok else "unavailable"
