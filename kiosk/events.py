@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import queue
+import secrets
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -27,17 +27,21 @@ class EventBus:
     """Publish events to every subscriber's bounded queue; drop for the slow ones."""
 
     def __init__(self, max_subscribers: int = 8, queue_size: int = 100):
-        self._subs: set[queue.Queue] = set()
+        self._subs: dict[queue.Queue, str | None] = {}  # each queue with its screen's secret
         self._lock = threading.Lock()
         self._max = max_subscribers
         self._size = queue_size
-        self._ids = itertools.count(1)
 
-    def next_id(self) -> int:
-        """Reserve the id of an event about to be published."""
-        return next(self._ids)
+    def next_id(self) -> str:
+        """Return a new event id: random, so no client can guess another screen's events."""
+        return secrets.token_urlsafe(12)
 
-    def publish(self, kind: str, data: dict[str, Any], event_id: int | None = None) -> int:
+    def screens(self) -> set[str]:
+        """Return the secrets of the screens listening now (the ones an event is shown on)."""
+        with self._lock:
+            return {screen for screen in self._subs.values() if screen}
+
+    def publish(self, kind: str, data: dict[str, Any], event_id: str | None = None) -> str:
         """Send an event to every subscriber; return its id."""
         event_id = event_id if event_id is not None else self.next_id()
         message = (event_id, kind, data)
@@ -50,13 +54,16 @@ class EventBus:
                 log.warning("event subscriber is not keeping up; event %s dropped", event_id)
         return event_id
 
-    def subscribe(self) -> queue.Queue:
-        """Return a new subscriber queue; raise TooManySubscribers past the limit."""
+    def subscribe(self, screen: str | None = None) -> queue.Queue:
+        """Return a new subscriber queue (of the screen with this secret, if any).
+
+        Raise TooManySubscribers past the limit.
+        """
         q: queue.Queue = queue.Queue(maxsize=self._size)
         with self._lock:
             if len(self._subs) >= self._max:
                 raise TooManySubscribers(f"{self._max} streams open already")
-            self._subs.add(q)
+            self._subs[q] = screen
         return q
 
     def close(self) -> None:
@@ -71,7 +78,7 @@ class EventBus:
 
     def unsubscribe(self, q: queue.Queue) -> None:
         with self._lock:
-            self._subs.discard(q)
+            self._subs.pop(q, None)
 
     @property
     def subscribers(self) -> int:

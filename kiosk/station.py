@@ -74,25 +74,34 @@ class Station:
         self.shelve_hooks: list[Callable[[Any, Any, Any], list | None]] = []
         # Called after every scan with its answer and how long it took (s): metrics, fleet.
         self.scan_hooks: list[Callable[[dict[str, Any], float], None]] = []
-        self._recent: OrderedDict[int, tuple[float, str | None, dict[str, Any]]] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[float, str | None, dict[str, Any],
+                                             frozenset[str]]] = OrderedDict()
 
     def known_branches(self, session: Any) -> KnownBranches:
         """Return the library's branches: `[station] branches`, this one, those shelved at."""
         return known_branches(session, self.settings.station.branches, self.branch)
 
-    def remember(self, event_id: int, card: str | None, data: dict[str, Any]) -> None:
-        """Keep a scan's result (and card) briefly, so print and collect can refer to it."""
+    def remember(self, event_id: str, card: str | None, data: dict[str, Any],
+                 screens: frozenset[str] = frozenset()) -> None:
+        """Keep a scan's result (and card) briefly, so the screens that showed it can refer
+        to it (print, collect, PIN): only those screens, by their secret."""
         with self._lock:
-            self._recent[event_id] = (time.monotonic(), card, data)
+            self._recent[event_id] = (time.monotonic(), card, data, screens)
             while len(self._recent) > 256:
                 self._recent.popitem(last=False)
 
-    def recent(self, event_id: int) -> tuple[str | None, dict[str, Any]] | None:
-        """Return (card, result) of a scan still on screen, or None once it has gone idle."""
+    def recent(self, event_id: str, screen: str | None = None
+               ) -> tuple[str | None, dict[str, Any]] | None:
+        """Return (card, result) of a scan still on screen, or None once it has gone idle.
+
+        With screen (a screen's secret, "" for none), also None unless that screen showed it.
+        """
         keep_s = self.settings.kiosk.idle_seconds * 3 + 60
         with self._lock:
             entry = self._recent.get(event_id)
         if entry is None or time.monotonic() - entry[0] > keep_s:
+            return None
+        if screen is not None and screen not in entry[3]:
             return None
         return entry[1], entry[2]
 
@@ -125,8 +134,12 @@ class Station:
             return session.scalar(select(StaffUser.card).where(
                 or_(*(StaffUser.card == c for c in sorted(wanted)))).limit(1))
 
-    def handle_scan(self, raw: str, source: str) -> dict[str, Any]:
-        """Turn raw scanner text into the screen's answer and publish it as an event."""
+    def handle_scan(self, raw: str, source: str, screen: str | None = None) -> dict[str, Any]:
+        """Turn raw scanner text into the screen's answer and publish it as an event.
+
+        screen: the secret of the screen that sent the scan; the result is then its alone to
+        act on. Without one (the station's own scanner) it belongs to the screens listening.
+        """
         started = time.perf_counter()
         card = self.cards.card(raw) if isinstance(raw, str) else None
         staff = self.staff_card(raw) if self.settings.kiosk.staff_pin else None
@@ -146,7 +159,8 @@ class Station:
         data["idle_seconds"] = self.settings.kiosk.idle_seconds
         data["at"] = time.time()
         data["event_id"] = self.bus.next_id()
-        self.remember(data["event_id"], card, data)
+        self.remember(data["event_id"], card, data,
+                      frozenset((screen,)) if screen else frozenset(self.bus.screens()))
         self.bus.publish(SCAN_RESULT, data, event_id=data["event_id"])
         elapsed = time.perf_counter() - started
         for hook in self.scan_hooks:

@@ -219,6 +219,7 @@ def int_arg(name: str, default: int, minimum: int = 0, maximum: int = MAX_OFFSET
 # --- the per-screen secret --------------------------------------------------------------
 
 SCREEN_KEY = "screen"
+MAX_EVENT_ID = 64
 
 
 def screen_token(create: bool = False) -> str | None:
@@ -227,6 +228,12 @@ def screen_token(create: bool = False) -> str | None:
     if token is None and create:
         token = session[SCREEN_KEY] = secrets.token_urlsafe(18)
     return token
+
+
+def event_id_of(payload: object) -> str | None:
+    """Return the event id a screen posted (text, as the station made it), or None."""
+    value = payload.get("event_id") if isinstance(payload, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_EVENT_ID else None
 
 
 def init_app(app: Flask) -> None:

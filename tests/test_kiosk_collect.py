@@ -72,7 +72,7 @@ def test_only_an_order_on_this_scans_screen_can_be_collected(client, session, st
     other = make_order(session, card="N000000002", slot="A-02", station=station)
     shown = scan(client)
     assert collect(client, shown["event_id"], other.id).status_code == 404
-    assert collect(client, shown["event_id"] + 99, mine.id).status_code == 404
+    assert collect(client, shown["event_id"] + "x", mine.id).status_code == 404
     nothing = scan(client, "N999999999")
     assert collect(client, nothing["event_id"], mine.id).status_code == 404
     session.expire_all()
@@ -80,9 +80,11 @@ def test_only_an_order_on_this_scans_screen_can_be_collected(client, session, st
 
 
 @NO_ILS
-@pytest.mark.parametrize("payload", [None, [], {"event_id": "1", "order_id": 1},
-                                     {"event_id": 1}, {"event_id": True, "order_id": 1},
-                                     {"event_id": -1, "order_id": 1}])
+@pytest.mark.parametrize("payload", [None, [], {"event_id": 1, "order_id": 1},
+                                     {"event_id": "e1"}, {"event_id": True, "order_id": 1},
+                                     {"event_id": "", "order_id": 1},
+                                     {"event_id": "x" * 65, "order_id": 1},
+                                     {"event_id": "e1", "order_id": "1"}])
 def test_bad_requests_get_a_clear_4xx(client, payload, config_overrides):
     if payload is None:
         response = client.post("/kiosk/collect", data="x")

@@ -75,6 +75,7 @@ def page_language() -> dict[str, str]:
 @bp.get("/")
 def screen():
     station = _station()
+    webpolicy.screen_token(create=True)  # this screen's secret, in its session cookie
     configured = station.settings.shelves
     try:
         shelves = shelf_wall(db.session, [shelf["name"] for shelf in configured])
@@ -97,7 +98,8 @@ def scan():
         return json_error(400, "bad request", 'send {"code": "..."} with a string code')
     if len(payload["code"]) > MAX_CODE_LENGTH:
         return json_error(400, "bad request", f"code longer than {MAX_CODE_LENGTH} characters")
-    return _station().handle_scan(payload["code"], source="screen")
+    return _station().handle_scan(payload["code"], source="screen",
+                                  screen=webpolicy.screen_token(create=True))
 
 
 @bp.post("/kiosk/language-reset")
@@ -119,7 +121,7 @@ def ping():
 def events():
     bus = _station().bus
     try:
-        q = bus.subscribe()
+        q = bus.subscribe(screen=webpolicy.screen_token())
     except TooManySubscribers as exc:
         return json_error(503, "too many open event streams", str(exc))
     keepalive = current_app.config.get("KIOSK_SSE_KEEPALIVE_S", 15.0)
@@ -139,14 +141,13 @@ def staff_login():
     if not station.settings.kiosk.staff_pin:
         return json_error(404, "not found", "staff mode by card and PIN is not configured")
     if not request.is_json:
-        return json_error(415, "expected JSON", 'send {"event_id": N, "pin": "1234"}')
+        return json_error(415, "expected JSON", 'send {"event_id": "...", "pin": "1234"}')
     payload = request.get_json(silent=True)
-    event_id = payload.get("event_id") if isinstance(payload, dict) else None
+    event_id = webpolicy.event_id_of(payload)
     pin = payload.get("pin") if isinstance(payload, dict) else None
-    if (not isinstance(event_id, int) or isinstance(event_id, bool) or event_id < 1
-            or not isinstance(pin, str) or not 0 < len(pin) <= MAX_PIN_LENGTH):
-        return json_error(400, "bad request", 'send {"event_id": N, "pin": "1234"}')
-    recent = station.recent(event_id)
+    if event_id is None or not isinstance(pin, str) or not 0 < len(pin) <= MAX_PIN_LENGTH:
+        return json_error(400, "bad request", 'send {"event_id": "...", "pin": "1234"}')
+    recent = station.recent(event_id, webpolicy.screen_token() or "")
     if recent is None or recent[0] is None or recent[1].get("outcome") != STAFF:
         return json_error(404, "no staff card on screen", "scan the staff card again")
     user, refused = webpolicy.try_login(lambda: accounts.authenticate_card(

@@ -26,14 +26,17 @@ def _station():
     return current_app.extensions["station"]
 
 
-def _json_ints(*names: str) -> dict[str, int] | tuple:
+def _json_args(*ints: str) -> dict | tuple:
+    """Return event_id (text) and the named whole numbers of the JSON body, or an error."""
     if not request.is_json:
         return json_error(415, "expected JSON", "send application/json")
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return json_error(400, "bad request", "send a JSON object")
-    out = {}
-    for name in names:
+    out = {"event_id": webpolicy.event_id_of(payload)}
+    if out["event_id"] is None:
+        return json_error(400, "bad request", "event_id must be the id of the scan")
+    for name in ints:
         value = payload.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return json_error(400, "bad request", f"{name} must be a whole number")
@@ -41,8 +44,8 @@ def _json_ints(*names: str) -> dict[str, int] | tuple:
     return out
 
 
-def _recent_or_error(event_id: int):
-    entry = _station().recent(event_id)
+def _recent_or_error(event_id: str):
+    entry = _station().recent(event_id, webpolicy.screen_token() or "")
     if entry is None or entry[0] is None:
         return None, json_error(404, "scan not on screen",
                                 "scan the card again; this screen has gone idle")
@@ -56,7 +59,7 @@ def collect():
     station = _station()
     if not station.settings.kiosk.self_collect:
         return json_error(403, "self collect is off", "ask staff to hand over the order")
-    args = _json_ints("event_id", "order_id")
+    args = _json_args("order_id")
     if isinstance(args, tuple):
         return args
     entry, error = _recent_or_error(args["event_id"])
@@ -95,8 +98,8 @@ def pin():
     payload = request.get_json(silent=True) if request.is_json else None
     given = payload.get("pin") if isinstance(payload, dict) else None
     if not isinstance(given, str) or not given.isdigit() or len(given) > MAX_PIN_LENGTH:
-        return json_error(400, "bad request", 'send {"event_id": N, "pin": "1234"}')
-    args = _json_ints("event_id")
+        return json_error(400, "bad request", 'send {"event_id": "...", "pin": "1234"}')
+    args = _json_args()
     if isinstance(args, tuple):
         return args
     entry, error = _recent_or_error(args["event_id"])
@@ -114,7 +117,7 @@ def pin():
         log.info("wrong PIN for card %s (%d tries left)", mask(card), left)
         return json_error(403, "wrong PIN", {"tries_left": left})
     guard.right(card)
-    data = station.handle_scan(card, source="pin")
+    data = station.handle_scan(card, source="pin", screen=webpolicy.screen_token())
     notice = notice_for(info)
     if notice and notice not in data["notices"]:
         data["notices"].append(notice)

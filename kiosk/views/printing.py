@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
+from kiosk import webpolicy
 from kiosk.extensions import csrf, limiter
 from kiosk.views.errors import json_error
 
@@ -26,13 +27,12 @@ def _limit_off() -> bool:
 @limiter.limit(PRINT_LIMIT, exempt_when=_limit_off)
 def print_slip():
     if not request.is_json:
-        return json_error(415, "expected JSON", 'send {"event_id": N} as application/json')
-    payload = request.get_json(silent=True)
-    event_id = payload.get("event_id") if isinstance(payload, dict) else None
-    if not isinstance(event_id, int) or isinstance(event_id, bool) or event_id < 1:
-        return json_error(400, "bad request", 'send {"event_id": N} with a positive integer')
+        return json_error(415, "expected JSON", 'send {"event_id": "..."} as application/json')
+    event_id = webpolicy.event_id_of(request.get_json(silent=True))
+    if event_id is None:
+        return json_error(400, "bad request", 'send {"event_id": "..."}: the id of the scan')
     station = _station()
-    recent = station.recent(event_id)
+    recent = station.recent(event_id, webpolicy.screen_token() or "")
     if recent is None:
         return json_error(404, "no such scan", "the scan is no longer on screen; scan again")
     _card, result = recent
