@@ -17,8 +17,8 @@ screen, the staff pages and the API cannot drift apart.
 - **Logins** (staff password, staff card + PIN, the kiosk's staff mode, the patron PIN)
   pass three gates before any secret is checked:
 
-  1. Flask-Limiter: attempts per client address and in total (`LOGIN_PER_ADDRESS`,
-     `LOGIN_TOTAL`), shared by every login endpoint;
+  1. the flood gate (kiosk.floodgate, in front of Flask): attempts per client address and
+     in total (`LOGIN_PER_ADDRESS`, `LOGIN_TOTAL`), shared by every login endpoint;
   2. the LoginThrottle: failures per account and address, and per account
      (kiosk.domain.throttle);
   3. `hash_slot()`: at most `[staff] login_hashes` argon2 hashes at once (each takes 64 MiB and
@@ -35,7 +35,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, render_template, request, session
+from flask_babel import force_locale
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -43,6 +44,7 @@ from werkzeug.routing import IntegerConverter
 from kiosk.domain import accounts
 from kiosk.domain.throttle import LockoutPolicy, LoginThrottle
 from kiosk.extensions import db, limiter
+from kiosk.floodgate import LoginFloodGate
 from kiosk.models import StaffUser
 from kiosk.views.errors import json_error
 
@@ -104,21 +106,20 @@ class HashesBusy(Exception):
     """Every password-hash slot is taken; the caller answers 429 at once."""
 
 
-def _everyone() -> str:
-    return "all"
-
-
 def client_address() -> str:
     """Return the client's address as the rate limits see it."""
     return request.remote_addr or "unknown"
 
 
-def login_limits(view):
-    """Put the per-address and total login limits (shared by all login endpoints) on view."""
-    view = limiter.shared_limit(LOGIN_TOTAL, scope="login-total", key_func=_everyone,
-                                methods=["POST"])(view)
-    return limiter.shared_limit(LOGIN_PER_ADDRESS, scope="login-address",
-                                methods=["POST"])(view)
+def _refusal_page(app: Flask) -> bytes:
+    """Return the flood gate's page for people (the error page, in the station's language)."""
+    page = app.extensions.get("login_refusal_page")
+    if page is None:
+        language = app.config["KIOSK_SETTINGS"].station.language
+        with app.test_request_context("/staff/login"), force_locale(language):
+            page = render_template("error.html", code=429).encode()
+        app.extensions["login_refusal_page"] = page
+    return page
 
 
 def throttle() -> LoginThrottle:
@@ -239,6 +240,10 @@ def event_id_of(payload: object) -> str | None:
 def init_app(app: Flask) -> None:
     """Apply the policy to app: headers, proxy trust, cookie flags, login gates, Retry-After."""
     server = app.config["KIOSK_SETTINGS"].server
+    if app.config.get("RATELIMIT_ENABLED", True):  # off with [kiosk] rate_limit = "off"
+        # Inside ProxyFix (wrapped next), so it counts the real client.
+        app.wsgi_app = LoginFloodGate(app.wsgi_app, LOGIN_PER_ADDRESS, LOGIN_TOTAL,
+                                      page=lambda: _refusal_page(app), headers=HEADERS)
     if server.trusted_proxy:
         # Exactly one hop: the address the proxy saw and the scheme it was reached by.
         # Host, port and prefix stay the station's own.

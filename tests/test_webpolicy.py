@@ -147,6 +147,11 @@ def test_attempts_per_address_are_limited(client, no_sleep, path, body):
     assert 429 not in codes
     r = client.post(path, environ_base=address, **body(11))
     assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 61
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+    if path == "/staff/login":  # people read it in the station's language
+        assert "<h1>Vent litt</h1>" in r.get_data(as_text=True)
+    else:
+        assert r.json["error"] == "too many requests"
     # another address is not refused
     assert client.post(path, environ_base={"REMOTE_ADDR": "10.0.0.8"}, **body(12)) \
         .status_code != 429

@@ -36,7 +36,6 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@webpolicy.login_limits
 def login():
     form = LoginForm()
     if request.method == "GET":
@@ -80,7 +79,6 @@ def logout():
 
 @bp.post("/card-login")
 @csrf.exempt  # JSON only: a cross-site page cannot send application/json without CORS
-@webpolicy.login_limits
 def card_login():
     """Switch a kiosk screen into staff mode by staff card and PIN, if configured."""
     if not current_app.extensions["station"].settings.kiosk.staff_pin:

@@ -89,7 +89,6 @@ def collect():
 
 @bp.post("/kiosk/pin")
 @csrf.exempt
-@webpolicy.login_limits
 def pin():
     station = _station()
     guard = getattr(station, "pin_guard", None)

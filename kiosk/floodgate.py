@@ -1,0 +1,63 @@
+"""A WSGI gate in front of Flask: login posts past their limits are refused before Flask runs.
+
+A flood of logins must not delay a scan. Refusing such a post inside Flask costs the
+session cookie, the CSRF check and an error page (a few milliseconds each, and all
+request threads queued behind them); refusing it here costs two counter updates. The
+limits are `limits`' fixed windows (the engine of Flask-Limiter), per client address and
+in total, shared by every login endpoint (`LOGIN_PATHS`). Sits inside werkzeug's ProxyFix
+when one proxy hop is trusted, so it counts the real client.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+
+from limits import parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+
+LOGIN_PATHS = frozenset({"/staff/login", "/staff/card-login", "/kiosk/staff-login",
+                         "/kiosk/pin"})
+JSON_PATHS = frozenset({"/staff/card-login", "/kiosk/staff-login", "/kiosk/pin"})
+
+
+class LoginFloodGate:
+    """Refuse login posts over the per-address or total limit with 429 and Retry-After."""
+
+    def __init__(self, app: Callable, per_address: str, total: str,
+                 page: Callable[[], bytes], headers: dict[str, str]):
+        self.app = app
+        self.limiter = FixedWindowRateLimiter(MemoryStorage())
+        self.per_address = parse_many(per_address)
+        self.total = parse_many(total)
+        self.page = page  # the refusal page for people (made once, in the station's language)
+        self.headers = headers
+
+    def _refused(self, address: str) -> float | None:
+        for limits, key in ((self.per_address, address), (self.total, "all")):
+            for limit in limits:
+                if not self.limiter.hit(limit, "login", key):
+                    reset = self.limiter.get_window_stats(limit, "login", key).reset_time
+                    return max(reset - time.time(), 1.0)
+        return None
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "POST" or path not in LOGIN_PATHS:
+            return self.app(environ, start_response)
+        wait = self._refused(environ.get("REMOTE_ADDR") or "unknown")
+        if wait is None:
+            return self.app(environ, start_response)
+        if path in JSON_PATHS:
+            body = json.dumps({"error": "too many requests",
+                               "detail": "too many login attempts; wait and try again"}).encode()
+            kind = "application/json"
+        else:
+            body, kind = self.page(), "text/html; charset=utf-8"
+        start_response("429 Too Many Requests", [
+            ("Content-Type", kind), ("Content-Length", str(len(body))),
+            ("Retry-After", str(int(wait + 0.999))), ("Cache-Control", "no-store"),
+            *self.headers.items()])
+        return [body]
