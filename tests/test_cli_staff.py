@@ -118,7 +118,7 @@ def test_a_database_never_initialised_is_initialised_as_serve_does(tmp_path):
     result = run(config, "add", "kari", stdin="long password\n")
     assert result.exit_code == 0, result.output
     assert "had never been initialised" in result.output and "user kari added" in result.output
-    assert run(config, "list").output == "kari\tstaff\tok\n"
+    assert run(config, "list").output == "kari\tstaff\n"
 
 
 def _talk(fd: int, wanted: str, reply: str | None, out: list[str]) -> None:
