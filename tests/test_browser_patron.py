@@ -48,8 +48,10 @@ def quick_streams(app):
 def open_screen(page, path: str = "/") -> None:
     """Open the patron screen and wait until its script and live channel are up."""
     page.goto(path)
-    page.wait_for_function("document.documentElement.classList.contains('js-ready')")
-    page.wait_for_function("document.documentElement.dataset.live === 'yes'")
+    # Predicates as functions: a bare expression is eval'd in the page while polling, which
+    # the station's Content-Security-Policy (no 'unsafe-eval') refuses.
+    page.wait_for_function("() => document.documentElement.classList.contains('js-ready')")
+    page.wait_for_function("() => document.documentElement.dataset.live === 'yes'")
 
 
 def hold_time(page) -> None:
