@@ -129,3 +129,19 @@ def test_requests_carry_their_fixed_fields_and_fields_in_sip2_order():
     command, fixed, fields = sip2.item_information("lib", "I1", terminal_password="t")
     assert (command, len(fixed)) == ("17", 1)
     assert fields == [("AO", "lib"), ("AB", "I1"), ("AC", "t")]
+
+
+def test_an_empty_field_is_read_as_empty_not_as_stray_text():
+    msg = sip2.decode(frame(b"941AF|AO|AY1"), encoding="ascii")
+    assert msg.fields == [("AF", ""), ("AO", "")] and msg.screen_message == ""
+
+
+def test_a_checksum_with_a_letter_that_is_not_hex_is_refused_not_a_crash():
+    assert not sip2.verify(b"9400AY1AZ00X0")
+    with pytest.raises(sip2.ChecksumError):
+        sip2.decode(b"9400AY1AZ00X0\r", encoding="ascii")
+
+
+def test_a_checkin_carries_real_dates():
+    fixed = sip2.checkin("lib", "I1", "desk")[1]
+    assert len(fixed[1]) == 18 and fixed[1][8:12] == "    "
