@@ -78,7 +78,7 @@ def test_repeat_pause_and_volume_keys_and_volume_back_at_idle(app, page, station
     scan(page, CARD)
     wait_played(page, 1.0)
     page.keyboard.press("/")  # pause
-    page.wait_for_function("document.getElementById('speech-audio').paused")
+    page.wait_for_function("() => document.getElementById('speech-audio').paused")
     page.keyboard.press("*")  # repeat: from the start, playing
     page.wait_for_function("""() => { const a = document.getElementById('speech-audio');
                                       return !a.paused && a.currentTime < 1.0; }""")
@@ -110,7 +110,7 @@ def test_pin_digits_are_never_spoken(app, page):
     open_screen(page)
     scan(page, STAFF_CARD)
     expect(page.locator("#result h1")).to_have_text("Innlogging for ansatte")
-    page.wait_for_function("document.documentElement.dataset.speechRequests === '1'")
+    page.wait_for_function("() => document.documentElement.dataset.speechRequests === '1'")
     before = len(seen)
     for digit in "0000":
         page.get_by_role("button", name=digit, exact=True).click()
@@ -120,7 +120,7 @@ def test_pin_digits_are_never_spoken(app, page):
     assert len(seen) == before  # ... asks for nothing
     page.get_by_role("button", name="Logg inn").click()
     expect(page.locator(".pin-form .action-status")).to_have_text("Feil PIN-kode. Prøv igjen.")
-    page.wait_for_function("document.documentElement.dataset.speechRequests === '2'")
+    page.wait_for_function("() => document.documentElement.dataset.speechRequests === '2'")
     assert [p for p in seen[before:] if "tone/" not in p] == ["message/pin_wrong.wav?lang=nb"]
     assert not any(d in p for p in seen for d in ("0000", "00001", "4711"))
 
@@ -143,8 +143,8 @@ def test_speech_off_the_screen_is_as_it_was(app, page, station, session, make_se
     try:
         other = page.context.new_page()
         other.goto(f"http://127.0.0.1:{server.effective_port}/")
-        other.wait_for_function("document.documentElement.dataset.speech === 'headphones'")
-        other.wait_for_function("document.documentElement.dataset.live === 'yes'")
+        other.wait_for_function("() => document.documentElement.dataset.speech === 'headphones'")
+        other.wait_for_function("() => document.documentElement.dataset.live === 'yes'")
         assert other.screenshot() == off
         other.close()
     finally:
