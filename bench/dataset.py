@@ -27,6 +27,7 @@ BRANCH = "main"
 SLOTS_PER_SHELF = 100
 CAPACITY = 5
 READY_SHARE = 0.10  # orders on a slot, ready to collect
+OVERDUE_SHARE = 0.10  # of those, bags past their last day (work for clearance)
 WAITING_SHARE = 0.01  # orders received or being packed
 CLOSED = ("collected", "collected", "collected", "expired", "cancelled")
 CHUNK = 5_000
@@ -97,9 +98,12 @@ def build_database(url: str, orders: int = 100_000) -> list[str]:
             }
             if i < ready_n:
                 place_id, slot_id = places[i]
+                overdue = rng.random() < OVERDUE_SHARE
+                days = -rng.randrange(1, 6) if overdue else rng.randrange(1, 8)
+                shelved = now - dt.timedelta(days=10 if overdue else 8 - days)
                 row.update(status="ready", place_id=place_id, slot_label=labels[slot_id],
-                           deadline=today + dt.timedelta(days=rng.randrange(1, 8)),
-                           packed_at=now, shelved_at=now)
+                           deadline=today + dt.timedelta(days=days),
+                           packed_at=shelved, shelved_at=shelved)
                 ready_cards.add(card)
             elif i < ready_n + waiting_n:
                 row["status"] = rng.choice(("received", "packing"))

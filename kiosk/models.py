@@ -103,6 +103,14 @@ class Order(db.Model):
         ),
         Index("ix_orders_card_status", "card", "status"),
         Index("ix_orders_status_branch", "status", "branch"),
+        # The staff pages at a big library's scale (migration 0007).
+        Index("ix_orders_branch_id", "branch", "id"),
+        Index("ix_orders_status_id", "status", "id"),
+        Index("ix_orders_pickup_code", "pickup_code"),
+        Index("ix_orders_cancelled_ref", "cancelled_ref"),
+        Index("ix_orders_shelved_at", "shelved_at", "slot_label"),
+        Index("ix_orders_closed_at", "closed_at", "status", "shelved_at"),
+        Index("ix_orders_status_deadline", "status", "deadline"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     # Unique among orders that are not cancelled: cancelling moves the ref to cancelled_ref,

@@ -56,6 +56,16 @@ class OpeningCalendar:
 
     def next_open(self, day: dt.date) -> dt.date:
         """Return day itself if open, else the next open day."""
+        found = self._next_open.get(day)
+        if found is None:  # a clearance list asks this for every bag: remember the answer
+            found = self._next_open[day] = self._find_next_open(day)
+        return found
+
+    @cached_property
+    def _next_open(self) -> dict[dt.date, dt.date]:
+        return {}
+
+    def _find_next_open(self, day: dt.date) -> dt.date:
         for _ in range(366):
             if self.is_open(day):
                 return day

@@ -17,7 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from kiosk.domain import audit, pickup_codes
 from kiosk.domain import orders as order_ops
@@ -89,6 +89,7 @@ def clearance_list(session: Session, calendar: OpeningCalendar,
         .join(Place, Order.place_id == Place.id).join(Slot).join(Shelf)
         .where(Order.status == OrderStatus.READY, Order.deadline <= today)
         .order_by(Shelf.position, Slot.number, Order.shelved_at, Order.id)
+        .options(selectinload(Order.items))  # the list counts each bag's items
     ).all()
     overdue, due = [], []
     for order in rows:

@@ -20,6 +20,7 @@ bp.before_request(auth.guard_blueprint)
 bp.add_app_template_global(status_name)
 
 VIEW_MODULES = ("kiosk.staff.views", "kiosk.staff.packing", "kiosk.staff.shelving",
+                "kiosk.staff.shelfmap",
                 "kiosk.staff.orders", "kiosk.staff.users", "kiosk.staff.imports")
 OPTIONAL = ("kiosk.staff.reports",)
 

@@ -23,6 +23,7 @@ from kiosk.webpolicy import printable_document
 bp = Blueprint("staff_reports", __name__, url_prefix="/staff")
 
 DEFAULT_DAYS = 28
+SLOT_BARS = 200  # more slots than this: the use chart shows shelves
 # Shown in the staff navigation; base.html translates the label.
 NAV = (("staff_reports.clearance", N_("Clearance")),
        ("staff_reports.statistics", N_("Statistics")), ("staff_reports.labels", N_("Slot labels")))
@@ -197,11 +198,26 @@ def _charts(rep: stats_ops.Report) -> list[dict]:
          "names": [d.start.strftime("%d.%m") for d in rep.days], "series": kinds(rep.days)},
         {"heading": _("Per ISO week"), "title": _("Bags per week"),
          "names": [_week_name(w) for w in rep.weeks], "series": kinds(rep.weeks)},
-        {"heading": _("Slot use"), "title": _("Bags per slot"),
-         "names": [s.label for s in rep.slots],
-         "series": [(_("on the shelf now"), "now", [s.now for s in rep.slots]),
-                    (_("put there in the period"), "ready", [s.shelved for s in rep.slots])]},
+        _use_chart(rep.slots),
     ]
+
+
+def _use_chart(slots: list[stats_ops.SlotUse]) -> dict:
+    """Return the chart of bags per slot, or per shelf when slots are too many for bars."""
+    if len(slots) <= SLOT_BARS:
+        heading, title, names = _("Slot use"), _("Bags per slot"), [s.label for s in slots]
+        now, shelved = [s.now for s in slots], [s.shelved for s in slots]
+    else:  # a big station: one bar per shelf; the CSV by slot keeps every slot
+        per: dict[str, list[int]] = {}
+        for s in slots:
+            sums = per.setdefault(s.label.rsplit("-", 1)[0], [0, 0])
+            sums[0] += s.now
+            sums[1] += s.shelved
+        heading, title, names = _("Shelf use"), _("Bags per shelf"), list(per)
+        now, shelved = [v[0] for v in per.values()], [v[1] for v in per.values()]
+    return {"heading": heading, "title": title, "names": names,
+            "series": [(_("on the shelf now"), "now", now),
+                       (_("put there in the period"), "ready", shelved)]}
 
 
 @bp.get("/stats.csv")

@@ -7,14 +7,10 @@ before the slot label.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import defaultdict
-
-from flask import render_template, request, url_for
+from flask import render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
@@ -24,14 +20,12 @@ from kiosk.domain import shelving as shelf_ops
 from kiosk.extensions import db
 from kiosk.ils import item_bags
 from kiosk.ils.holds import holds_mode
-from kiosk.models import Order, OrderStatus, Place, Shelf, Slot
+from kiosk.models import Order, OrderStatus
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
 from kiosk.staff.common import (
     answer,
     commit,
-    days_since,
-    deadline_state,
     describe,
     get_order,
     station,
@@ -178,39 +172,3 @@ def unshelve(order_id: int):
         return answer(describe(exc), ok=False, to=here, status=exc.status_code)
     return answer(_("Bag %(code)s taken off %(slot)s.", code=order.pickup_code, slot=slot),
                   to=here)
-
-
-def shelf_map_rows(today: dt.date | None = None) -> list[dict]:
-    """Return every shelf with its slots, bags on them, occupancy and deadline colours."""
-    today = today or dt.date.today()
-    bags: dict[int, list[dict]] = defaultdict(list)
-    rows = db.session.execute(
-        select(Place.slot_id, Order).join(Order, Order.place_id == Place.id)
-        .order_by(Order.shelved_at))
-    for slot_id, order in rows:
-        bags[slot_id].append({"order": order, "age": days_since(order.shelved_at),
-                              "state": deadline_state(order, today)})
-    shelves = []
-    for shelf in db.session.scalars(select(Shelf).order_by(Shelf.position)):
-        slots = []
-        for slot in db.session.scalars(select(Slot).where(Slot.shelf_id == shelf.id)
-                                       .order_by(Slot.number)):
-            on = bags.get(slot.id, [])
-            if not slot.active and not on:
-                continue
-            states = {b["state"] for b in on}
-            state = ("expired" if "expired" in states else "today" if "today" in states
-                     else "full" if len(on) >= slot.capacity else "used" if on else "free")
-            slots.append({"slot": slot, "bags": on, "used": len(on), "state": state})
-        shelves.append({"shelf": shelf, "slots": slots,
-                        "used": sum(s["used"] for s in slots),
-                        "capacity": sum(s["slot"].capacity for s in slots)})
-    return shelves
-
-
-@bp.get("/shelves")
-def shelf_map():
-    shelves = shelf_map_rows()
-    wanted = request.args.get("state")
-    return render_template("staff/shelving/map.html", shelves=shelves, wanted=wanted,
-                           today=dt.date.today())

@@ -1,0 +1,143 @@
+"""Benchmark: every staff page over a big library's data set, server time and HTML size.
+
+Builds the `bench/dataset.py` data set (100,000 orders, 10,000 bags on 2,000 slots, a
+tenth of them overdue, 1,000 to pack) unless --reuse finds it, logs a staff member in
+and requests each page: one request to warm up, then --runs timed ones (in process,
+through the WSGI app: server time, no network). Prints median and worst time and the
+bytes sent; marks pages over the targets (150 ms, 300 KB).
+
+    nice python bench/staff_pages.py [--orders 100000] [--reuse] [--postgres URL]
+
+With --postgres the data set is built in that database (its tables are replaced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from argon2 import PasswordHasher  # noqa: E402
+from argon2.profiles import CHEAPEST  # noqa: E402
+from dataset import build_database, settings_for  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
+
+from kiosk import create_app  # noqa: E402
+from kiosk.domain import accounts  # noqa: E402
+from kiosk.extensions import db  # noqa: E402
+from kiosk.models import Order, StaffUser  # noqa: E402
+from kiosk.schema import upgrade_database  # noqa: E402
+
+TARGET_MS, TARGET_KB = 150, 300
+
+
+def _prepare(url: str, orders: int, reuse: bool) -> None:
+    """Build the data set at url unless reuse finds it there already."""
+    if reuse:
+        app = create_app(settings_for(url, orders), {"TESTING": True})
+        with app.app_context():
+            try:
+                have = db.session.scalar(select(func.count(Order.id)))
+            except Exception:  # noqa: BLE001  (no tables yet)
+                have = 0
+            db.engine.dispose()
+        if have >= orders:
+            upgrade_database(app)  # indexes added since the data set was built
+            return
+    if url.startswith("postgresql"):
+        app = create_app(settings_for(url, orders), {"TESTING": True})
+        with app.app_context(), db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        with app.app_context():
+            db.engine.dispose()
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{url.removeprefix('sqlite:///')}{suffix}").unlink(missing_ok=True)
+    started = time.perf_counter()
+    build_database(url, orders)
+    print(f"data set built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+
+def pages(session) -> list[tuple[str, str]]:
+    """Return (name, path) of every staff page worth timing, with real ids from the data."""
+    ready = session.execute(select(Order.id, Order.card, Order.pickup_code, Order.ref)
+                            .where(Order.status == "ready").limit(1)).one()
+    to_pack = session.scalar(select(Order.id).where(Order.status.in_(("received", "packing")))
+                             .order_by(Order.id).limit(1))
+    first_shelf = "S1"
+    return [
+        ("Shelf map (overview)", "/staff/shelves"),
+        ("Shelf map, one shelf", f"/staff/shelves?shelf={first_shelf}"),
+        ("Shelf map, find a bag", f"/staff/shelves?code={ready.pickup_code}"),
+        ("Shelf map, overdue slots", "/staff/shelves?state=expired"),
+        ("Packing pick list", "/staff/packing"),
+        ("Packing, one order", f"/staff/packing/{to_pack}"),
+        ("Statistics", "/staff/stats"),
+        ("Clearance", "/staff/clearance"),
+        ("Orders", "/staff/orders"),
+        ("Orders, page 500", "/staff/orders?page=500"),
+        ("Orders, status ready", "/staff/orders?status=ready"),
+        ("Orders, search card", f"/staff/orders?q={ready.card}"),
+        ("Orders, search code", f"/staff/orders?q={ready.pickup_code}"),
+        ("Orders, search ref", f"/staff/orders?q={ready.ref}"),
+        ("Order page", f"/staff/orders/{ready.id}"),
+        ("Shelving", "/staff/shelving"),
+        ("Shelving, one bag", f"/staff/shelving/{to_pack}"),
+        ("Collect", "/staff/collect"),
+        ("Import", "/staff/import"),
+        ("Slot labels", "/staff/labels"),
+        ("Staff accounts", "/staff/users"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--sqlite", default="/tmp/kiosk-bench-pages.db")
+    parser.add_argument("--postgres", help="build and time in this PostgreSQL database instead")
+    parser.add_argument("--reuse", action="store_true", help="keep a data set built before")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    url = args.postgres or f"sqlite:///{args.sqlite}"
+    _prepare(url, args.orders, args.reuse)
+    accounts.use_hasher(PasswordHasher.from_parameters(CHEAPEST))
+    app = create_app(settings_for(url, args.orders), {"TESTING": True,
+                                                     "WTF_CSRF_ENABLED": False})
+    with app.app_context():
+        if db.session.scalar(select(StaffUser.id).where(StaffUser.username == "bench")) is None:
+            accounts.create_user(db.session, "bench", "bench password", "admin")
+            db.session.commit()
+        todo = pages(db.session)
+        db.session.remove()
+    client = app.test_client()
+    client.get("/staff/login?lang=en")
+    r = client.post("/staff/login", data={"username": "bench", "password": "bench password"})
+    assert r.status_code == 302, r.status_code
+    engine = url.split(":", 1)[0].split("+")[0]
+    print(f"{engine}, {args.orders} orders; median and worst of {args.runs} warm requests")
+    print(f"{'page':<28}{'status':>7}{'median':>9}{'worst':>9}{'HTML':>10}")
+    over = 0
+    for name, path in todo:
+        client.get(path)  # warm up
+        times, size, status = [], 0, 0
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            r = client.get(path)
+            times.append((time.perf_counter() - t0) * 1000)
+            size, status = len(r.data), r.status_code
+        median = statistics.median(times)
+        flag = " !" if median > TARGET_MS or size > TARGET_KB * 1024 or status != 200 else ""
+        over += bool(flag)
+        print(f"{name:<28}{status:>7}{median:>7.0f}ms{max(times):>7.0f}ms"
+              f"{size / 1024:>8.0f}KB{flag}", flush=True)
+    print(f"{over} page(s) over {TARGET_MS} ms / {TARGET_KB} KB (marked !)")
+    with app.app_context():
+        db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
