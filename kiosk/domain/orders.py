@@ -58,13 +58,13 @@ class Actor:
     station: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewItem:
     barcode: str
     title: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewOrder:
     card: str
     items: tuple[NewItem, ...]

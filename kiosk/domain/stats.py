@@ -124,7 +124,8 @@ def report(session: Session, start: dt.date, end: dt.date,
             days[day].collected += count
         elif status == OrderStatus.EXPIRED and on_shelf:  # cleared from the shelf
             days[day].expired += count
-    waits = [float(w) for status, w in session.execute(
+    # to the millisecond: SQLite's julianday arithmetic is a few microseconds off
+    waits = [round(float(w), 3) for status, w in session.execute(
         select(Order.status, _seconds(Order.shelved_at, Order.closed_at, dialect))
         .where(Order.closed_at >= first, Order.closed_at < after, was_shelved))
         if status == OrderStatus.COLLECTED]
