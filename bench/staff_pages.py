@@ -6,7 +6,7 @@ and requests each page: one request to warm up, then --runs timed ones (in proce
 through the WSGI app: server time, no network). Prints median and worst time and the
 bytes sent; marks pages over the targets (150 ms, 300 KB).
 
-    nice python bench/staff_pages.py [--orders 100000] [--reuse] [--postgres URL]
+    nice python bench/staff_pages.py [--orders 100000] [--reuse] [--postgres URL] [--by-cpu]
 
 With --postgres the data set is built in that database (its tables are replaced).
 """
@@ -14,6 +14,7 @@ With --postgres the data set is built in that database (its tables are replaced)
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -94,6 +95,26 @@ def pages(session) -> list[tuple[str, str]]:
     ]
 
 
+def _server_pids(app) -> list[int]:
+    """Return the PostgreSQL server processes on this machine (backends and workers)."""
+    with app.app_context():
+        pids = db.session.scalars(text("SELECT pid FROM pg_stat_activity")).all()
+        db.session.rollback()
+    return [p for p in pids if Path(f"/proc/{p}/stat").exists()]
+
+
+def _cpu_ms(pids: list[int]) -> float:
+    """Return the CPU time used so far by pids, in ms (clock ticks of 10 ms)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=100_000)
@@ -101,6 +122,9 @@ def main() -> None:
     parser.add_argument("--postgres", help="build and time in this PostgreSQL database instead")
     parser.add_argument("--reuse", action="store_true", help="keep a data set built before")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--by-cpu", action="store_true",
+                        help="judge the target by the request thread's CPU time (SQLite on a "
+                             "loaded machine) instead of wall time")
     args = parser.parse_args()
     url = args.postgres or f"sqlite:///{args.sqlite}"
     _prepare(url, args.orders, args.reuse)
@@ -119,22 +143,29 @@ def main() -> None:
     assert r.status_code == 302, r.status_code
     engine = url.split(":", 1)[0].split("+")[0]
     print(f"{engine}, {args.orders} orders; median and worst of {args.runs} warm requests")
-    print(f"{'page':<28}{'status':>7}{'median':>9}{'worst':>9}{'HTML':>10}")
+    print(f"{'page':<28}{'status':>7}{'median':>9}{'worst':>9}{'CPU':>9}{'HTML':>10}")
     over = 0
     for name, path in todo:
         client.get(path)  # warm up
-        times, size, status = [], 0, 0
+        times, cpu, size, status = [], [], 0, 0
+        server = _server_pids(app) if engine == "postgresql" else []
         for _ in range(args.runs):
-            t0 = time.perf_counter()
+            t0, c0, s0 = time.perf_counter(), time.thread_time(), _cpu_ms(server)
             r = client.get(path)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.thread_time() - c0) * 1000 + _cpu_ms(server) - s0)
             size, status = len(r.data), r.status_code
-        median = statistics.median(times)
-        flag = " !" if median > TARGET_MS or size > TARGET_KB * 1024 or status != 200 else ""
+        median, cpu_median = statistics.median(times), statistics.median(cpu)
+        # On a shared machine the wall time waits for a core; the CPU time does not. With
+        # SQLite it includes the database's work; with PostgreSQL the server processes' CPU
+        # time is added (read from /proc: a server on this machine, 10 ms ticks).
+        judged = cpu_median if args.by_cpu else median
+        flag = " !" if judged > TARGET_MS or size > TARGET_KB * 1024 or status != 200 else ""
         over += bool(flag)
-        print(f"{name:<28}{status:>7}{median:>7.0f}ms{max(times):>7.0f}ms"
+        print(f"{name:<28}{status:>7}{median:>7.0f}ms{max(times):>7.0f}ms{cpu_median:>7.0f}ms"
               f"{size / 1024:>8.0f}KB{flag}", flush=True)
-    print(f"{over} page(s) over {TARGET_MS} ms / {TARGET_KB} KB (marked !)")
+    print(f"{over} page(s) over {TARGET_MS} ms ({'CPU' if args.by_cpu else 'median'}) / "
+          f"{TARGET_KB} KB (marked !); load average {os.getloadavg()[0]:.1f}")
     with app.app_context():
         db.engine.dispose()
 
