@@ -79,6 +79,7 @@ def ils():
 
 def test_pins_only_from_the_screen_that_asked(make_settings, ils, tmp_path):
     from kiosk import create_app
+    from kiosk.extensions import db
     from kiosk.schema import upgrade_database
 
     app = create_app(make_settings({"ils": ils_config(ils[1].port, tmp_path,
@@ -97,3 +98,5 @@ def test_pins_only_from_the_screen_that_asked(make_settings, ils, tmp_path):
         link = app.extensions["station"].ils
         if link is not None:
             link.close()
+        with app.app_context():
+            db.engine.dispose()
