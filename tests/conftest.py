@@ -229,3 +229,26 @@ def zbarimg() -> str:
             pytest.fail("zbarimg not found and KIOSK_REQUIRE_ZBAR is set")
         pytest.skip("zbarimg (zbar-tools) not installed")
     return found
+
+
+# --- a SIP2 peer for the tests that talk to the library system ----------------------------
+# A test module gives `library` (a helpers_sip2.FakeLibrary); these start pysip2 on it.
+
+@pytest.fixture
+def server(library):
+    """A pysip2 server answering for the module's `library`, on a loopback port."""
+    from helpers_sip2 import SipServer
+
+    s = SipServer(library).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def proxy(server):
+    """The station talks to the proxy, whose port stays put while the ILS comes and goes."""
+    from helpers_sip2 import FaultProxy
+
+    p = FaultProxy(server.port)
+    yield p
+    p.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from factories import make_order
-from helpers_sip2 import FakeLibrary, Patron, SipServer, ils_config
+from helpers_sip2 import FakeLibrary, Patron, ils_config
 
 from kiosk.ils import queue
 from kiosk.models import IlsJob
@@ -22,13 +22,6 @@ def library():
     lib = FakeLibrary()
     lib.patrons[CARD] = Patron()
     return lib
-
-
-@pytest.fixture
-def server(library):
-    s = SipServer(library).start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture

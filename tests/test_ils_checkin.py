@@ -15,10 +15,8 @@ from flask_babel import refresh
 from helpers_sip2 import (
     INSTITUTION,
     FakeLibrary,
-    FaultProxy,
     Hold,
     Patron,
-    SipServer,
     ils_config,
 )
 from sqlalchemy import text
@@ -46,20 +44,6 @@ def library(encoding):
     lib = FakeLibrary(encoding=encoding)
     lib.patrons[CARD] = Patron(name=NAME)
     return lib
-
-
-@pytest.fixture
-def server(library):
-    s = SipServer(library).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def proxy(server):
-    p = FaultProxy(server.port)
-    yield p
-    p.close()
 
 
 @pytest.fixture

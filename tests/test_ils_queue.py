@@ -6,7 +6,7 @@ import time
 
 import pytest
 from factories import make_order
-from helpers_sip2 import FakeLibrary, FaultProxy, Patron, SipServer, ils_config
+from helpers_sip2 import FakeLibrary, Patron, ils_config
 from staff_helpers import login
 
 from kiosk import create_app
@@ -23,21 +23,6 @@ def library():
     lib = FakeLibrary()
     lib.patrons[CARD] = Patron()
     return lib
-
-
-@pytest.fixture
-def server(library):
-    s = SipServer(library).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def proxy(server):
-    """The station talks to the proxy, whose port stays put while the ILS comes and goes."""
-    p = FaultProxy(server.port)
-    yield p
-    p.close()
 
 
 @pytest.fixture
