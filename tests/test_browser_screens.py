@@ -14,7 +14,10 @@ import re
 
 import pytest
 import site_pages
+from factories import make_order
 from playwright.sync_api import expect
+
+from kiosk.extensions import db
 
 pytestmark = pytest.mark.browser
 
@@ -47,15 +50,15 @@ def config_overrides():
     return site_pages.CONFIG
 
 
-def show_result(page) -> None:
-    """Scan the test card on the patron screen and wait for its result."""
+def show_result(page, card: str = site_pages.CARD) -> None:
+    """Scan a card on the patron screen and wait for its result."""
     page.goto("/?lang=nb")
     expect(page.locator("html")).to_have_class(re.compile(r"\bjs-ready\b"))
     page.evaluate("""code => {
         for (const key of [...code, "Enter"]) {
             document.dispatchEvent(new KeyboardEvent("keydown", {key, bubbles: true}));
         }
-    }""", site_pages.CARD)
+    }""", card)
     expect(page.locator("html")).to_have_attribute("data-results-shown", "1")
     expect(page.locator("#result .pickup").first).to_be_visible()
 
@@ -86,28 +89,72 @@ def test_every_page_fits_each_screen(app, page, browser, live_server):
     assert not problems, "\n".join(problems)
 
 
+# How the result uses the screen: font sizes, the cards' width, the page's own scroll size, the
+# largest band of the screen's height with nothing in it (between the result's top and the
+# bottom of the window), and the words of the "I have collected" buttons as shown.
+FILL = r"""() => {
+  const px = (el) => parseFloat(getComputedStyle(el).fontSize);
+  const hasText = (el) => [...el.childNodes].some((n) => n.nodeType === 3
+                                                   && n.textContent.trim());
+  const shown = [...document.querySelectorAll("#result *")].filter((el) => el.checkVisibility());
+  const texts = shown.filter(hasText);
+  const slot = document.querySelector("#result .pickup .slot");
+  const result = document.querySelector("#result").getBoundingClientRect();
+  const cards = [...document.querySelectorAll("#result .pickup")]
+    .map((c) => c.getBoundingClientRect());
+  const filled = ".pickup, .shelf, .after-offer, img, svg, button";
+  const boxes = shown.filter((el) => hasText(el) || el.matches(filled))
+    .map((el) => el.getBoundingClientRect()).filter((r) => r.height > 0)
+    .map((r) => [Math.max(r.top, result.top), Math.min(r.bottom, innerHeight)])
+    .sort((a, b) => a[0] - b[0]);
+  let reached = result.top, emptiest = 0;
+  for (const [top, bottom] of boxes) {
+    emptiest = Math.max(emptiest, top - reached);
+    reached = Math.max(reached, bottom);
+  }
+  emptiest = Math.max(emptiest, innerHeight - reached);
+  return {slot: px(slot),
+          largestOther: Math.max(...texts.filter((el) => !el.classList.contains("slot")).map(px)),
+          cells: [...document.querySelectorAll("#result .wall .cell")].map(px),
+          cardsWidth: Math.max(...cards.map((c) => c.right))
+                      - Math.min(...cards.map((c) => c.left)),
+          scrollWidth: document.documentElement.scrollWidth,
+          scrollHeight: document.documentElement.scrollHeight,
+          emptiest,
+          done: document.querySelector("#result .result-footer .button:last-child")
+                  .getBoundingClientRect().bottom,
+          buttons: [...document.querySelectorAll("#result .collect button")]
+                     .map((b) => b.innerText)};
+}"""
+
+
+@pytest.mark.parametrize("bags", ["one slot", "two slots"])
 @pytest.mark.parametrize("size", ["landscape", "portrait"])
-def test_patron_result_fills_the_screen_with_the_slot_largest(app, page, size):
+def test_patron_result_fills_the_screen_with_the_slot_largest(app, page, size, bags):
+    """Landscape 1920×1080 and portrait 1080×1920, one slot or two: the result fits the window
+    without scrolling either way, the cards take most of the width (all of it in portrait),
+    no band of more than 15 % of the height stays empty, the slot label is the largest text,
+    shelf-wall cells are 24 px or more, and "I have collected AB-123" keeps its space."""
     site_pages.populate(app)
+    card = site_pages.CARD
+    if bags == "one slot":
+        card = "N000000321"
+        with app.app_context():
+            make_order(db.session, card=card, items=2, slot="A-05",
+                       station=app.extensions["station"])
     width, height = SIZES[size]
     page.set_viewport_size({"width": width, "height": height})
-    show_result(page)
-    sizes = page.evaluate("""() => {
-      const px = (el) => parseFloat(getComputedStyle(el).fontSize);
-      const hasText = (el) => [...el.childNodes].some((n) => n.nodeType === 3
-                                                       && n.textContent.trim());
-      const shown = [...document.querySelectorAll("#result *")]
-        .filter((el) => el.checkVisibility() && hasText(el));
-      const slot = document.querySelector("#result .pickup .slot");
-      const result = document.querySelector("#result").getBoundingClientRect();
-      return {slot: px(slot), largestOther: Math.max(...shown.filter((el) => el !== slot
-                && !el.classList.contains("slot")).map(px)),
-              cells: [...document.querySelectorAll("#result .wall .cell")].map(px),
-              width: result.width, height: result.height};
-    }""")
-    assert sizes["slot"] > sizes["largestOther"], sizes
-    assert min(sizes["cells"]) >= 24, sizes["cells"]
-    assert sizes["width"] >= 0.9 * width and sizes["height"] >= 0.6 * height, sizes
+    show_result(page, card)
+    found = page.evaluate(FILL)
+    assert found["slot"] > found["largestOther"], found
+    assert min(found["cells"]) >= 24, found["cells"]
+    assert found["scrollWidth"] <= width and found["scrollHeight"] <= height, found
+    assert found["done"] <= height, found
+    assert found["cardsWidth"] >= (0.9 if size == "portrait" else 0.5) * width, found
+    assert found["emptiest"] <= 0.15 * height, found
+    with_code = [b for b in found["buttons"] if re.search(r"[A-Z]{2}-\d{3}$", b)]
+    assert all(re.fullmatch(r"Jeg har hentet [A-Z]{2}-\d{3}", b) for b in with_code), with_code
+    assert len(with_code) == (2 if bags == "two slots" else 0), found["buttons"]
 
 
 def test_bag_label_keeps_its_code_on_one_line_and_the_barcode_centred(app, page):

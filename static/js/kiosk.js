@@ -253,7 +253,8 @@
     var title = data.name ? fill(t.hello, {name: data.name}) + " " + ready : ready;
     var heading = startResult("ready", title);
     var slots = bySlot(data.pickups);
-    var list = el("ul", {"class": "pickups"});
+    // The number of slots sizes the cards: one slot gets the largest label (see station.css).
+    var list = el("ul", {"class": "pickups", "data-slots": String(Math.min(slots.length, 3))});
     slots.forEach(function (s) { list.appendChild(slotCard(s, data)); });
     // Beside the bags: the shelf wall, and under it the after-pickup offer if there is one.
     var side = el("div", {"class": "result-side"}, shelfWall(slots),
@@ -337,13 +338,17 @@
     var button = el("button", {type: "button", "class": "button secondary"});
     if (several) {
       // The pickup code stays whole on one line: "I have collected NA-/931" must not happen.
+      // One inline span holds the words and the code: a flex button would make each text node
+      // its own box and drop the space before the code ("hentetNA-931").
+      var words = el("span", {"class": "button-text"});
       t.collect_code.split("{code}").forEach(function (part, i) {
         if (i > 0) {
-          button.appendChild(el("span", {"class": "nowrap", dir: "ltr", translate: "no",
-                                         text: pickup.pickup_code}));
+          words.appendChild(el("span", {"class": "nowrap", dir: "ltr", translate: "no",
+                                        text: pickup.pickup_code}));
         }
-        if (part) button.appendChild(document.createTextNode(part));
+        if (part) words.appendChild(document.createTextNode(part));
       });
+      button.appendChild(words);
     } else {
       button.textContent = t.collect;
     }
