@@ -29,7 +29,7 @@ def test_a_spreadsheet_with_a_typo_is_refused_then_fixed_and_a_wrong_order_corre
     problem = page.locator("table.problems tbody tr")
     expect(problem).to_have_count(1)
     expect(problem).to_contain_text("R2")
-    expect(problem).to_contain_text("unknown branch sanvika")
+    expect(problem).to_contain_text("Unknown branch sanvika")
     expect(page.locator("#confirm-import")).to_have_count(0)
 
     good = tmp_path / "bestillinger-rettet.xlsx"

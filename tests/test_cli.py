@@ -122,20 +122,20 @@ def test_bad_file_exits_1_listing_every_bad_row_and_imports_nothing(station_toml
     source.write_text("card,item_barcode\nN100000001,1\nbad-card,2\nN100000003,\n")
     result = kiosk("--config", station_toml, "import", source)
     assert result.exit_code == 1
-    assert "line 3, column card:" in result.output
-    assert "line 4, column item_barcode: item_barcode is empty" in result.output
+    assert "Line 3, column card:" in result.output
+    assert "Line 4, column item_barcode: No value in item_barcode" in result.output
     assert "2 problem(s); nothing imported" in result.output
     assert "Traceback" not in result.output and "bad-card" not in result.output
     assert orders_in(database_url) == []
 
 
 @pytest.mark.parametrize("name,content,expected", [
-    ("orders.csv", b"card,title\nN100000001,Sult\n", "column item_barcode: required"),
+    ("orders.csv", b"card,title\nN100000001,Sult\n", "column item_barcode: Required"),
     ("orders.csv", "card,item_barcode\nN100000001,1\n".encode("utf-16"), "UTF-16"),
-    ("orders.xlsx", b"no workbook", "not a readable Excel (.xlsx) file"),
+    ("orders.xlsx", b"no workbook", "Not a readable Excel (.xlsx) file"),
     ("orders.json", b'{"card": "N100000001"}', "list of orders"),
-    ("orders.json", b"[{,}]", "not valid JSON"),
-    ("orders.txt", b"", "empty file"),
+    ("orders.json", b"[{,}]", "Not valid JSON"),
+    ("orders.txt", b"", "Empty file"),
 ])
 def test_bad_files_are_clear_errors(station_toml, database_url, tmp_path, name, content,
                                     expected):
@@ -182,13 +182,13 @@ def test_duplicate_ref_is_refused_the_second_time(station_toml, database_url, tm
     source.write_text(GOOD_CSV)
     assert kiosk("--config", station_toml, "import", source).exit_code == 0
     again = kiosk("--config", station_toml, "import", source)
-    assert again.exit_code == 1 and "an order with ref r-1 exists already" in again.output
+    assert again.exit_code == 1 and "An order with ref r-1 exists already" in again.output
     assert len(orders_in(database_url)) == 2
 
 
 def test_missing_file_and_dry_run(station_toml, database_url, tmp_path):
     missing = kiosk("--config", station_toml, "import", tmp_path / "nope.csv")
-    assert missing.exit_code == 1 and "cannot read the file" in missing.output
+    assert missing.exit_code == 1 and "Cannot read the file" in missing.output
     source = tmp_path / "orders.csv"
     source.write_text(GOOD_CSV)
     dry = kiosk("--config", station_toml, "import", "--dry-run", source)

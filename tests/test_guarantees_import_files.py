@@ -1,7 +1,7 @@
 """JSON import checks: every problem is reported, with where it is; nothing half-read.
 
 Found by mutation testing (scripts/mutation.sh domain/import_files.py, docs/testing.md): with
-the "an item must be an object" problem deleted, an order holding a non-object item was
+the "An item must be an object" problem deleted, an order holding a non-object item was
 accepted without that item and no test noticed.
 """
 
@@ -26,8 +26,8 @@ def test_an_item_that_is_not_an_object_is_a_problem_and_the_order_is_not_taken()
     draft, found = check_order(data, CARDS, "main", order=3)
     assert draft is None
     assert problems(found) == [
-        ("an item must be an object", None, "items[0]", 3, "R1"),
-        ("an item must be an object", None, "items[2]", 3, "R1"),
+        ("An item must be an object", None, "items[0]", 3, "R1"),
+        ("An item must be an object", None, "items[2]", 3, "R1"),
     ]
 
 
@@ -37,10 +37,10 @@ def test_every_problem_of_an_order_is_reported_not_only_the_first():
     draft, found = check_order(data, CARDS, "main", order=1)
     assert draft is None
     assert problems(found) == [
-        ("unknown key (known: %(known)s)", None, "colour", 1, "R2"),
-        ("not a card number the station accepts (see [cards] patterns)", None, "card", 1, "R2"),
-        ("unknown key (known: %(known)s)", None, "items[0].shelf", 1, "R2"),
-        ("barcode %(barcode)s appears twice in this order", None, "items[1].barcode", 1, "R2"),
+        ("Unknown key (known: %(known)s)", None, "colour", 1, "R2"),
+        ("Not a card number the station accepts (see [cards] patterns)", None, "card", 1, "R2"),
+        ("Unknown key (known: %(known)s)", None, "items[0].shelf", 1, "R2"),
+        ("Barcode %(barcode)s appears twice in this order", None, "items[1].barcode", 1, "R2"),
         (found[4].problem, None, "items[2].barcode", 1, "R2"),
     ]
     assert found[0].params == {"known": "ref, card, branch, items, patron_name"}
@@ -61,9 +61,9 @@ def test_a_good_order_reads_whole_with_the_default_branch():
 
 def test_an_order_that_is_not_an_object_or_has_no_items_is_a_problem():
     assert problems(check_order([1], CARDS, "main", order=4)[1]) == [
-        ("an order must be an object", None, None, 4, None)]
+        ("An order must be an object", None, None, 4, None)]
     assert problems(check_order({"card": "N000000001", "items": []}, CARDS, "main", 5)[1]) == [
-        ("items must be a list of at least one item", None, "items", 5, None)]
+        ("Items must be a list of at least one item", None, "items", 5, None)]
 
 
 def test_a_json_file_reports_each_bad_order_and_keeps_the_good_ones_apart():
@@ -72,16 +72,16 @@ def test_a_json_file_reports_each_bad_order_and_keeps_the_good_ones_apart():
                        {"card": "N000000002", "items": ["y"]}])
     parse_json(text, CARDS, "main", pv)
     assert [d.order for d in pv.drafts] == [1]
-    assert problems(pv) == [("an order must be an object", None, None, 2, None),
-                            ("an item must be an object", None, "items[0]", 3, None)]
+    assert problems(pv) == [("An order must be an object", None, None, 2, None),
+                            ("An item must be an object", None, "items[0]", 3, None)]
 
 
 def test_a_json_file_that_is_no_list_or_no_json_is_one_clear_problem():
     pv = Preview("json")
     parse_json('{"card": "N000000001"}', CARDS, "main", pv)
-    assert problems(pv) == [("the file must hold a list of orders ([{...}, ...])",
+    assert problems(pv) == [("The file must hold a list of orders ([{...}, ...])",
                              None, None, None, None)]
     pv = Preview("json")
     parse_json('[\n{"card": ]', CARDS, "main", pv)
-    assert [(p.problem, p.line) for p in pv.problems] == [("not valid JSON: %(error)s", 2)]
+    assert [(p.problem, p.line) for p in pv.problems] == [("Not valid JSON: %(error)s", 2)]
     assert pv.drafts == []

@@ -141,8 +141,8 @@ def test_hold_for_another_library_is_refused_with_its_destination(staff, session
     order_id = start_bag(staff, "03022222221")
     r = put(staff, order_id, "A-01")
     assert r.status_code == 409 and not r.json["ok"]
-    assert r.json["message"] == ("not shelved: item 03022222221 is on hold for another "
-                                 f"library: send to {FAR}")
+    assert r.json["message"] == ("Not shelved: Item 03022222221 is on hold for another "
+                                 f"library: send to {FAR}.")
     order = session.get(Order, order_id)
     assert (order.place_id, order.card) == (None, None)
     [job] = jobs(session)
@@ -155,8 +155,8 @@ def test_no_hold_is_refused_back_to_the_shelves(staff, session, station, library
     order_id = start_bag(staff, "03023333331")
     r = put(staff, order_id, "A-01")
     assert r.status_code == 409
-    assert r.json["message"] == ("not shelved: item 03023333331 is not on hold: back to "
-                                 "the shelves")
+    assert r.json["message"] == ("Not shelved: Item 03023333331 is not on hold: back to "
+                                 "the shelves.")
     assert session.get(Order, order_id).place_id is None
 
 
@@ -165,8 +165,8 @@ def test_ok_0_is_refused_with_the_ils_message(staff, session, station, library, 
     order_id = start_bag(staff, "03024444441")
     r = put(staff, order_id, "A-01")
     assert r.status_code == 409
-    assert r.json["message"] == ("not shelved: the library system refused to check in item "
-                                 "03024444441: Eksemplaret er trukket tilbake")
+    assert r.json["message"] == ("Not shelved: The library system refused to check in item "
+                                 "03024444441: Eksemplaret er trukket tilbake.")
     [job] = jobs(session)
     assert (job.state, job.message) == ("refused", "Eksemplaret er trukket tilbake")
     # staff sort it out in the ILS; shelving again checks it in again
@@ -181,8 +181,8 @@ def test_refusal_in_norwegian(staff, session, station, library, proxy):
     order_id = start_bag(staff, "03025555551")
     refresh()  # the test's app context keeps the language of earlier requests
     r = staff.post(f"/staff/shelving/{order_id}?lang=nb", data={"slot": "A-01"}, headers=FETCH)
-    assert r.json["message"] == ("ikke satt på hylla: eksemplar 03025555551 er reservert til "
-                                 f"et annet bibliotek: send til {FAR}")
+    assert r.json["message"] == ("Ikke satt på hylla: Eksemplar 03025555551 er reservert til "
+                                 f"et annet bibliotek: send til {FAR}.")
 
 
 # --- exactly once ----------------------------------------------------------------------
@@ -200,7 +200,7 @@ def test_moved_or_reshelved_the_same_day_is_not_checked_in_again(staff, session,
     # staff ask for it: "Check in again" on /staff/ils/
     [job] = jobs(session)
     page = staff.get("/staff/ils/").get_data(as_text=True)
-    assert "Checked in lately" in page and "waits here for its patron" in page
+    assert "Checked in lately" in page and "Waits here for its patron" in page
     assert staff.post(f"/staff/ils/jobs/{job.id}/retry").status_code == 302
     staff.post("/staff/ils/replay")
     assert checkins(library) == ["03026666661"] * 2
@@ -227,7 +227,7 @@ def test_ils_down_queues_the_check_in_and_replays_it_once_after_a_restart(
     order_id = start_bag(staff, "03027777771")
     r = put(staff, order_id, "A-01")
     assert r.status_code == 200 and r.json["slot"] == "A-01"
-    assert "check-in of 03027777771 queued" in r.json["message"]
+    assert "Check-in of 03027777771 queued" in r.json["message"]
     [job] = jobs(session)
     assert (job.state, job.attempts) == ("queued", 0)
     page = staff.get("/staff/ils/").get_data(as_text=True)
@@ -353,10 +353,10 @@ def test_the_ils_page_shows_check_ins_in_norwegian(staff, session, station, libr
     assert put(staff, start_bag(staff, "03020000012"), "A-02").status_code == 409
     refresh()
     page = " ".join(staff.get("/staff/ils/?lang=nb").get_data(as_text=True).split())
-    for norsk in ("Innsjekkinger: 0 i kø, 1 sjekket inn, 1 avvist", "venter på låneren her",
-                  f"reservert til et annet bibliotek: send til {FAR}", "Sjekk inn igjen"):
+    for norsk in ("Innsjekkinger: 0 i kø, 1 sjekket inn, 1 avvist", "Venter på låneren her",
+                  f"Reservert til et annet bibliotek: send til {FAR}", "Sjekk inn igjen"):
         assert norsk in page
-    for english in ("Check-ins", "waits here", "send to", "Check in again", "check-in<"):
+    for english in ("Check-ins", "Waits here", "send to", "Check in again", "check-in<"):
         assert english not in page
 
 

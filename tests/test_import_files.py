@@ -84,7 +84,7 @@ def test_csv_as_spreadsheets_write_it(plain, program, data, encoding, sep):
     ("card,item_barcode\nN100000001,1\n".encode("utf-16-le"), "NUL"),
     (b"card,item_barcode\nN100000001,1\x00\x00\n", "NUL"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "NUL"),
-    (b"card,item_barcode\nN100000001,1\n\x1b[31m\x8f\x81\n", "neither UTF-8 nor Windows-1252"),
+    (b"card,item_barcode\nN100000001,1\n\x1b[31m\x8f\x81\n", "Neither UTF-8 nor Windows-1252"),
     (b"card,item_barcode\nN100000001,\x07\x02\x03\n", "control characters"),
     ("card,item_barcode,title\nN100000001,1,Grøde\n".encode() + "N100000002,2,Grøde\n"
      .encode("cp1252"), "mixes UTF-8 (line 2)"),
@@ -123,7 +123,7 @@ def test_every_problem_names_line_column_and_order_ref(plain):
     pv = check(plain, data)
     found = {(p.line, p.column, p.ref) for p in pv.problems}
     assert found == {(3, "lånekort", "r-8"), (4, "strekkode", "r-9"), (5, None, "r-10")}
-    assert str(pv.problems[0]).startswith("line 3, order r-8, column lånekort: not a card")
+    assert str(pv.problems[0]).startswith("Line 3, order r-8, column lånekort: Not a card")
 
 
 def test_empty_columns_at_the_end_are_fine(plain):
@@ -160,10 +160,10 @@ def test_only_the_first_sheet_is_read_and_rows_are_numbered_as_the_sheet(plain):
 
 
 @pytest.mark.parametrize("data,name,words", [
-    (b"this is no workbook", "orders.xlsx", "not a readable Excel (.xlsx) file"),
-    (b"PK\x03\x04 broken zip", "orders.xlsx", "not a readable Excel (.xlsx) file"),
-    (b"garbage", "orders.ods", "not a readable OpenDocument (.ods) file"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "orders.xls", "old Excel files"),
+    (b"this is no workbook", "orders.xlsx", "Not a readable Excel (.xlsx) file"),
+    (b"PK\x03\x04 broken zip", "orders.xlsx", "Not a readable Excel (.xlsx) file"),
+    (b"garbage", "orders.ods", "Not a readable OpenDocument (.ods) file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "orders.xls", "Old Excel files"),
 ])
 def test_garbage_spreadsheets_are_a_clear_problem(plain, data, name, words):
     [problem] = check(plain, data, name).problems
@@ -175,7 +175,7 @@ def test_a_zip_that_is_no_workbook_is_a_clear_problem(plain):
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("readme.txt", "hello")
     [problem] = check(plain, out.getvalue(), "orders.xlsx").problems
-    assert "not a readable Excel (.xlsx) file" in problem.text
+    assert "Not a readable Excel (.xlsx) file" in problem.text
 
 
 def test_size_limits_hold_for_spreadsheets(plain, monkeypatch):

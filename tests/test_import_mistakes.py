@@ -48,7 +48,7 @@ def test_an_unknown_branch_is_a_problem_in_the_preview_and_nothing_is_imported(s
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "confirm-import" not in html
     assert ('<td>3</td><td translate="no">R2</td><td translate="no">branch</td>'
-            "<td>unknown branch sanvika (the library&#39;s branches: main)</td>") in html
+            "<td>Unknown branch sanvika (the library&#39;s branches: main)</td>") in html
     assert session.query(Order).count() == 0
 
 
@@ -83,7 +83,7 @@ def test_configured_branches_import_and_others_do_not(session, station):
                           branches={"main", "sandvika"})
     [problem] = pv.problems
     assert (problem.line, problem.ref, problem.column) == (3, "R2", "branch")
-    assert problem.text == "unknown branch sanvika (the library's branches: main, sandvika)"
+    assert problem.text == "Unknown branch sanvika (the library's branches: main, sandvika)"
     with pytest.raises(importer.ImportFailed):
         importer.import_orders(session, TYPO.encode(), ACTOR, station.cards, station.branch,
                                branches={"main"})
@@ -154,7 +154,7 @@ def test_collected_orders_and_shelved_bags_keep_their_branch(session, station):
     [change] = order_ops.correct(session, shelved, ACTOR, card="N000000009")
     assert change.startswith("card ") and change.endswith(" → *******009")
     assert shelved.card == "N000000009"
-    with pytest.raises(order_ops.OrderError, match="unknown branch"):
+    with pytest.raises(order_ops.OrderError, match="Unknown branch"):
         order_ops.correct(session, make_order(session), ACTOR, branch="x", branches={"main"})
 
 
@@ -237,15 +237,15 @@ def test_migration_moves_refs_of_cancelled_orders_aside(tmp_path, make_settings,
         engine.dispose()
 
 
-@pytest.mark.parametrize("lang,words", [("nb", "ukjent avdeling sanvika"),
-                                        ("nn", "ukjend avdeling sanvika")])
+@pytest.mark.parametrize("lang,words", [("nb", "Ukjent avdeling sanvika"),
+                                        ("nn", "Ukjend avdeling sanvika")])
 def test_the_new_pages_in_norwegian_show_no_english(app, client, session, lang, words):
     from test_i18n_staff import english_leftovers, log_in, visible_text
 
     log_in(client, app, lang)
     typo = make_order(session, ref="T1", branch="sanvika")
     preview = visible_text(upload(client, TYPO).get_data(as_text=True))
-    assert words in preview and "unknown branch" not in preview
+    assert words in preview and "Unknown branch" not in preview
     garbage = client.post("/staff/import", data={"file": (io.BytesIO(b"x"), "a.xlsx")},
                           content_type="multipart/form-data").get_data(as_text=True)
     assert "not a readable" not in garbage

@@ -121,7 +121,7 @@ N100000004,0300004,r-4,extra
 
 def test_problems_are_readable(plain):
     [problem] = problems_of(plain, b"card,item_barcode\nN1,0300001\n")
-    assert str(problem) == ("line 2, column card: not a card number the station accepts "
+    assert str(problem) == ("Line 2, column card: Not a card number the station accepts "
                             "(see [cards] patterns)")
     assert "N1" not in str(problem)
 
@@ -150,7 +150,7 @@ def test_windows_1252_bytes_are_read_as_such(plain):
 def test_bytes_that_are_neither_utf8_nor_windows_1252_are_refused_with_their_line(plain):
     data = b"card,item_barcode,title\nN100000001,1,Sult\nN100000002,2,Gr\x81de\n"
     [problem] = problems_of(plain, data)
-    assert problem.line == 3 and "neither UTF-8 nor Windows-1252" in problem.text
+    assert problem.line == 3 and "Neither UTF-8 nor Windows-1252" in problem.text
 
 
 def test_nul_bytes_are_refused(plain):
@@ -225,7 +225,7 @@ def test_preview_writes_nothing_and_reads_files(plain, tmp_path):
 
 def test_unreadable_file_is_a_problem_not_a_crash(plain, tmp_path):
     pv = importer.preview(plain, tmp_path / "missing.csv", Plain.cards, Plain.branch)
-    assert not pv.ok and "cannot read" in pv.problems[0].text
+    assert not pv.ok and "Cannot read" in pv.problems[0].text
 
 
 def test_a_failing_order_midway_rolls_back_everything(session, station):

@@ -116,7 +116,7 @@ def test_problems_table_names_the_order_ref(staff, session):
 def test_a_garbage_workbook_is_a_clear_problem(staff, session):
     r = upload_bytes(staff, b"\x00garbage" * 10, "orders.xlsx")
     assert r.status_code == 422
-    assert "not a readable Excel (.xlsx) file" in r.get_data(as_text=True)
+    assert "Not a readable Excel (.xlsx) file" in r.get_data(as_text=True)
     assert session.query(Order).count() == 0
 
 

@@ -118,7 +118,7 @@ def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCal
                            NOT_WAITING_DETAIL)
             return bags[0].order
     if code is None:
-        raise BadCode(N_("%(scanned)s is not a pickup code"), {"kind": "not_a_pickup_code"},
+        raise BadCode(N_("Not a pickup code: %(scanned)s"), {"kind": "not_a_pickup_code"},
                       scanned=scanned.strip()[:40])
     order = order_ops.by_pickup_code(session, code)
     if order is None:

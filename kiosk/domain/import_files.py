@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from kiosk.domain import import_tables
 from kiosk.domain.cards import CardReader
-from kiosk.domain.messages import N_, fill
+from kiosk.domain.messages import N_, fill, sentence_start
 from kiosk.domain.orders import NewItem, NewOrder
 
 MAX_BYTES = 16 * 1024 * 1024
@@ -60,10 +60,10 @@ class Problem:
         return fill(self.problem, self.params)
 
     def __str__(self) -> str:
-        where = [f"line {self.line}" if self.line else "",
+        where = [f"Line {self.line}" if self.line else "",
                  f"order {self.ref}" if self.ref else f"order {self.order}" if self.order else "",
                  f"column {self.column}" if self.column else ""]
-        prefix = ", ".join(w for w in where if w)
+        prefix = sentence_start(", ".join(w for w in where if w))
         return f"{prefix}: {self.text}" if prefix else self.text
 
     def as_dict(self) -> dict[str, Any]:
@@ -134,17 +134,17 @@ def _text(value: Any, column: str, problems: list[Problem], where: dict[str, Any
     label = label or column
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            problems.append(Problem(N_("%(column)s is empty"), column=label,
+            problems.append(Problem(N_("No value in %(column)s"), column=label,
                                     params={"column": label}, **where))
         return None
     if not isinstance(value, str):
-        problems.append(Problem(N_("%(column)s must be text, got %(type)s"), column=label,
-                                params={"column": label, "type": type(value).__name__},
-                                **where))
+        problems.append(Problem(N_("The value in %(column)s must be text, got %(type)s"),
+                                column=label,
+                                params={"column": label, "type": type(value).__name__}, **where))
         return None
     text = value.strip()
     if len(text) > LIMITS[column]:
-        problems.append(Problem(N_("%(column)s is longer than %(n)d characters"),
+        problems.append(Problem(N_("The value in %(column)s is longer than %(n)d characters"),
                                 column=label, params={"column": label, "n": LIMITS[column]},
                                 **where))
         return None
@@ -157,7 +157,7 @@ def _card(value: Any, cards: CardReader, problems: list[Problem], where: dict[st
     number = cards.card(raw) if raw else None
     if raw and number is None:
         # The number itself stays out of the report: reports end up in logs and tickets.
-        problems.append(Problem(N_("not a card number the station accepts (see [cards] "
+        problems.append(Problem(N_("Not a card number the station accepts (see [cards] "
                                    "patterns)"), column=label, **where))
     return number or ""
 
@@ -168,12 +168,12 @@ def check_order(data: Any, cards: CardReader, default_branch: str,
     where: dict[str, Any] = {"order": order}
     problems: list[Problem] = []
     if not isinstance(data, dict):
-        return None, [Problem(N_("an order must be an object"), **where)]
+        return None, [Problem(N_("An order must be an object"), **where)]
     if isinstance(data.get("ref"), str) and data["ref"].strip():
         where["ref"] = data["ref"].strip()[:LIMITS["ref"]]
     for key in data:
         if key not in JSON_KEYS:
-            problems.append(Problem(N_("unknown key (known: %(known)s)"), column=str(key)[:40],
+            problems.append(Problem(N_("Unknown key (known: %(known)s)"), column=str(key)[:40],
                                     params={"known": ", ".join(JSON_KEYS)}, **where))
     ref = _text(data.get("ref"), "ref", problems, where)
     card = _card(data.get("card"), cards, problems, where)
@@ -182,22 +182,22 @@ def check_order(data: Any, cards: CardReader, default_branch: str,
     items = data.get("items")
     new_items: list[NewItem] = []
     if not isinstance(items, list) or not items:
-        problems.append(Problem(N_("items must be a list of at least one item"),
+        problems.append(Problem(N_("Items must be a list of at least one item"),
                                 column="items", **where))
         items = []
     elif len(items) > MAX_ITEMS:
-        problems.append(Problem(N_("more than %(n)d items"), column="items",
+        problems.append(Problem(N_("More than %(n)d items"), column="items",
                                 params={"n": MAX_ITEMS}, **where))
         items = []
     seen: set[str] = set()
     for i, item in enumerate(items):
         column = f"items[{i}]"
         if not isinstance(item, dict):
-            problems.append(Problem(N_("an item must be an object"), column=column, **where))
+            problems.append(Problem(N_("An item must be an object"), column=column, **where))
             continue
         for key in item:
             if key not in ITEM_KEYS:
-                problems.append(Problem(N_("unknown key (known: %(known)s)"),
+                problems.append(Problem(N_("Unknown key (known: %(known)s)"),
                                         column=f"{column}.{str(key)[:40]}",
                                         params={"known": ", ".join(ITEM_KEYS)}, **where))
         found: list[Problem] = []
@@ -205,7 +205,7 @@ def check_order(data: Any, cards: CardReader, default_branch: str,
         title = _text(item.get("title"), "title", found, where)
         problems += [replace(p, column=f"{column}.{p.column}") for p in found]
         if barcode and barcode in seen:
-            problems.append(Problem(N_("barcode %(barcode)s appears twice in this order"),
+            problems.append(Problem(N_("Barcode %(barcode)s appears twice in this order"),
                                     column=f"{column}.barcode", params={"barcode": barcode},
                                     **where))
         elif barcode:
@@ -221,7 +221,7 @@ def check_branches(drafts: list[Draft], known: Collection[str]) -> list[Problem]
     """Return a problem for each order whose branch is not one of the known branches."""
     unknown = [d for d in drafts if d.new.branch not in known]
     listed = ", ".join(sorted(known)) if unknown else ""  # listing them may read an index
-    return [Problem(N_("unknown branch %(branch)s (the library's branches: %(known)s)"),
+    return [Problem(N_("Unknown branch %(branch)s (the library's branches: %(known)s)"),
                     line=d.line, order=d.order, ref=d.new.ref,
                     column=d.branch_column or "branch",
                     params={"branch": d.new.branch, "known": listed})
@@ -232,14 +232,14 @@ def parse_json(text: str, cards: CardReader, default_branch: str, pv: Preview) -
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        pv.problems.append(Problem(N_("not valid JSON: %(error)s"), line=exc.lineno,
+        pv.problems.append(Problem(N_("Not valid JSON: %(error)s"), line=exc.lineno,
                                    params={"error": exc.msg}))
         return
     except RecursionError:
-        pv.problems.append(Problem(N_("not valid JSON: nested too deeply")))
+        pv.problems.append(Problem(N_("Not valid JSON: nested too deeply")))
         return
     if not isinstance(data, list):
-        pv.problems.append(Problem(N_("the file must hold a list of orders ([{...}, ...])")))
+        pv.problems.append(Problem(N_("The file must hold a list of orders ([{...}, ...])")))
         return
     for n, obj in enumerate(data, start=1):
         draft, problems = check_order(obj, cards, default_branch, order=n)

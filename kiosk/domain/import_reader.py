@@ -45,7 +45,7 @@ def read_orders(data: bytes, fmt: str, cards: CardReader, default_branch: str) -
     pv = Preview(fmt)
     if len(data) > import_files.MAX_BYTES:
         mib = import_files.MAX_BYTES // (1024 * 1024)
-        pv.problems.append(Problem(N_("file larger than %(mib)d MiB; split it into several "
+        pv.problems.append(Problem(N_("File larger than %(mib)d MiB; split it into several "
                                       "imports"), params={"mib": mib}))
         return pv
     try:
@@ -84,16 +84,16 @@ def _read_header(cells: list[str], line: int, pv: Preview) -> dict[str, int] | N
         column = ALIAS_KEYS.get(_column_key(label))
         if column is None:
             pv.problems.append(Problem(
-                N_("unknown column (known: %(known)s, or their Norwegian names)"), line=line,
+                N_("Unknown column (known: %(known)s, or their Norwegian names)"), line=line,
                 column=label[:40] or "(empty)", params={"known": ", ".join(CSV_COLUMNS)}))
         else:
             found.setdefault(column, []).append(i)
     for column in CSV_REQUIRED:
         if column not in found:
-            pv.problems.append(Problem(N_("required column missing"), line=line, column=column))
+            pv.problems.append(Problem(N_("Required column missing"), line=line, column=column))
     for column, where in found.items():
         if len(where) > 1:
-            pv.problems.append(Problem(N_("column appears more than once (%(names)s)"),
+            pv.problems.append(Problem(N_("Column appears more than once (%(names)s)"),
                                        line=line, column=column,
                                        params={"names": ", ".join(labels[i] for i in where)}))
     if pv.problems:
@@ -117,7 +117,7 @@ def _read_table(rows: import_tables.Rows, cards: CardReader, default_branch: str
         except StopIteration:
             break
         except csv.Error as exc:
-            pv.problems.append(Problem(N_("not readable as CSV: %(error)s"),
+            pv.problems.append(Problem(N_("Not readable as CSV: %(error)s"),
                                        params={"error": str(exc)}))
             return
         if not any(v.strip() for v in row):
@@ -140,10 +140,10 @@ def _read_table(rows: import_tables.Rows, cards: CardReader, default_branch: str
         values = {column: row[i] for column, i in index.items()}
         _row(values, line, ref or None, cards, default_branch, pv, groups, owners)
     if index is None:
-        pv.problems.append(Problem(N_("empty file: expected a header row with %(columns)s"),
+        pv.problems.append(Problem(N_("Empty file: expected a header row with %(columns)s"),
                                    line=1, params={"columns": ", ".join(CSV_REQUIRED)}))
     elif not count:
-        pv.problems.append(Problem(N_("no orders in the file, only a header"),
+        pv.problems.append(Problem(N_("No orders in the file, only a header"),
                                    line=header_line))
     pv.drafts = list(groups.values())
 
@@ -163,11 +163,11 @@ def _row(row: dict[str, str], line: int, ref_seen: str | None, cards: CardReader
     if ref and ref in owners and not found:
         first_card, first_branch, first = owners[ref]
         if first_card != card:
-            found.append(Problem(N_("order ref %(ref)s has a different card on line %(first)d"),
+            found.append(Problem(N_("Order ref %(ref)s has a different card on line %(first)d"),
                                  column=label("order_ref"), params={"ref": ref, "first": first},
                                  **where))
         elif first_branch != branch:
-            found.append(Problem(N_("order ref %(ref)s has a different branch on line "
+            found.append(Problem(N_("Order ref %(ref)s has a different branch on line "
                                     "%(first)d"), column=label("branch", "branch"),
                                  params={"ref": ref, "first": first}, **where))
     pv.problems += found
@@ -181,13 +181,13 @@ def _row(row: dict[str, str], line: int, ref_seen: str | None, cards: CardReader
         draft = groups[key] = Draft(NewOrder(card=card, items=(), branch=branch, ref=ref),
                                     line=line, branch_column=label("branch"))
     if barcode in draft.lines:
-        pv.problems.append(Problem(N_("barcode %(barcode)s is already in this order on line "
+        pv.problems.append(Problem(N_("Barcode %(barcode)s is already in this order on line "
                                       "%(first)d"), column=label("item_barcode"),
                                    params={"barcode": barcode, "first": draft.lines[barcode]},
                                    **where))
         return
     if len(draft.new.items) >= MAX_ITEMS:
-        pv.problems.append(Problem(N_("more than %(n)d items in one order"),
+        pv.problems.append(Problem(N_("More than %(n)d items in one order"),
                                    column=label("item_barcode"), params={"n": MAX_ITEMS},
                                    **where))
         return

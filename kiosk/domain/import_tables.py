@@ -76,10 +76,10 @@ def _zip_mimetype(data: bytes) -> bytes | None:
 def decode(data: bytes) -> tuple[str, str]:
     """Return the text of data and its encoding's name; raise Unreadable if it is not text."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise Unreadable(N_("the file is UTF-16 text; save it as CSV UTF-8 or as CSV "
+        raise Unreadable(N_("The file is UTF-16 text; save it as CSV UTF-8 or as CSV "
                             "(semicolon separated)"), line=1)
     if b"\x00" in data:
-        raise Unreadable(N_("the file contains NUL bytes: it is not a CSV text file "
+        raise Unreadable(N_("The file contains NUL bytes: it is not a CSV text file "
                             "(a spreadsheet or UTF-16 text?)"),
                          line=data[: data.index(b"\x00")].count(b"\n") + 1)
     try:
@@ -87,20 +87,20 @@ def decode(data: bytes) -> tuple[str, str]:
     except UnicodeDecodeError as first:
         utf8 = _UTF8_PAIR.search(data)
         if utf8:  # æøå as UTF-8 and a byte that is not: read as Windows-1252, both go wrong
-            raise Unreadable(N_("the file mixes UTF-8 (line %(utf8)d) and another encoding; "
+            raise Unreadable(N_("The file mixes UTF-8 (line %(utf8)d) and another encoding; "
                                 "save it again as CSV UTF-8"),
                              line=data[: first.start].count(b"\n") + 1,
                              utf8=data[: utf8.start()].count(b"\n") + 1) from None
         try:
             text, encoding = data.decode("cp1252"), "Windows-1252"
         except UnicodeDecodeError as exc:
-            raise Unreadable(N_("neither UTF-8 nor Windows-1252 text (byte 0x%(byte)02x); "
+            raise Unreadable(N_("Neither UTF-8 nor Windows-1252 text (byte 0x%(byte)02x); "
                                 "save the file as CSV UTF-8"),
                              line=data[: exc.start].count(b"\n") + 1,
                              byte=data[exc.start]) from None
     bad = _CONTROL.search(text)
     if bad:
-        raise Unreadable(N_("the file contains control characters: it is not a CSV text "
+        raise Unreadable(N_("The file contains control characters: it is not a CSV text "
                             "file"), line=text[: bad.start()].count("\n") + 1)
     return text, encoding
 
@@ -137,27 +137,27 @@ def csv_rows(text: str) -> tuple[Rows, str]:
 def sheet_rows(data: bytes, fmt: str) -> Rows:
     """Return the rows of a spreadsheet's first sheet as text, numbered as the sheet shows."""
     if fmt == "xls":
-        raise Unreadable(N_("old Excel files (.xls) are not read; save it as .xlsx or CSV"))
+        raise Unreadable(N_("Old Excel files (.xls) are not read; save it as .xlsx or CSV"))
     what = "Excel (.xlsx)" if fmt == "xlsx" else "OpenDocument (.ods)"
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, ValueError, OSError):
-        raise Unreadable(N_("not a readable %(what)s file"), what=what) from None
+        raise Unreadable(N_("Not a readable %(what)s file"), what=what) from None
     if unpacked > MAX_UNPACKED:
-        raise Unreadable(N_("the spreadsheet unpacks to more than %(mib)d MiB; split it"),
+        raise Unreadable(N_("The spreadsheet unpacks to more than %(mib)d MiB; split it"),
                          mib=MAX_UNPACKED // (1024 * 1024))
     from python_calamine import CalamineWorkbook
 
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         if not book.sheet_names:
-            raise Unreadable(N_("the spreadsheet has no sheets"))
+            raise Unreadable(N_("The spreadsheet has no sheets"))
         cells = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
     except Unreadable:
         raise
     except Exception:  # noqa: BLE001  calamine's zip, XML and format errors alike
-        raise Unreadable(N_("not a readable %(what)s file"), what=what) from None
+        raise Unreadable(N_("Not a readable %(what)s file"), what=what) from None
     return ((n, [cell_text(v) for v in row]) for n, row in enumerate(cells, start=1))
 
 

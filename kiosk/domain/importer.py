@@ -87,7 +87,7 @@ def check_refs(session: Session, drafts: list[Draft]) -> list[Problem]:
     for d in drafts:
         ref = d.new.ref
         if ref and ref in seen:
-            problems.append(Problem(N_("ref %(ref)s is used by another order in this file"),
+            problems.append(Problem(N_("Ref %(ref)s is used by another order in this file"),
                                     line=d.line, order=d.order, column="ref", ref=ref,
                                     params={"ref": ref}))
         elif ref:
@@ -97,7 +97,7 @@ def check_refs(session: Session, drafts: list[Draft]) -> list[Problem]:
         chunk = refs[i:i + REF_CHUNK]
         for ref in session.scalars(select(Order.ref).where(Order.ref.in_(chunk))):
             d = seen[ref]
-            problems.append(Problem(N_("an order with ref %(ref)s exists already"),
+            problems.append(Problem(N_("An order with ref %(ref)s exists already"),
                                     line=d.line, order=d.order, ref=ref, params={"ref": ref},
                                     column="order_ref" if d.line else "ref"))
     return problems
@@ -112,14 +112,14 @@ def preview(session: Session, source: Source, cards: CardReader, default_branch:
     try:
         data, name = read_source(source)
     except OSError as exc:
-        return Preview(fmt or "?", problems=[Problem(N_("cannot read the file: %(error)s"),
+        return Preview(fmt or "?", problems=[Problem(N_("Cannot read the file: %(error)s"),
                                                      params={"error": exc.strerror})])
     pv = read_orders(data, fmt or detect_format(data, name), cards, default_branch)
     pv.problems += check_refs(session, pv.drafts)
     if branches is not None:
         pv.problems += check_branches(pv.drafts, branches)
     if not pv.drafts and not pv.problems:
-        pv.problems.append(Problem(N_("no orders in the file")))
+        pv.problems.append(Problem(N_("No orders in the file")))
     pv.problems.sort(key=lambda p: (p.line or 0, p.order or 0))
     return pv
 
@@ -136,7 +136,7 @@ def import_orders(session: Session, source: Source | Preview, actor: Actor, card
     pv = source if isinstance(source, Preview) else preview(session, source, cards,
                                                             default_branch, fmt, branches)
     if not pv.ok:
-        raise ImportFailed(pv.problems or [Problem(N_("no orders in the file"))])
+        raise ImportFailed(pv.problems or [Problem(N_("No orders in the file"))])
     started = time.perf_counter()
     for _ in range(ATTEMPTS):
         try:
@@ -154,7 +154,7 @@ def import_orders(session: Session, source: Source | Preview, actor: Actor, card
         order_events.imported(len(pv.drafts), time.perf_counter() - started)
         return ImportResult(orders=len(pv.drafts), items=pv.items, per_branch=pv.per_branch,
                             order_ids=ids)
-    raise ImportFailed([Problem(N_("other orders took the drawn pickup codes several times; "
+    raise ImportFailed([Problem(N_("Other orders took the drawn pickup codes several times; "
                                    "nothing imported, please try again"))])
 
 

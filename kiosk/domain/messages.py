@@ -5,10 +5,19 @@ template marked by N_ (extracted by pybabel with `-k N_`, see
 scripts/update-translations.sh) and named params: str(exc) is the English text with the
 params filled in, and the staff pages translate `exc.template` with `exc.params`
 (kiosk.staff.common.describe).
+
+Words: a message starts with a capital letter and names things (refs, barcodes, branches,
+columns) without quotes. A colon inside a message goes on in lower case ("Item 1 is not on
+hold: back to the shelves"). Where messages are put together, the whole starts with a
+capital: a place in front of a message ("Line 3, column card: No value in card", see
+`sentence_start`) or a lead in front of several ("Not shelved: Item 1 ... . Item 2 ... .",
+see `sentences`) ends with a colon, and each message after it keeps its capital as the
+sentence it is. tests/test_words_capitals.py holds the catalogue to this.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -30,6 +39,16 @@ def fill(template: str | tuple[str, str], params: dict[str, Any]) -> str:
     if isinstance(template, tuple):
         template = template[0] if params.get("num") == 1 else template[1]
     return template % params if params else template
+
+
+def sentence_start(text: str) -> str:
+    """Return text with its first letter made a capital (a composed message's start)."""
+    return text[:1].upper() + text[1:]
+
+
+def sentences(texts: Iterable[str]) -> str:
+    """Return whole messages as one text: each ends with a full stop, one space between."""
+    return " ".join(t if t.endswith((".", "!", "?")) else f"{t}." for t in texts)
 
 
 class StationError(Exception):

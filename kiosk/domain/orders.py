@@ -156,18 +156,18 @@ def correct(session: Session, order: Order, actor: Actor, *, branch: str | None 
     trail (cards masked); returns what changed (nothing: no audit event).
     """
     if order.status not in ACTIVE_STATUSES:
-        raise OrderError(N_("order %(order)s is %(status)s and cannot be corrected"),
+        raise OrderError(N_("Order %(order)s is %(status)s and cannot be corrected"),
                          {"status": order.status}, order=order.id, status=order.status)
     changes: list[str] = []
     details: list[str] = []
     if branch is not None and branch.strip() and branch.strip() != order.branch:
         branch = branch.strip()
         if branches is not None and branch not in branches:
-            raise OrderError(N_("unknown branch %(branch)s (the library's branches: "
+            raise OrderError(N_("Unknown branch %(branch)s (the library's branches: "
                                 "%(known)s)"), {"branch": branch},
                              branch=branch, known=", ".join(sorted(branches)))
         if order.status == S.READY:
-            raise OrderError(N_("order %(order)s is on a shelf: take it off the shelf before "
+            raise OrderError(N_("Order %(order)s is on a shelf: take it off the shelf before "
                                 "moving it to another branch"), order=order.id)
         changes.append(f"branch {order.branch} → {branch}")
         details.append(audit.detail("branch_changed", old=order.branch, new=branch))

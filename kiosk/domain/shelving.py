@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from kiosk.domain import audit, order_events
 from kiosk.domain.calendar import OpeningCalendar
-from kiosk.domain.messages import N_, StationError
+from kiosk.domain.messages import N_, StationError, sentences
 from kiosk.domain.orders import Actor, NotFound, OrderError, record
 from kiosk.models import Order, OrderStatus, Place, Shelf, Slot, utcnow
 
@@ -38,8 +38,8 @@ class ShelvingRefused(OrderError):
     status_code = 409
 
     def __init__(self, problems: list[StationError], detail: object = None):
-        super().__init__(N_("not shelved: %(problems)s"), detail,
-                         problems="; ".join(str(p) for p in problems))
+        super().__init__(N_("Not shelved: %(problems)s"), detail,
+                         problems=sentences(str(p) for p in problems))
         self.problems = problems
 
 

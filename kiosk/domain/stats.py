@@ -203,7 +203,7 @@ def to_csv(rep: Report, by: str = "day") -> str:
         writer.writerows([s.label, s.capacity, s.now, s.shelved] for s in rep.slots)
         return out.getvalue()
     if by not in ("day", "week"):
-        raise ValueError("by must be day, week or slot")
+        raise ValueError("The by parameter must be day, week or slot")
     writer.writerow([by, "start", *KINDS])
     for b in rep.days if by == "day" else rep.weeks:
         writer.writerow([b.name, b.start.isoformat(), b.ready, b.collected, b.expired])

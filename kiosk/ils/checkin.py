@@ -128,7 +128,7 @@ def shelving_hook(link: IlsLink, station: Any):
             raise shelving.ShelvingRefused(outcome.problems, {
                 "kind": "checkin_refused", "items": outcome.details})
         if outcome.queued:
-            return [StationError(N_("check-in of %(items)s queued: the library system did "
+            return [StationError(N_("Check-in of %(items)s queued: the library system did "
                                     "not answer; it is sent when the link is back"),
                                  items=", ".join(outcome.queued))]
         return []

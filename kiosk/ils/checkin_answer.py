@@ -52,17 +52,17 @@ def problem_of(barcode: str, state: str, alert: str | None, destination: str | N
                message: str | None) -> StationError:
     """Return the staff message for a check-in as its job records it (translatable)."""
     if state == DONE:
-        return StationError(N_("item %(barcode)s waits for its patron here"), barcode=barcode)
+        return StationError(N_("Item %(barcode)s waits for its patron here"), barcode=barcode)
     if alert == sip2.HOLD_ELSEWHERE and destination:
-        return StationError(N_("item %(barcode)s is on hold for another library: send to "
+        return StationError(N_("Item %(barcode)s is on hold for another library: send to "
                                "%(destination)s"), barcode=barcode, destination=destination)
     if alert == sip2.SEND_HOME and destination:
-        return StationError(N_("item %(barcode)s is not on hold here: send to "
+        return StationError(N_("Item %(barcode)s is not on hold here: send to "
                                "%(destination)s"), barcode=barcode, destination=destination)
     if message:
-        return StationError(N_("the library system refused to check in item %(barcode)s: "
+        return StationError(N_("The library system refused to check in item %(barcode)s: "
                                "%(message)s"), barcode=barcode, message=message)
-    return StationError(N_("item %(barcode)s is not on hold: back to the shelves"),
+    return StationError(N_("Item %(barcode)s is not on hold: back to the shelves"),
                         barcode=barcode)
 
 

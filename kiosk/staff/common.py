@@ -13,7 +13,7 @@ from flask_babel import gettext, ngettext
 from kiosk.domain import orders as order_ops
 from kiosk.domain import shelving
 from kiosk.domain.clearance import effective_deadline
-from kiosk.domain.messages import N_, StationError
+from kiosk.domain.messages import N_, StationError, sentences
 from kiosk.extensions import db
 from kiosk.models import Order
 from kiosk.station import Station
@@ -68,7 +68,7 @@ def describe(exc: BaseException) -> str:
     """
     problems = getattr(exc, "problems", None)
     if isinstance(exc, StationError) and problems:  # e.g. shelving refused, item by item
-        return gettext(exc.template, problems=" ".join(describe(p) for p in problems))
+        return gettext(exc.template, problems=sentences(describe(p) for p in problems))
     if isinstance(exc, StationError):
         params = {k: status_name(v) if k in STATUS_PARAMS else v for k, v in exc.params.items()}
         if isinstance(exc.template, tuple):

@@ -22,7 +22,7 @@ from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import NotFound
 
 from kiosk.domain import import_files, importer
-from kiosk.domain.messages import N_
+from kiosk.domain.messages import N_, sentence_start
 from kiosk.domain.orders import Actor
 from kiosk.extensions import db
 from kiosk.staff import bp
@@ -72,7 +72,7 @@ def describe_problem(problem: import_files.Problem) -> str:
              _("order %(ref)s", ref=problem.ref or problem.order)
              if problem.ref or problem.order else "",
              _("column %(name)s", name=problem.column) if problem.column else ""]
-    prefix = ", ".join(w for w in where if w)
+    prefix = sentence_start(", ".join(w for w in where if w))
     return f"{prefix}: {problem_text(problem)}" if prefix else problem_text(problem)
 
 
@@ -139,7 +139,7 @@ def _run(app: Flask, upload: Upload, who: Actor) -> None:
             upload.state = "failed"
         except Exception as exc:  # noqa: BLE001  (shown to staff; the import wrote nothing)
             app.logger.exception("import of %s failed", upload.name)
-            upload.problems = [import_files.Problem(N_("unexpected error: %(kind)s"),
+            upload.problems = [import_files.Problem(N_("Unexpected error: %(kind)s"),
                                                     params={"kind": exc.__class__.__name__})]
             upload.state = "failed"
         finally:

@@ -226,7 +226,7 @@ def statistics_csv():
     """Return the statistics as CSV: ?by=day (default), week or slot."""
     by = request.args.get("by", "day")
     if by not in ("day", "week", "slot"):
-        abort(400, _("by must be day, week or slot."))
+        abort(400, _("The by parameter must be day, week or slot."))
     start, end = _period()
     body = stats_ops.to_csv(stats_ops.report(db.session, start, end), by)
     name = f"pickup-{by}-{start.isoformat()}-{end.isoformat()}.csv"

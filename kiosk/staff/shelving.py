@@ -76,7 +76,7 @@ def _scan_item(raw: str, back: str):
     """Open the bag holding the scanned item, or start an item bag with it."""
     barcode = item_bags.parse_item(raw)
     if barcode is None:
-        return answer(_("%(code)s is neither a pickup code nor an item barcode.",
+        return answer(_("Neither a pickup code nor an item barcode: %(code)s.",
                         code=raw[:32]), ok=False, to=back, status=400)
     branch = station().branch
     bag = item_bags.bag_with_item(db.session, barcode, branch)
