@@ -200,7 +200,7 @@ def test_item_bag_groups_items_and_refuses_doubles(staff, session, station, ils)
     assert r.status_code == 409 and "already in bag" in r.json["message"]
     # nonsense is neither a bag label nor an item; an unknown slot stays an error
     r = staff.post("/staff/shelving", data={"code": "x y"}, headers=FETCH)
-    assert r.status_code == 400 and "neither" in r.json["message"]
+    assert r.status_code == 400 and "Neither" in r.json["message"]
     r = staff.post(here_url, data={"slot": "Q-77"}, headers=FETCH)
     assert r.status_code == 404
     assert session.query(Order).filter_by(source="ils").count() == 2
