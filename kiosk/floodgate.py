@@ -6,13 +6,18 @@ request threads queued behind them); refusing it here costs two counter updates.
 limits are `limits`' fixed windows (the engine of Flask-Limiter), per client address and
 in total, shared by every login endpoint (`LOGIN_PATHS`). Sits inside werkzeug's ProxyFix
 when one proxy hop is trusted, so it counts the real client.
+
+Behind it, `HashSlots` bounds the password hashes computed at once (each argon2 hash takes
+64 MiB and a core): one more is refused at once, never queued.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from limits import parse_many
 from limits.storage import MemoryStorage
@@ -61,3 +66,24 @@ class LoginFloodGate:
             ("Retry-After", str(int(wait + 0.999))), ("Cache-Control", "no-store"),
             *self.headers.items()])
         return [body]
+
+
+class HashesBusy(Exception):
+    """Every password-hash slot is taken; the caller answers 429 at once."""
+
+
+class HashSlots:
+    """At most `slots` password hashes at once; one more is refused at once, never queued."""
+
+    def __init__(self, slots: int):
+        self._free = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold one slot for the block; raise HashesBusy when none is free."""
+        if not self._free.acquire(blocking=False):
+            raise HashesBusy
+        try:
+            yield
+        finally:
+            self._free.release()

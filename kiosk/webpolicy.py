@@ -21,8 +21,9 @@ screen, the staff pages and the API cannot drift apart.
      in total (`LOGIN_PER_ADDRESS`, `LOGIN_TOTAL`), shared by every login endpoint;
   2. the LoginThrottle: failures per account and address, and per account
      (kiosk.domain.throttle);
-  3. `hash_slot()`: at most `[staff] login_hashes` argon2 hashes at once (each takes 64 MiB and
-     a core); one more is refused at once with 429 and Retry-After, never queued.
+  3. `hash_slot()` (kiosk.floodgate.HashSlots): at most `[staff] login_hashes` argon2
+     hashes at once (each takes 64 MiB and a core); one more is refused at once with 429
+     and Retry-After, never queued.
 
   No request thread sleeps. A refused attempt answers 429 with Retry-After.
 """
@@ -30,10 +31,9 @@ screen, the staff pages and the API cannot drift apart.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from flask import Flask, Response, current_app, render_template, request, session
 from flask_babel import force_locale
@@ -44,7 +44,7 @@ from werkzeug.routing import IntegerConverter
 from kiosk.domain import accounts
 from kiosk.domain.throttle import LockoutPolicy, LoginThrottle
 from kiosk.extensions import db, limiter
-from kiosk.floodgate import LoginFloodGate
+from kiosk.floodgate import HashesBusy, HashSlots, LoginFloodGate
 from kiosk.models import StaffUser
 from kiosk.views.errors import json_error
 
@@ -102,10 +102,6 @@ LOGIN_TOTAL = "60/minute"
 HASH_BUSY_RETRY_S = 1
 
 
-class HashesBusy(Exception):
-    """Every password-hash slot is taken; the caller answers 429 at once."""
-
-
 def client_address() -> str:
     """Return the client's address as the rate limits see it."""
     return request.remote_addr or "unknown"
@@ -127,16 +123,10 @@ def throttle() -> LoginThrottle:
     return current_app.extensions["login_throttle"]
 
 
-@contextmanager
-def hash_slot() -> Iterator[None]:
+def hash_slot() -> AbstractContextManager[None]:
     """Hold one of the password-hash slots for the block; raise HashesBusy when none is free."""
-    gate: threading.BoundedSemaphore = current_app.extensions["login_hash_gate"]
-    if not gate.acquire(blocking=False):
-        raise HashesBusy
-    try:
-        yield
-    finally:
-        gate.release()
+    slots: HashSlots = current_app.extensions["login_hash_gate"]
+    return slots.hold()
 
 
 def retry_after(response: Response, seconds: float) -> Response:
@@ -256,5 +246,5 @@ def init_app(app: Flask) -> None:
     staff = app.config["KIOSK_SETTINGS"].staff
     app.extensions["login_throttle"] = LoginThrottle(
         LockoutPolicy(attempts=staff.lockout_attempts, minutes=staff.lockout_minutes))
-    app.extensions["login_hash_gate"] = threading.BoundedSemaphore(staff.login_hashes)
+    app.extensions["login_hash_gate"] = HashSlots(staff.login_hashes)
     app.after_request(_add_retry_after)

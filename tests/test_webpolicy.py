@@ -5,6 +5,7 @@ Login floods: limits per address and in total, a bound on hashes at once, no sle
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from staff_helpers import PASSWORD, make_user
 from kiosk import create_app
 from kiosk.cli import main
 from kiosk.config import ConfigError, parse
+from kiosk.floodgate import HashesBusy
 
 CARD = {"code": "N123456789"}
 
@@ -173,16 +175,13 @@ def test_attempts_in_total_are_limited_and_shared_by_the_login_endpoints(client,
 def test_hashes_beyond_the_bound_are_refused_at_once(client, app, no_sleep):
     make_user(app, card="S0001", pin="4711")
     gate = app.extensions["login_hash_gate"]
-    assert gate.acquire(blocking=False)  # the one slot is taken by a login in progress
-    try:
+    with gate.hold():  # the one slot is taken by a login in progress
         r = client.post("/staff/login?lang=en", data={"username": "kari", "password": PASSWORD})
         assert r.status_code == 429 and r.headers["Retry-After"] == "1"
         assert "Many logins at once" in r.get_data(as_text=True)
         r = client.post("/staff/card-login", json={"card": "S0001", "pin": "4711"})
         assert r.status_code == 429 and r.json["error"] == "busy"
         assert r.headers["Retry-After"] == "1"
-    finally:
-        gate.release()
     assert client.post("/staff/login", data={"username": "kari", "password": PASSWORD}) \
         .status_code == 302
 
@@ -190,5 +189,8 @@ def test_hashes_beyond_the_bound_are_refused_at_once(client, app, no_sleep):
 def test_the_hash_bound_is_configurable(make_settings):
     app = create_app(make_settings({"staff": {"login_hashes": 3}}), {"TESTING": True})
     gate = app.extensions["login_hash_gate"]
-    assert all(gate.acquire(blocking=False) for _ in range(3))
-    assert not gate.acquire(blocking=False)
+    with contextlib.ExitStack() as held:
+        for _ in range(3):
+            held.enter_context(gate.hold())
+        with pytest.raises(HashesBusy), gate.hold():
+            pass

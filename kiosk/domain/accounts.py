@@ -3,7 +3,8 @@
 Whether a name may be tried at all is the LoginThrottle's decision (kiosk.domain.throttle),
 taken before any hash is computed; an unknown name costs the same hash and the same answer
 as a known one. Nothing here sleeps: a request thread never waits out a penalty.
-Each account has a session generation; raising it ends all of that user's sessions.
+Each account has a session generation; raising it ends all of that user's sessions
+(kiosk.domain.staff_sessions).
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk.domain.messages import N_, StationError
+from kiosk.domain.staff_sessions import end_sessions
 from kiosk.domain.throttle import LockoutPolicy, LoginThrottle
 from kiosk.models import StaffUser
 
 __all__ = ["LockoutPolicy", "LoginThrottle"]  # re-exported: the lockout's names live here too
 
 ROLES = ("staff", "admin")
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
-PIN_RE = re.compile(r"^\d{4,8}$")
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")  # fullmatch: no "\n" at the end
+PIN_RE = re.compile(r"[0-9]{4,8}")  # fullmatch; ASCII digits only
 MIN_PASSWORD = 8
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
@@ -90,12 +92,12 @@ def check_password_rules(password: str) -> None:
 def create_user(session: Session, username: str, password: str, role: str = "staff",
                 card: str | None = None, pin: str | None = None) -> StaffUser:
     """Add a staff account with hashed password (and staff card + PIN if given); flush it."""
-    if not USERNAME_RE.match(username or ""):
+    if not USERNAME_RE.fullmatch(username or ""):
         raise AccountError(N_("The username must be 2-64 letters, digits or . _ @ -"))
     if role not in ROLES:
         raise AccountError(N_("The role must be one of %(roles)s"), roles=", ".join(ROLES))
     check_password_rules(password)
-    if pin is not None and not PIN_RE.match(pin):
+    if pin is not None and not PIN_RE.fullmatch(pin):
         raise AccountError(N_("The PIN must be 4 to 8 digits"))
     if (card is None) != (pin is None):
         raise AccountError(N_("A staff card needs a PIN, and a PIN needs a staff card"))
@@ -147,11 +149,6 @@ def authenticate_card(session: Session, card: str, pin: str, throttle: LoginThro
     card = card.strip()
     user = session.scalar(select(StaffUser).where(StaffUser.card == card)) if card else None
     return _check(user, "card:" + card, "pin_hash", pin, throttle, address)
-
-
-def end_sessions(user: StaffUser) -> None:
-    """End every session of user at once (they carry the old generation); lift lockouts."""
-    user.session_generation = (user.session_generation or 0) + 1
 
 
 def set_password(session: Session, user: StaffUser, password: str) -> None:

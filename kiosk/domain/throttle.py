@@ -79,7 +79,6 @@ class LoginThrottle:
 
     def __init__(self, policy: LockoutPolicy, max_keys: int = 20_000,
                  clock=time.monotonic):
-        self.policy = policy
         self._clock = clock
         self._lock = threading.Lock()
         self._pair = _Failures(policy.window_s, policy.attempts, max_keys)

@@ -2,10 +2,10 @@
 
 A staff session lives in Flask's signed cookie: `staff_id`, `staff_gen` (the account's
 session generation at login) and `staff_seen` (last activity, seconds since the epoch).
-A session idle for longer than `[staff] session_minutes` ends; so does one whose account
-is gone, or whose account's generation moved on (logout anywhere, new password, new role,
-unlock): a signed cookie cannot be revoked, but the number it carries can go stale.
-`staff_seen` is written at most every SEEN_STEP_S seconds, so that requests that
+Whether it still stands is kiosk.domain.staff_sessions' decision: a session idle for longer
+than `[staff] session_minutes` ends; so does one whose account is gone, or whose account's
+generation moved on (logout anywhere, new password, new role, unlock).
+`staff_seen` is written at most every `SEEN_STEP_S` seconds (staff_sessions), so that requests that
 change nothing else do not rewrite the cookie (a rewrite by a slow request would
 carry an older cookie's flash messages back).
 """
@@ -21,7 +21,7 @@ from flask import Flask, current_app, redirect, request, session, url_for
 from flask_babel import get_locale
 from werkzeug.exceptions import Forbidden
 
-from kiosk.domain import accounts
+from kiosk.domain import staff_sessions
 from kiosk.domain.orders import Actor
 from kiosk.domain.shelving import with_retry
 from kiosk.extensions import db
@@ -31,10 +31,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Endpoints of the staff blueprint that need no login.
 PUBLIC_ENDPOINTS = {"staff.login", "staff.card_login"}
-
-# Last activity is recorded to this many seconds.
-SEEN_STEP_S = 30
-
 
 def _timeout_s() -> int:
     return current_app.extensions["station"].settings.staff.session_minutes * 60
@@ -47,18 +43,16 @@ def current_staff() -> StaffUser | None:
         return request.kiosk_staff
     user = None
     staff_id = session.get("staff_id")
-    seen = session.get("staff_seen", 0)
     if staff_id is not None:
-        if time.time() - seen > _timeout_s():
+        verdict = staff_sessions.check_session(
+            db.session, staff_id, session.get("staff_gen"), session.get("staff_seen", 0),
+            time.time(), _timeout_s())
+        user = verdict.user
+        if user is None:
             logout_user()
-            request.kiosk_staff_timed_out = True
-        else:
-            user = db.session.get(StaffUser, staff_id)
-            if user is None or user.session_generation != session.get("staff_gen"):
-                user = None
-                logout_user()
-            elif time.time() - seen >= SEEN_STEP_S:
-                session["staff_seen"] = int(time.time())
+            request.kiosk_staff_timed_out = verdict.timed_out
+        elif verdict.seen is not None:
+            session["staff_seen"] = verdict.seen
     request.kiosk_staff = user
     return user
 
@@ -80,7 +74,7 @@ def logout_user(everywhere: bool = False) -> None:
     """End the staff session; everywhere: every session of this user, on every station."""
     user = current_staff() if everywhere else None
     if user is not None:
-        with_retry(db.session, lambda: accounts.end_sessions(user))
+        with_retry(db.session, lambda: staff_sessions.end_sessions(user))
     for key in ("staff_id", "staff_gen", "staff_seen"):
         session.pop(key, None)
     request.kiosk_staff = None
