@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.domain.messages import plural
+
 # --- validators: each returns an error text or None --------------------------
 
 Check = Callable[[Any], str | None]
@@ -80,7 +82,8 @@ def _weekdays(v: list) -> str | None:
     days = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
     bad = [d for d in v if d not in days]
     if bad:
-        return f"unknown weekday(s) {bad}; use mon … sun"
+        return (f"{plural(len(bad), 'unknown weekday', 'unknown weekdays')} {', '.join(bad)}; "
+                "use mon … sun")
     return "the library must be open on at least one weekday" if set(v) >= days else None
 
 
@@ -258,7 +261,10 @@ WEBHOOK_EVENTS = ("order.received", "order.ready", "order.collected", "order.exp
 
 def _events(v: list) -> str | None:
     bad = [e for e in v if e not in WEBHOOK_EVENTS]
-    return f"unknown event(s) {bad}; known: {', '.join(WEBHOOK_EVENTS)}" if bad else None
+    if not bad:
+        return None
+    return (f"{plural(len(bad), 'unknown event', 'unknown events')} {', '.join(bad)}; "
+            f"known: {', '.join(WEBHOOK_EVENTS)}")
 
 
 def _http_url(v: str) -> str | None:

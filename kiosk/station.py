@@ -22,6 +22,7 @@ from kiosk.domain.branches import KnownBranches, known_branches
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.cards import CardReader, mask
 from kiosk.domain.lookup import NOT_RECOGNISED, LookupResult, find_pickups
+from kiosk.domain.messages import plural
 from kiosk.events import SCAN_RESULT, EventBus
 from kiosk.models import StaffUser
 
@@ -151,8 +152,8 @@ class Station:
             log.info("scan from %s: not a card number", source)
         else:
             result = self.lookup(card)
-            log.info("scan from %s: card %s, %s, %d bag(s)", source, mask(card),
-                     result.outcome, len(result.pickups))
+            log.info("scan from %s: card %s, %s, %s", source, mask(card),
+                     result.outcome, plural(len(result.pickups), "%(num)d bag", "%(num)d bags"))
             log.debug("scan from %s: card %s", source, card)
         data = result.as_dict()
         data["source"] = source

@@ -164,9 +164,9 @@ def refused_json(refused: tuple[str, float], failed: str):
     if kind == "failed":
         return json_error(401, failed)
     if kind == "busy":
-        response = json_error(429, "busy", "many logins at once; try again in a moment")
+        response = json_error(429, "busy", "Many logins at once; try again in a moment")
     else:
-        response = json_error(429, "account locked", "too many failed attempts; try again later")
+        response = json_error(429, "account locked", "Too many failed attempts; try again later")
     retry_after(response[0], wait)
     return response
 
@@ -189,7 +189,7 @@ class IdIntegerConverter(IntegerConverter):
     def to_python(self, value: str) -> int:
         number = super().to_python(value)
         if number > MAX_ID:
-            raise NotFound("no such id")
+            raise NotFound("No such id")
         return number
 
 
@@ -201,9 +201,9 @@ def int_arg(name: str, default: int, minimum: int = 0, maximum: int = MAX_OFFSET
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest(f"{name} must be a whole number") from None
+        raise BadRequest(f"The {name} parameter must be a whole number") from None
     if not minimum <= value <= maximum:
-        raise BadRequest(f"{name} must be between {minimum} and {maximum}")
+        raise BadRequest(f"The {name} parameter must be between {minimum} and {maximum}")
     return value
 
 

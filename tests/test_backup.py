@@ -46,7 +46,7 @@ def test_backup_copies_a_checked_single_file(app, config, tmp_path):
     out = tmp_path / "copy.db"
     result = run_backup(config, out)
     assert result.exit_code == 0, result.output
-    assert "integrity_check ok, 5 order(s)" in result.output
+    assert "integrity_check ok, 5 orders" in result.output
     assert not (tmp_path / "copy.db-wal").exists()
     with sqlite3.connect(f"file:{out}?immutable=1", uri=True) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
@@ -109,7 +109,7 @@ def test_a_corrupt_database_fails_the_check(tmp_path):
 def test_bad_targets_give_a_clear_error(config, tmp_path):
     result = run_backup(config, tmp_path / "missing" / "copy.db")
     assert result.exit_code == 1
-    assert "backup failed: folder" in result.output and "does not exist" in result.output
+    assert "Backup failed: folder" in result.output and "does not exist" in result.output
     assert "Traceback" not in result.output
     assert run_backup(config, tmp_path).exit_code in (1, 2)  # a folder, not a file
 

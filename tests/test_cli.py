@@ -44,7 +44,7 @@ def orders_in(database_url: str) -> list[tuple]:
 @pytest.mark.parametrize("name", ["example.toml", "demo.toml"])
 def test_check_config_accepts_the_shipped_files(name, capsys):
     assert main(["--config", str(station_config_folder() / name), "check-config"]) == 0
-    assert "configuration is valid" in capsys.readouterr().out
+    assert "Configuration is valid" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("content,expected", [
@@ -61,7 +61,7 @@ def test_bad_configuration_exits_2_naming_file_key_and_problem(tmp_path, capsys,
     for command in ("check-config", "init"):
         assert main(["--config", str(path), command]) == 2
         err = capsys.readouterr().err
-        assert f"error: {path}: " in err and expected in err
+        assert f"Error: {path}: " in err and expected in err
         assert "Traceback" not in err
 
 
@@ -93,7 +93,7 @@ def test_init_is_idempotent(tmp_path):
     assert first.exit_code == 0 and "shelf A added" in first.output
     second = kiosk("--config", path, "init")
     assert second.exit_code == 0 and "added" not in second.output
-    assert "database is up to date" in second.output
+    assert "Database is up to date" in second.output
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM slots").fetchone() == (3,)
         assert conn.execute("SELECT count(*) FROM places").fetchone() == (6,)
@@ -104,7 +104,7 @@ def test_import_csv_prints_a_summary(station_toml, database_url, tmp_path):
     source.write_text(GOOD_CSV)
     result = kiosk("--config", station_toml, "import", source)
     assert result.exit_code == 0, result.output
-    assert "imported 2 order(s) with 3 item(s) (main 2)" in result.output
+    assert "Imported 2 orders with 3 items (main 2)" in result.output
     assert [(r, s) for r, _c, s in orders_in(database_url)] == [("r-1", "received"),
                                                                 (None, "received")]
 
@@ -124,7 +124,7 @@ def test_bad_file_exits_1_listing_every_bad_row_and_imports_nothing(station_toml
     assert result.exit_code == 1
     assert "Line 3, column card:" in result.output
     assert "Line 4, column item_barcode: No value in item_barcode" in result.output
-    assert "2 problem(s); nothing imported" in result.output
+    assert "2 problems; nothing imported" in result.output
     assert "Traceback" not in result.output and "bad-card" not in result.output
     assert orders_in(database_url) == []
 
@@ -158,7 +158,7 @@ def test_import_spreadsheets(station_toml, database_url, tmp_path, make, name):
         (tmp_path / name).write_bytes(data)
         result = kiosk("--config", station_toml, "import", tmp_path / name)
     assert result.exit_code == 0, result.output
-    assert "imported 2 order(s) with 2 item(s)" in result.output
+    assert "Imported 2 orders with 2 items" in result.output
     assert orders_in(database_url) == [("s-1", "N100000001", "received"),
                                        (None, "N100000002", "received")]
 
@@ -211,7 +211,7 @@ def test_import_on_a_database_never_initialised_initialises_it(tmp_path):
     source.write_text(GOOD_CSV)
     result = kiosk("--config", config, "import", source)
     assert result.exit_code == 0, result.output
-    assert "had never been initialised" in result.output and "imported 2 order(s)" in result.output
+    assert "had never been initialised" in result.output and "Imported 2 orders" in result.output
     assert len(orders_in(f"sqlite:///{tmp_path / 'fresh.db'}")) == 2
 
 
@@ -224,7 +224,7 @@ def test_config_before_or_after_the_subcommand(station_toml, database_url, tmp_p
             "after=": ["import", "--dry-run", f"--config={station_toml}", source]}[where]
     result = kiosk(*args)
     assert result.exit_code == 0, result.output
-    assert "2 order(s) with 3 item(s) (main 2)" in result.output
+    assert "2 orders with 3 items (main 2)" in result.output
     assert main(["check-config", "--config", str(station_toml)]) == 0
 
 
@@ -233,3 +233,50 @@ def test_config_after_the_subcommand_is_used_not_the_default(tmp_path, capsys):
     bad.write_text("[station]\nnmae = 'typo'\n")
     assert main(["check-config", "--config", str(bad)]) == 2
     assert "nmae" in capsys.readouterr().err
+
+
+# --- plurals: "1 order", "2 orders", never "order(s)" ------------------------------------
+
+ONE_ORDER = "card,item_barcode\nN100000001,0300001\n"
+TWO_ORDERS = "card,item_barcode\nN100000001,0300001\nN100000002,0300002\nN100000002,0300003\n"
+
+
+@pytest.mark.parametrize("content,summary", [
+    (ONE_ORDER, "1 order with 1 item (main 1)"),
+    (TWO_ORDERS, "2 orders with 3 items (main 2)"),
+])
+def test_import_counts_one_order_and_two_orders_in_words(station_toml, database_url,
+                                                         tmp_path, content, summary):
+    source = tmp_path / "orders.csv"
+    source.write_text(content)
+    dry = kiosk("--config", station_toml, "import", "--dry-run", source)
+    assert dry.output == f"{source}: {summary} (dry run, nothing imported)\n"
+    done = kiosk("--config", station_toml, "import", source)
+    assert done.exit_code == 0 and done.output == f"{source}: Imported {summary}\n"
+    assert "(s)" not in dry.output + done.output
+
+
+@pytest.mark.parametrize("content,count", [
+    ("card,item_barcode\nbad,1\n", "1 problem"),
+    ("card,item_barcode\nbad,1\nworse,2\n", "2 problems"),
+])
+def test_a_bad_file_counts_its_problems_in_words(station_toml, database_url, tmp_path,
+                                                 content, count):
+    source = tmp_path / "orders.csv"
+    source.write_text(content)
+    result = kiosk("--config", station_toml, "import", source)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == f"Error: {source}: {count}; nothing imported"
+    assert "(s)" not in result.output
+
+
+def test_check_config_counts_shelves_and_slots_in_words(tmp_path, database_url):
+    one = tmp_path / "one.toml"
+    one.write_text(f'[database]\nurl = "{database_url}"\n'
+                   '[[shelves]]\nname = "A"\nslots = 1\ncapacity = 2\n')
+    two = tmp_path / "two.toml"
+    two.write_text(f'[database]\nurl = "{database_url}"\n'
+                   '[[shelves]]\nname = "A"\nslots = 1\ncapacity = 2\n'
+                   '[[shelves]]\nname = "B"\nslots = 3\ncapacity = 2\n')
+    assert "  1 shelf, 1 slot\n" in kiosk("--config", one, "check-config").output
+    assert "  2 shelves, 4 slots\n" in kiosk("--config", two, "check-config").output

@@ -51,7 +51,7 @@ def test_scanner_test_shows_each_scan_with_raw_bytes(tmp_path, pty):
     assert "scan 1: b'N123456789' -> valid card N123456789" in out
     assert "scan 2: b'\\xffoops' -> not UTF-8" in out
     assert "scan 3: b'N123456789' -> valid card" in out  # no debounce while testing
-    assert "3 scan(s)" in out
+    assert "3 scans" in out
 
 
 def test_scanner_test_reports_too_few_scans(tmp_path):
@@ -60,7 +60,7 @@ def test_scanner_test_reports_too_few_scans(tmp_path):
                                       "--timeout", "0.3"])
     assert result.exit_code == 1
     assert "scanner disconnected" in result.output and "No such file" in result.output
-    assert "only 0 of 1 scan(s)" in result.output
+    assert "Only 0 of 1 scan arrived" in result.output
 
 
 def test_scanner_test_without_a_serial_scanner_is_bad_configuration(tmp_path):
@@ -78,7 +78,7 @@ def test_printer_test_prints_a_slip_with_norwegian_letters(tmp_path):
     try:
         result = CliRunner().invoke(cli, ["--config", str(config), "printer-test"])
         assert result.exit_code == 0, result.output
-        assert "test slip printed on network printer 127.0.0.1" in result.output
+        assert "Test slip printed on network printer 127.0.0.1" in result.output
         assert listener.wait_jobs(1)
     finally:
         listener.close()
@@ -88,8 +88,8 @@ def test_printer_test_prints_a_slip_with_norwegian_letters(tmp_path):
 
 
 @pytest.mark.parametrize("status, exit_code, says", [
-    (PAPER_LOW, 0, "paper low: the roll is nearly used up"),
-    (PAPER_OUT, 1, "test slip not printed: network printer 127.0.0.1"),
+    (PAPER_LOW, 0, "Paper low: the roll is nearly used up"),
+    (PAPER_OUT, 1, "Test slip not printed: network printer 127.0.0.1"),
 ])
 def test_printer_test_reports_the_paper_sensor(tmp_path, status, exit_code, says):
     listener = PrinterStandIn()
@@ -114,7 +114,7 @@ def test_printer_test_with_the_printer_off_fails_clearly(tmp_path):
                           f"port = {port}\ntimeout_s = 1\n")
     result = CliRunner().invoke(cli, ["--config", str(config), "printer-test"])
     assert result.exit_code == 1
-    assert "test slip not printed" in result.output and "refused" in result.output
+    assert "Test slip not printed" in result.output and "refused" in result.output
 
 
 def test_printer_test_without_a_printer_is_bad_configuration(tmp_path):

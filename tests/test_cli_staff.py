@@ -40,7 +40,7 @@ def check_login(app, name, password):
 def test_add_staff_and_admin_with_password_from_stdin(config, app):
     result = run(config, "add", "kari", stdin="long password\n")
     assert result.exit_code == 0, result.output
-    assert "user kari added (staff)" in result.output
+    assert "User kari added (staff)" in result.output
     assert run(config, "add", "anne", "--admin", stdin="another secret\n").exit_code == 0
     assert check_login(app, "kari", "long password").role == "staff"
     assert check_login(app, "anne", "another secret").role == "admin"
@@ -66,7 +66,7 @@ def test_add_with_staff_card_and_pin(config, app):
     (["add", "ola", "--card", "S1", "--pin"], "long password\n12\n", 2, "4 to 8 digits"),
     (["add", "ola", "--card", "S1", "--pin"], "long password\n", 2, "PIN expected"),
     (["add"], "", 2, "Missing argument"),
-    (["unlock", "nobody"], "", 1, "no user named 'nobody'"),
+    (["unlock", "nobody"], "", 1, "No user named nobody"),
 ])
 def test_bad_input_is_a_clear_error(config, args, stdin, code, message):
     result = run(config, *args, stdin=stdin)
@@ -117,7 +117,7 @@ def test_a_database_never_initialised_is_initialised_as_serve_does(tmp_path):
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "empty.db"}"\n')
     result = run(config, "add", "kari", stdin="long password\n")
     assert result.exit_code == 0, result.output
-    assert "had never been initialised" in result.output and "user kari added" in result.output
+    assert "had never been initialised" in result.output and "User kari added" in result.output
     assert run(config, "list").output == "kari\tstaff\n"
 
 

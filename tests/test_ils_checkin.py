@@ -24,6 +24,7 @@ from staff_helpers import login
 
 from kiosk import create_app
 from kiosk.appsetup import session_scope
+from kiosk.domain import orders as order_ops
 from kiosk.extensions import db
 from kiosk.ils import attach, runtime
 from kiosk.models import AuditEvent, IlsJob, Order
@@ -183,6 +184,27 @@ def test_refusal_in_norwegian(staff, session, station, library, proxy):
     r = staff.post(f"/staff/shelving/{order_id}?lang=nb", data={"slot": "A-01"}, headers=FETCH)
     assert r.json["message"] == ("Ikke satt på hylla: Eksemplar 03025555551 er reservert til "
                                  f"et annet bibliotek: send til {FAR}.")
+
+
+@pytest.mark.parametrize("extra", [{"checkin_on_shelve": True}])
+def test_two_refusals_read_as_one_message_on_the_shelving_page(staff, session, station,
+                                                                library, proxy, extra):
+    """The lead keeps its capital, so does each item's refusal after it (words rule)."""
+    order = make_order(session, card=CARD, items=2, status="packing")
+    first, second = (i.barcode for i in order.items)
+    for barcode in (first, second):
+        order_ops.pack_item(session, order, barcode, order_ops.Actor("t", "t"))
+    order_ops.finish_packing(session, order, order_ops.Actor("t", "t"))
+    session.commit()
+    library.holds[first] = Hold(CARD, pickup=FAR)  # the second is on no hold at all
+    library.checked_in_ok = True
+    refresh()
+    r = staff.post(f"/staff/shelving/{order.id}?lang=nb", data={"slot": "A-01"},
+                   headers=FETCH)
+    assert r.status_code == 409
+    assert r.json["message"] == (
+        f"Ikke satt på hylla: Eksemplar {first} er reservert til et annet bibliotek: send til "
+        f"{FAR}. Eksemplar {second} er ikke reservert: tilbake på hyllene.")
 
 
 # --- exactly once ----------------------------------------------------------------------

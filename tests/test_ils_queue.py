@@ -207,5 +207,5 @@ def test_cli_ils_test_and_replay(app, client, session, station, library, server,
     assert ok.exit_code == 0, ok.output
     assert "valid=True" in ok.output and "s3cret" not in ok.output
     replayed = CliRunner().invoke(cli, ["--config", str(config), "ils-replay"])
-    assert replayed.exit_code == 0 and "sent 1" in replayed.output
+    assert replayed.exit_code == 0 and "Sent 1" in replayed.output
     assert library.loans == {order.items[0].barcode: CARD}

@@ -243,7 +243,7 @@ def test_check_config_names_the_voices(tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(path), "check-config"])
     assert result.exit_code == 0, result.output
     assert "speech headphones (volume 80 %, rate 150 words a minute)" in result.output
-    assert "warning: no espeak-ng voice for so" in result.output
+    assert "Warning: No espeak-ng voice for so" in result.output
     assert "speech nn: read by the nb voice" in result.output
 
 
@@ -256,7 +256,7 @@ def test_speech_test_writes_a_sample(tmp_path):
     assert seconds > 0.5 and rms > 0.02
     bad = CliRunner().invoke(cli, ["speech-test", "--out", str(tmp_path / "no" / "x.wav"),
                                    "hei"])
-    assert bad.exit_code == 1 and "cannot write" in bad.output
+    assert bad.exit_code == 1 and "Cannot write" in bad.output
     assert CliRunner().invoke(cli, ["speech-test", "--lang", "xx", "hei"]).exit_code == 2
 
 

@@ -210,3 +210,49 @@ def test_kiosk_import_reports_problems_with_a_capital(tmp_path, database_url):
     assert len(lines) == 3, result.stderr
     assert all(line[:1].isupper() for line in lines), lines
     assert lines[0].startswith("Line 2, column lånekort: Not a card number"), lines
+
+
+# --- the English answers: API details and the command line ------------------------------
+
+TOKEN = "words-token-0123456789abcdefghijkl"
+
+
+@pytest.fixture
+def config_overrides(tmp_path):
+    tokens = tmp_path / "api-tokens"
+    tokens.write_text(f"{TOKEN}\n")
+    return {"api": {"tokens_file": str(tokens)}, "kiosk": {"rate_limit": "off"}}
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("/api/v1/orders?status=bogus", "Unknown status bogus; use received, packing, ready, "),
+    ("/api/v1/orders?colour=red", "Unknown parameter colour; known: "),
+    ("/api/v1/orders?colour=red&size=9", "Unknown parameters colour, size; known: "),
+    ("/api/v1/orders?limit=many", "The limit parameter must be a whole number"),
+])
+def test_api_details_start_with_a_capital_and_quote_no_name(client, path, expected):
+    r = client.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 400
+    assert r.json["detail"].startswith(expected), r.json
+    assert not QUOTED.search(r.json["detail"])
+
+
+def test_patron_screen_details_start_with_a_capital(client):
+    r = client.post("/kiosk/scan", data="x", content_type="text/plain")
+    assert r.status_code == 415 and r.json["detail"][:1].isupper(), r.json
+    r = client.post("/kiosk/collect", json={"event_id": "x"})
+    assert r.status_code == 400 and r.json["detail"][:1].isupper(), r.json
+
+
+def test_cli_errors_start_with_a_capital_and_quote_no_name(tmp_path, database_url):
+    from click.testing import CliRunner
+
+    from kiosk.cli import cli
+
+    config = tmp_path / "station.toml"
+    config.write_text(f'[database]\nurl = "{database_url}"\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "user", "unlock", "bob"])
+    assert result.exit_code == 1
+    assert result.stderr == "Error: No user named bob\n"
+    result = CliRunner().invoke(cli, ["--config", str(config), "ils-replay"])
+    assert result.stderr == "Error: No library system configured ([ils] kind is none)\n"

@@ -11,6 +11,8 @@ import logging
 import os
 import threading
 
+from kiosk.domain.messages import plural
+
 log = logging.getLogger(__name__)
 
 MIN_TOKEN_LENGTH = 16
@@ -60,7 +62,8 @@ class TokenFile:
                             "ignored", self.path, n, MIN_TOKEN_LENGTH)
                 continue
             tokens.append(token.encode())
-        log.info("API tokens file %s: %d token(s)", self.path, len(tokens))
+        log.info("API tokens file %s: %s", self.path,
+                 plural(len(tokens), "%(num)d token", "%(num)d tokens"))
         return tokens
 
     def check(self, presented: str) -> bool:

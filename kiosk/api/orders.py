@@ -19,6 +19,7 @@ from kiosk.api.openapi import document
 from kiosk.domain import audit, import_files, shelving
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
+from kiosk.domain.messages import plural
 from kiosk.extensions import db
 from kiosk.ils.lending import card_needed, collect_order
 from kiosk.models import Order, OrderStatus
@@ -112,14 +113,14 @@ def _json_body(required: bool = True) -> dict[str, Any]:
         raise _Unsupported("expected JSON", "send the body as application/json")
     body = request.get_json(silent=True)  # over-deep nesting gives None (StationJSONProvider)
     if not isinstance(body, dict):
-        raise BadRequest("bad request", "the body must be a JSON object")
+        raise BadRequest("bad request", "The body must be a JSON object")
     return body
 
 
 def _reason(body: dict[str, Any]) -> str | None:
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
-        raise BadRequest("bad request", "reason must be text of at most 500 characters")
+        raise BadRequest("bad request", "The reason must be text of at most 500 characters")
     return reason
 
 
@@ -133,7 +134,8 @@ def create():
     session = db.session
     order = shelving.with_retry(
         session, lambda: order_ops.create_order(session, draft.new, _actor(), source="api"))
-    log.info("api: order %s created with %d item(s) for %s", order.id, len(order.items),
+    log.info("api: order %s created with %s for %s", order.id,
+             plural(len(order.items), "%(num)d item", "%(num)d items"),
              order.branch)
     response = jsonify(order_json(order))
     response.headers["Location"] = url_for("api.get_order", order_id=order.id)
@@ -152,11 +154,11 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int = MAX_OFFSET) -
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest("bad request", f"{name} must be a whole number") from None
+        raise BadRequest("bad request", f"The {name} parameter must be a whole number") from None
     if value < minimum:
-        raise BadRequest("bad request", f"{name} must be at least {minimum}")
+        raise BadRequest("bad request", f"The {name} parameter must be at least {minimum}")
     if value > maximum:  # SQL's OFFSET is a signed 64-bit number
-        raise BadRequest("bad request", f"{name} must be at most {maximum}")
+        raise BadRequest("bad request", f"The {name} parameter must be at most {maximum}")
     return value
 
 
@@ -164,13 +166,14 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int = MAX_OFFSET) -
 def list_orders():
     unknown = sorted(set(request.args) - set(LIST_PARAMS))
     if unknown:
-        raise BadRequest("bad request", f"unknown parameter(s) {', '.join(unknown)}; "
+        named = plural(len(unknown), "Unknown parameter", "Unknown parameters")
+        raise BadRequest("bad request", f"{named} {', '.join(unknown)}; "
                          f"known: {', '.join(LIST_PARAMS)}")
     query = select(Order)
     statuses = [s for s in request.args.get("status", "").split(",") if s]
     bad = [s for s in statuses if s not in {v.value for v in OrderStatus}]
     if bad:
-        raise BadRequest("bad request", f"unknown status {bad[0][:40]!r}; use "
+        raise BadRequest("bad request", f"Unknown status {bad[0][:40]}; use "
                          + ", ".join(s.value for s in OrderStatus))
     if statuses:
         query = query.where(Order.status.in_(statuses))
@@ -182,7 +185,7 @@ def list_orders():
     if "card" in request.args:
         card = _station().cards.card(request.args["card"])
         if card is None:
-            raise BadRequest("bad request", "card is not a card number the station accepts")
+            raise BadRequest("bad request", "The card is not a card number the station accepts")
         query = query.where(Order.card == card)
     limit = _int_arg("limit", DEFAULT_LIMIT, 1, maximum=MAX_OFFSET)
     limit = min(limit, MAX_LIMIT)
@@ -213,7 +216,7 @@ def shelve(order_id: int):
     body = _json_body()
     label = body.get("slot")
     if not isinstance(label, str) or not label.strip() or len(label) > 32:
-        raise BadRequest("bad request", 'send {"slot": "B-12"}')
+        raise BadRequest("bad request", 'Send {"slot": "B-12"}')
     station = _station()
     actor = _actor()
     session = db.session
@@ -271,16 +274,16 @@ def collect(order_id: int):
 def _collect_card(order: Order, raw: Any, station) -> str | None:
     """Return the card to lend to: the order's, or for a bag with none the caller's `card`."""
     if raw is not None and (not isinstance(raw, str) or len(raw) > 64):
-        raise BadRequest("bad request", "card must be text of at most 64 characters")
+        raise BadRequest("bad request", "The card must be text of at most 64 characters")
     given = station.cards.card(raw) if raw else None
     if raw and given is None:
-        raise BadRequest("bad request", "card is not a card number the station accepts")
+        raise BadRequest("bad request", "The card is not a card number the station accepts")
     if order.card is not None:
         if given is not None and given != order.card:
-            raise _Conflict("another card", "the order belongs to another patron card")
+            raise _Conflict("another card", "The order belongs to another patron card")
         return order.card
     if card_needed(order, station.settings.ils) and given is None:
-        raise _Conflict("card needed", "the order has no patron card yet and its items "
+        raise _Conflict("card needed", "The order has no patron card yet and its items "
                           'are lent at collect: send {"card": "..."} with the patron\'s card')
     return given
 
@@ -293,12 +296,12 @@ def correct(order_id: int):
     values = [body.get(k) for k in ("branch", "card")]
     if bad or not any(values) or any(v is not None and (not isinstance(v, str) or len(v) > 64)
                                      for v in values):
-        raise BadRequest("bad request", 'send {"branch": "...", "card": "..."} (either or '
+        raise BadRequest("bad request", 'Send {"branch": "...", "card": "..."} (either or '
                                         "both, text of at most 64 characters)")
     station = _station()
     card = station.cards.card(body["card"]) if body.get("card") else None
     if body.get("card") and card is None:
-        raise BadRequest("bad request", "card is not a card number the station accepts")
+        raise BadRequest("bad request", "The card is not a card number the station accepts")
     actor = _actor()
     return _act(order_id, lambda session, order: order_ops.correct(
         session, order, actor, branch=body.get("branch"), card=card,

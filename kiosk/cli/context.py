@@ -6,6 +6,7 @@ import click
 from flask import Flask
 
 from kiosk import config as config_mod
+from kiosk.domain.messages import sentence_start
 
 
 class StationContext:
@@ -24,7 +25,7 @@ class StationContext:
                 self._settings = config_mod.load(self.config_path)
             except config_mod.ConfigError as exc:
                 for problem in exc.problems:
-                    click.echo(f"error: {problem}", err=True)
+                    click.echo(f"Error: {problem}", err=True)
                 raise SystemExit(2) from None
         return self._settings
 
@@ -56,10 +57,10 @@ class StationContext:
                     fresh = not inspect(db.engine).has_table("alembic_version")
                 upgrade_database(app)
             except Exception as exc:  # a database that cannot be reached or upgraded
-                fail(f"database not ready ({type(exc).__name__}: {exc}); check [database] url "
+                fail(f"Database not ready ({type(exc).__name__}: {exc}); check [database] url "
                      "and run `kiosk init`")
             if fresh:
-                click.echo("note: the database had never been initialised; it is now, as "
+                click.echo("The database had never been initialised; it is now, as "
                            "`kiosk init` does", err=True)
             self._upgraded = True
         return app
@@ -78,6 +79,9 @@ pass_station = click.make_pass_decorator(StationContext)
 
 
 def fail(message: str, code: int = 1) -> None:
-    """Print an error and exit with code (1 failed operation, 2 bad usage)."""
-    click.echo(f"error: {message}", err=True)
+    """Print an error and exit with code (1 failed operation, 2 bad usage).
+
+    As click's own errors: "Error: " and the message, which starts with a capital.
+    """
+    click.echo(f"Error: {sentence_start(message)}", err=True)
     raise SystemExit(code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kiosk.cli.context import StationContext, fail, pass_station
+from kiosk.domain.messages import plural
 
 
 @click.command()
@@ -19,7 +20,7 @@ def init(station: StationContext) -> None:
         fail(f"could not initialise the database: {exc}")
     for change in changes:
         click.echo(change)
-    click.echo("database is up to date")
+    click.echo("Database is up to date")
 
 
 @click.command()
@@ -60,8 +61,8 @@ def demo(station: StationContext, port: int, host: str, no_serve: bool) -> None:
 def check_config(station: StationContext) -> None:
     """Validate the configuration and report every problem."""
     settings = station.settings  # exits 2 with every problem listed
-    click.echo(f"{settings.source}: configuration is valid")
-    click.echo(f"  station {settings.station.name!r}, branch {settings.station.branch!r}, "
+    click.echo(f"{settings.source}: Configuration is valid")
+    click.echo(f"  station {settings.station.name}, branch {settings.station.branch}, "
                f"role {settings.station.role}")
     server = settings.server
     if server.trusted_proxy or server.secure_cookies:
@@ -72,8 +73,8 @@ def check_config(station: StationContext) -> None:
     click.echo(f"  database {make_url(settings.database_url).render_as_string(True)}")
     click.echo(f"  scanner {settings.scanner.kind}, printer {settings.printer.kind}, "
                f"ILS {settings.ils.kind}")
-    click.echo(f"  {len(settings.shelves)} shelf/shelves, "
-               f"{sum(s['slots'] for s in settings.shelves)} slots")
+    click.echo(f"  {plural(len(settings.shelves), '%(num)d shelf', '%(num)d shelves')}, "
+               + plural(sum(s["slots"] for s in settings.shelves), "%(num)d slot", "%(num)d slots"))
     import importlib
 
     from kiosk.cli import COMMAND_MODULES

@@ -8,6 +8,7 @@ import time
 import click
 
 from kiosk.cli.context import StationContext, fail, pass_station
+from kiosk.domain.messages import plural
 
 
 class _Echo:
@@ -45,14 +46,14 @@ def scanner_test(station: StationContext, count: int | None, timeout_s: float | 
     settings = station.settings
     section = settings.sections["scanner"]
     if section["kind"] != "serial":
-        fail(f"{settings.source}: scanner.kind is {section['kind']!r}; set it to \"serial\" "
+        fail(f"{settings.source}: scanner.kind is {section['kind']}; set it to serial "
              "and scanner.port to the device (a keyboard-wedge scanner types into the screen)",
              code=2)
     c = settings.cards
     echo = _Echo(count)
     scanner = SerialScanner.from_settings(section, CardReader(c.patterns, c.strip, c.uppercase),
                                           echo, debounce_s=0, on_candidate=echo.on_candidate)
-    click.echo(f"reading {section['port']} (terminator {section['terminator']}); "
+    click.echo(f"Reading {section['port']} (terminator {section['terminator']}); "
                "Ctrl-C to stop")
     scanner.start()
     deadline = time.monotonic() + timeout_s if timeout_s else None
@@ -66,9 +67,9 @@ def scanner_test(station: StationContext, count: int | None, timeout_s: float | 
         pass
     finally:
         scanner.stop()
-    click.echo(f"{echo.seen} scan(s)")
+    click.echo(plural(echo.seen, "%(num)d scan", "%(num)d scans"))
     if count and echo.seen < count:
-        fail(f"only {echo.seen} of {count} scan(s) arrived")
+        fail(f"Only {echo.seen} of {plural(count, '%(num)d scan', '%(num)d scans')} arrived")
 
 
 @click.command("printer-test")
@@ -81,15 +82,15 @@ def printer_test(station: StationContext) -> None:
     settings = station.settings
     section = settings.sections["printer"]
     if section["kind"] == "none":
-        fail(f"{settings.source}: printer.kind is \"none\"; configure a printer in [printer]",
+        fail(f"{settings.source}: printer.kind is none; configure a printer in [printer]",
              code=2)
     printer = SlipPrinter(section, settings.station.name, settings.station.language)
     result = printer.print_slip(sample_slip(settings.station.name, settings.station.language))
     if not result.ok:
-        fail(f"test slip not printed: {result.detail}")
-    click.echo(f"test slip printed on {printer.describe()}")
+        fail(f"Test slip not printed: {result.detail}")
+    click.echo(f"Test slip printed on {printer.describe()}")
     if result.detail.endswith("paper low"):
-        click.echo("paper low: the roll is nearly used up; put in a new one soon")
+        click.echo("Paper low: the roll is nearly used up; put in a new one soon")
 
 
 COMMANDS = [scanner_test, printer_test]

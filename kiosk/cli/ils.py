@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kiosk.cli.context import StationContext, fail, pass_station
+from kiosk.domain.messages import plural
 
 
 def _link(station: StationContext):
@@ -13,7 +14,7 @@ def _link(station: StationContext):
     app = station.app()
     link = attach(app.extensions["station"])
     if link is None:
-        fail('no library system configured ([ils] kind = "none")', code=2)
+        fail("No library system configured ([ils] kind is none)", code=2)
     return app, link
 
 
@@ -58,9 +59,11 @@ def ils_replay(station: StationContext) -> None:
         counts = queue.counts(db.session)
         checkins = queue.counts(db.session, queue.CHECKIN)
     link.close()
-    click.echo(f"sent {len(report.done)}, refused {len(report.refused)}, "
-               f"failed {len(report.failed)}; {counts['queued']} checkout(s) and "
-               f"{checkins['queued']} check-in(s) still queued")
+    click.echo(f"Sent {len(report.done)}, refused {len(report.refused)}, "
+               f"failed {len(report.failed)}; "
+               f"{plural(counts['queued'], '%(num)d checkout', '%(num)d checkouts')} and "
+               f"{plural(checkins['queued'], '%(num)d check-in', '%(num)d check-ins')} "
+               "still queued")
     if report.link_down:
         fail("the library system did not answer")
 

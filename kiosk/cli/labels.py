@@ -10,6 +10,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from kiosk.cli.context import StationContext, fail, pass_station
+from kiosk.domain.messages import plural
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -60,7 +61,8 @@ def labels(station: StationContext, out: Path, shelf: str | None) -> None:
     except OSError as exc:
         fail(f"could not write {out}: {exc.strerror or exc}")
     pages = -(-len(texts) // label_sheet.PER_PAGE)
-    click.echo(f"{out}: {len(texts)} labels on {pages} page(s), {texts[0]} … {texts[-1]}")
+    click.echo(f"{out}: {plural(len(texts), '%(num)d label', '%(num)d labels')} on "
+               f"{plural(pages, '%(num)d page', '%(num)d pages')}, {texts[0]} … {texts[-1]}")
 
 
 COMMANDS = [labels]

@@ -7,6 +7,7 @@ import datetime as dt
 import click
 
 from kiosk.cli.context import StationContext, pass_station
+from kiosk.domain.messages import plural
 from kiosk.offers.board import OfferBoard
 from kiosk.offers.cache import OfferCache, cache_folder
 from kiosk.offers.sources import Offer
@@ -51,15 +52,17 @@ def offers_check(station: StationContext, language: str | None) -> None:
     for feed in board.feeds:
         if feed.last_error:
             failed += 1
-            kept = (f"the station keeps its cached set of {len(feed.offers)} offer(s)"
+            kept = ("the station keeps its cached set of "
+                    f"{plural(len(feed.offers), '%(num)d offer', '%(num)d offers')}"
                     if feed.from_cache else "nothing cached to fall back on")
             click.echo(f"offers[{feed.index}] {feed.feed}: FAILED: {feed.last_error} ({kept})")
         else:
-            click.echo(f"offers[{feed.index}] {feed.feed}: ok, {len(feed.offers)} offer(s)")
+            click.echo(f"offers[{feed.index}] {feed.feed}: ok, "
+                       f"{plural(len(feed.offers), '%(num)d offer', '%(num)d offers')}")
     offers = [o for o in board.all_offers() if language is None or o.speaks(language)]
     showing = sum(o.visible(now) for o in offers)
-    click.echo(f"{showing} offer(s) on the idle screen now"
-               + (f" in language {language!r}" if language else "") + ":")
+    click.echo(f"{plural(showing, '%(num)d offer', '%(num)d offers')} on the idle screen now"
+               + (f" in language {language}" if language else "") + ":")
     for offer in offers:
         click.echo(_line(offer, now))
     if failed:

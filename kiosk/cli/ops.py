@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kiosk.cli.context import StationContext, fail, pass_station
+from kiosk.domain.messages import plural
 
 
 @click.command()
@@ -21,8 +22,9 @@ def backup(station: StationContext, out: str, force: bool) -> None:
         result = make_backup(station.settings.database_url, out, overwrite=force)
     except BackupError as exc:
         fail(f"backup failed: {exc}")
-    orders = "" if result.orders is None else f", {result.orders} order(s)"
-    click.echo(f"backup written to {result.path} ({result.size} bytes, {result.engine}, "
+    orders = ("" if result.orders is None
+              else f", {plural(result.orders, '%(num)d order', '%(num)d orders')}")
+    click.echo(f"Backup written to {result.path} ({result.size} bytes, {result.engine}, "
                f"{result.check}{orders})")
 
 

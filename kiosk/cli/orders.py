@@ -8,6 +8,7 @@ from typing import IO, Any
 import click
 
 from kiosk.cli.context import StationContext, fail, pass_station
+from kiosk.domain.messages import plural
 
 PROGRESS_FROM = 200  # orders; smaller files finish before a bar would be seen
 
@@ -66,18 +67,20 @@ def _import(st: Any, file: str, source: str | IO[bytes], fmt: str | None,
                                             progress=progress, branches=branches)
         except importer.ImportFailed as exc:
             _report(file, exc.problems)
-    click.echo(f"{file}: imported {_summary(result.orders, result.items, result.per_branch)}")
+    click.echo(f"{file}: Imported {_summary(result.orders, result.items, result.per_branch)}")
 
 
 def _summary(orders: int, items: int, per_branch: dict[str, int]) -> str:
     branches = ", ".join(f"{b} {n}" for b, n in sorted(per_branch.items()))
-    return f"{orders} order(s) with {items} item(s) ({branches})"
+    return (f"{plural(orders, '%(num)d order', '%(num)d orders')} with "
+            f"{plural(items, '%(num)d item', '%(num)d items')} ({branches})")
 
 
 def _report(file: str, problems: list) -> None:
     for problem in problems:
         click.echo(f"{file}: {problem}", err=True)
-    fail(f"{file}: {len(problems)} problem(s); nothing imported")
+    fail(f"{file}: {plural(len(problems), '%(num)d problem', '%(num)d problems')}; "
+         "nothing imported")
 
 
 COMMANDS = [import_]

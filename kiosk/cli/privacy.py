@@ -6,6 +6,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from kiosk.cli.context import StationContext, fail, pass_station
+from kiosk.domain.messages import plural
 
 
 @click.command()
@@ -29,7 +30,8 @@ def anonymise(station: StationContext, days: int | None) -> None:
         finally:
             db.session.remove()
             db.engine.dispose()  # a one-shot command leaves no connection behind
-    click.echo(f"{count} order(s) closed more than {after} day(s) ago anonymised")
+    click.echo(f"{plural(count, '%(num)d order', '%(num)d orders')} closed more than "
+               f"{plural(after, '%(num)d day', '%(num)d days')} ago anonymised")
 
 
 COMMANDS = [anonymise]

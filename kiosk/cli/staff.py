@@ -63,7 +63,7 @@ def add(station: StationContext, name: str, admin: bool, card: str | None,
             fail(str(exc), 2)
         except (OperationalError, ProgrammingError) as exc:
             fail(f"database not ready (run `kiosk init`): {exc.orig}", 1)
-        click.echo(f"user {account.username} added ({account.role}"
+        click.echo(f"User {account.username} added ({account.role}"
                    f"{', with staff card' if card else ''})")
 
 
@@ -94,7 +94,7 @@ def unlock(station: StationContext, name: str) -> None:
     with station.ready_app().app_context():
         accounts.unlock(db.session, _account(name))
         db.session.commit()
-    click.echo(f"user {name} unlocked (and logged out everywhere)")
+    click.echo(f"User {name} unlocked (and logged out everywhere)")
 
 
 def _account(name: str):
@@ -103,7 +103,7 @@ def _account(name: str):
 
     account = accounts.find_user(db.session, name)
     if account is None:
-        fail(f"no user named {name!r}", 1)
+        fail(f"No user named {name}", 1)
     return account
 
 
@@ -124,7 +124,7 @@ def password(station: StationContext, name: str) -> None:
         except accounts.AccountError as exc:
             fail(str(exc), 2)
         db.session.commit()
-    click.echo(f"user {name}: new password set; logged out everywhere")
+    click.echo(f"New password set for user {name}; logged out everywhere")
 
 
 @user.command("role")
@@ -139,7 +139,7 @@ def role(station: StationContext, name: str, role: str) -> None:
     with station.ready_app().app_context():
         accounts.set_role(db.session, _account(name), role)
         db.session.commit()
-    click.echo(f"user {name} is now {role}; logged out everywhere")
+    click.echo(f"User {name} is now {role}; logged out everywhere")
 
 
 @user.command("remove")
@@ -153,7 +153,7 @@ def remove(station: StationContext, name: str) -> None:
     with station.ready_app().app_context():
         accounts.remove_user(db.session, _account(name))
         db.session.commit()
-    click.echo(f"user {name} removed")
+    click.echo(f"User {name} removed")
 
 
 COMMANDS = [user]

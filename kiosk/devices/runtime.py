@@ -17,6 +17,7 @@ from kiosk.devices.printer import SlipPrinter
 from kiosk.devices.scanner import ScannerState, SerialScanner
 from kiosk.devices.slip import slip_from_result
 from kiosk.domain.cards import mask
+from kiosk.domain.messages import plural
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ class StationScanListener:
     def on_scan(self, card: str, raw: bytes) -> None:
         """Run the scan through the station's one scan path; print if configured."""
         self.station.devices["scanner"].last_activity = time.time()
-        log.debug("serial scan of %d byte(s): card %s", len(raw), mask(card))
+        log.debug("serial scan of %s: card %s", plural(len(raw), "%(num)d byte", "%(num)d bytes"),
+                  mask(card))
         result = self.station.handle_scan(card, source="serial")
         if self.auto_print and self.printer and result.get("outcome") == "ready":
             slip = slip_from_result(self.printer.station, result, self.printer.language)

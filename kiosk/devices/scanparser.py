@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from kiosk.domain.cards import CardReader
+from kiosk.domain.messages import plural
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class ScanParser:
         if self.terminator is not None:
             # A scanner configured for a terminator that never sent one: a half scan.
             if chunk:
-                log.info("scanner: %d byte(s) without a terminator dropped", len(chunk))
+                log.info("scanner: %s without a terminator dropped", _bytes(len(chunk)))
             return []
         return [self._candidate(chunk)] if chunk else []
 
@@ -126,7 +127,7 @@ class ScanParser:
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError:
-            log.info("scanner: %d byte(s) that are not UTF-8 dropped", len(chunk))
+            log.info("scanner: %s that are not UTF-8 dropped", _bytes(len(chunk)))
             return Candidate(chunk, None, None)
         stripped = text.strip("\r\n")
         if self.prefix and stripped.startswith(self.prefix):
@@ -135,5 +136,9 @@ class ScanParser:
             stripped = stripped[: -len(self.suffix)]
         card = self.cards.card(stripped)
         if card is None:
-            log.info("scanner: %d byte(s) that are not a card number dropped", len(chunk))
+            log.info("scanner: %s that are not a card number dropped", _bytes(len(chunk)))
         return Candidate(chunk, text, card)
+
+
+def _bytes(n: int) -> str:
+    return plural(n, "%(num)d byte", "%(num)d bytes")

@@ -36,7 +36,7 @@ from kiosk.domain.import_files import (
     read_source,
 )
 from kiosk.domain.import_reader import read_orders
-from kiosk.domain.messages import N_
+from kiosk.domain.messages import N_, plural
 from kiosk.domain.orders import Actor, OrderError
 from kiosk.models import ACTIVE_STATUSES, AuditEvent, Item, Order, OrderStatus, utcnow
 
@@ -76,7 +76,8 @@ class ImportFailed(Exception):
     """Raised with every problem found; nothing was written."""
 
     def __init__(self, problems: list[Problem]):
-        super().__init__(f"{len(problems)} problem(s); nothing imported")
+        super().__init__(f"{plural(len(problems), '%(num)d problem', '%(num)d problems')}; "
+                         "nothing imported")
         self.problems = problems
 
 

@@ -18,7 +18,10 @@ sentence it is. tests/test_words_capitals.py holds the catalogue to this.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from gettext import NullTranslations
 from typing import Any
+
+_ENGLISH = NullTranslations()  # the command line, the API's details and the logs: English
 
 
 def N_(text: str) -> str:
@@ -39,6 +42,14 @@ def fill(template: str | tuple[str, str], params: dict[str, Any]) -> str:
     if isinstance(template, tuple):
         template = template[0] if params.get("num") == 1 else template[1]
     return template % params if params else template
+
+
+def plural(num: int, singular: str, plural_form: str) -> str:
+    """Return "%(num)d order" or "%(num)d orders" filled in, as ngettext picks in English.
+
+    For the texts that are English only (command line, API details, logs): no "order(s)".
+    """
+    return _ENGLISH.ngettext(singular, plural_form, num) % {"num": num}
 
 
 def sentence_start(text: str) -> str:

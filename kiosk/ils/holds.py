@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.domain.cards import mask
 from kiosk.domain.lookup import LookupResult, Pickup
+from kiosk.domain.messages import plural
 from kiosk.ils.client import LinkDown, LoginRefused
 from kiosk.ils.link import IlsLink, PatronInfo
 from kiosk.models import Item, Order, OrderStatus, utcnow
@@ -133,7 +134,8 @@ def _learn_card(session: Session, bags: list[ShelvedBag], card: str) -> None:
         session.commit()
     except Exception:  # a scan must answer even if this write fails
         session.rollback()
-        log.exception("could not note the card of %d item bag(s)", len(unknown))
+        log.exception("could not note the card of %s",
+                      plural(len(unknown), "%(num)d item bag", "%(num)d item bags"))
 
 
 def holds_hook(link: IlsLink, station: Any):

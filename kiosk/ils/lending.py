@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from kiosk.domain import audit
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
+from kiosk.domain.messages import plural
 from kiosk.ils import attach, queue
 from kiosk.ils.client import LinkDown, LoginRefused
 from kiosk.ils.link import IlsLink
@@ -131,7 +132,7 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
         items = "; ".join(f"{i.barcode}: {i.message or '-'}" for i in outcome.refused)
         order_ops.record(session, order, actor, "partly_lent", detail=audit.detail(
             "refused", num=len(outcome.refused), items=items))
-        log.info("pickup of order %s by card %s: %d item(s) refused", order.id, mask(card),
-                 len(outcome.refused))
+        log.info("pickup of order %s by card %s: %s refused", order.id, mask(card),
+                 plural(len(outcome.refused), "%(num)d item", "%(num)d items"))
     session.commit()
     return outcome

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from kiosk.domain.messages import plural
 from kiosk.ils.client import LinkDown, LoginRefused
 from kiosk.ils.holds import HoldsStatus, here, shelved_items
 from kiosk.ils.link import IlsLink
@@ -111,8 +112,10 @@ def reconcile(session: Session, link: IlsLink, branch: str, *, locations: list[s
         report.unreachable, report.error = True, str(exc)
         log.info("reconciliation stopped, the ILS did not answer: %s", exc)
     report.finished_at = utcnow()
-    log.info("reconciliation (%s): %d card(s), %d item(s) checked, %d mismatch(es)%s",
-             trigger, report.checked_cards, report.checked_items, len(report.mismatches),
+    log.info("reconciliation (%s): %s, %s checked, %s%s",
+             trigger, plural(report.checked_cards, "%(num)d card", "%(num)d cards"),
+             plural(report.checked_items, "%(num)d item", "%(num)d items"),
+             plural(len(report.mismatches), "%(num)d mismatch", "%(num)d mismatches"),
              ", incomplete" if report.unreachable else "")
     return report
 

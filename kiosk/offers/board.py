@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiosk.domain.messages import plural
 from kiosk.offers.cache import OfferCache, feed_key
 from kiosk.offers.feeds import load_feed
 from kiosk.offers.sources import FeedError, Offer, config_offers
@@ -96,8 +97,9 @@ class OfferBoard:
         try:
             offers = load_feed(state.entry, now=now, source=f"offers[{state.index}]")
         except FeedError as exc:
-            log.warning("offers[%d] feed %s: %s; showing the last good set (%d offer(s))",
-                        state.index, state.feed, exc, len(state.offers))
+            log.warning("offers[%d] feed %s: %s; showing the last good set (%s)",
+                        state.index, state.feed, exc,
+                        plural(len(state.offers), "%(num)d offer", "%(num)d offers"))
             with self._lock:
                 state.last_error = str(exc)
                 state.next_due = time.monotonic() + min(period_s, RETRY_MAX_S)
@@ -114,7 +116,8 @@ class OfferBoard:
             state.next_due = time.monotonic() + period_s
         if self.cache:
             self.cache.save(state.key, state.feed, state.last_attempt, offers)
-        log.info("offers[%d] feed %s: %d offer(s)", state.index, state.feed, len(offers))
+        log.info("offers[%d] feed %s: %s", state.index, state.feed,
+                 plural(len(offers), "%(num)d offer", "%(num)d offers"))
         return True
 
     def seconds_to_next(self) -> float | None:

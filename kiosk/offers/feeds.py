@@ -23,6 +23,7 @@ from typing import Any
 
 import feedparser
 
+from kiosk.domain.messages import plural
 from kiosk.offers import ical
 from kiosk.offers.sources import FeedError, Offer, as_moment, fetch, is_web_url, template
 
@@ -109,7 +110,8 @@ def parse_feed(data: bytes, kind: str, base: Offer, now: dt.datetime | None = No
         items, total = _from_xml(data, kind, location)
     offers = [o for o in (_finish(base, item) for item in items) if o is not None]
     if total and not offers:
-        raise FeedError(f"{total} item(s) in the feed, none with a title and an http(s) link")
+        raise FeedError(f"{plural(total, '%(num)d item', '%(num)d items')} in the feed, none "
+                        "with a title and an http(s) link")
     offers = [o for o in offers if o.ends is None or o.ends > now]
     return offers[:limit]
 

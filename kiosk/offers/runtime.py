@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from kiosk.domain.messages import plural
 from kiosk.offers.board import OfferBoard
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ def start(app: Flask) -> Callable[[], None]:
     thread = threading.Thread(target=run, args=(board, stop), name="offers-refresh",
                               daemon=True)
     thread.start()
-    log.info("refreshing %d offer feed(s) in the background", len(board.feeds))
+    log.info("refreshing %s in the background",
+             plural(len(board.feeds), "%(num)d offer feed", "%(num)d offer feeds"))
 
     def stopper() -> None:
         stop.set()

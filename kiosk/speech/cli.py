@@ -27,13 +27,13 @@ def check_lines(settings: Settings, engine: Espeak | None = None) -> list[str]:
              f"a minute)" + ("; names and titles are not spoken through a speaker"
                              if k.speech == "speaker" else "")]
     if not engine.available():
-        return lines + ["  warning: espeak-ng is not installed: the station cannot speak "
-                        "(apt install espeak-ng)"]
+        return lines + ["  Warning: The espeak-ng program is not installed: the station cannot "
+                        "speak (apt install espeak-ng)"]
     default = settings.station.language
     for lang in sorted({default, *LANGUAGES}, key=lambda x: (x != default, x)):
         voice = engine.voice_for(lang)
         if voice is None:
-            lines.append(f"  warning: no espeak-ng voice for {lang}: a screen in {lang} is "
+            lines.append(f"  Warning: No espeak-ng voice for {lang}: a screen in {lang} is "
                          f"spoken in {default}")
         elif voice.split("-")[0] != lang:
             lines.append(f"  speech {lang}: read by the {voice} voice")
@@ -52,13 +52,13 @@ def speech_test(station: StationContext, lang: str | None, out: Path | None, tex
     settings = station.settings
     lang = lang or settings.station.language
     if not text.strip():
-        raise click.UsageError("give a text to speak")
+        raise click.UsageError("Give a text to speak")
     service = SpeechService("speaker", settings.kiosk.speech_rate, settings.station.language)
     if not service.engine.available():
-        raise click.ClickException("espeak-ng is not installed (apt install espeak-ng)")
+        raise click.ClickException("The espeak-ng program is not installed (apt install espeak-ng)")
     spoken = service.language(lang)
     if spoken != lang:
-        click.echo(f"warning: no espeak-ng voice for {lang}; speaking {spoken}", err=True)
+        click.echo(f"Warning: No espeak-ng voice for {lang}; speaking {spoken}", err=True)
     try:
         wav = service.say(text, lang)
     except SpeechError as exc:
@@ -69,16 +69,16 @@ def speech_test(station: StationContext, lang: str | None, out: Path | None, tex
         try:
             out.write_bytes(wav)
         except OSError as exc:
-            raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
-        click.echo(f"wrote {out} ({len(wav)} bytes, {spoken})")
+            raise click.ClickException(f"Cannot write {out}: {exc.strerror}") from exc
+        click.echo(f"Wrote {out} ({len(wav)} bytes, {spoken})")
         return
     player = next((p for p in PLAYERS if shutil.which(p[0])), None)
     if player is None:
-        raise click.ClickException("no audio player found (aplay, paplay or play); "
+        raise click.ClickException("No audio player found (aplay, paplay or play); "
                                    "use --out FILE.wav")
     done = subprocess.run(player + ["-"], input=wav, check=False)
     if done.returncode != 0:
-        raise click.ClickException(f"{player[0]} could not play the sample (no sound "
+        raise click.ClickException(f"The player {player[0]} could not play the sample (no sound "
                                    "device?); use --out FILE.wav")
 
 

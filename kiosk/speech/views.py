@@ -44,10 +44,10 @@ def _wav(future: Future, private: bool = True) -> Any:
     try:
         wav = future.result(timeout=WAIT_S)
     except FutureTimeout:
-        return json_error(503, "speech not ready", "try again")
+        return json_error(503, "speech not ready", "Try again")
     except SpeechError as exc:
         log.error("speech: %s", exc)
-        return json_error(503, "speech unavailable", "the station cannot speak just now")
+        return json_error(503, "speech unavailable", "The station cannot speak just now")
     cache = "no-store" if private else "public, max-age=3600"
     return Response(wav, mimetype="audio/wav", headers={"Cache-Control": cache})
 
@@ -70,11 +70,12 @@ def _recent(event_id: int | str | None):
 def scan(event: str):
     lang = _lang()
     if lang is None:
-        return json_error(400, "bad request", f"lang must be one of {', '.join(LANGUAGES)}")
+        return json_error(400, "bad request",
+                          f"The lang parameter must be one of {', '.join(LANGUAGES)}")
     event_id = _event(event)
     data = _recent(event_id)
     if data is None:
-        return json_error(404, "scan not on screen", "this screen has gone idle")
+        return json_error(404, "scan not on screen", "This screen has gone idle")
     return _wav(_service().scan_audio(event_id, data, lang))
 
 
@@ -82,11 +83,12 @@ def scan(event: str):
 def slip(event: str):
     lang = _lang()
     if lang is None:
-        return json_error(400, "bad request", f"lang must be one of {', '.join(LANGUAGES)}")
+        return json_error(400, "bad request",
+                          f"The lang parameter must be one of {', '.join(LANGUAGES)}")
     event_id = _event(event)
     data = _recent(event_id)
     if data is None or data.get("outcome") != "ready" or not data.get("pickups"):
-        return json_error(404, "no slip", "this scan has nothing on the shelf")
+        return json_error(404, "no slip", "This scan has nothing on the shelf")
     station = current_app.extensions["station"]
     return _wav(_service().slip_audio(event_id, data, lang, station.name))
 
@@ -95,14 +97,14 @@ def slip(event: str):
 def message(key: str):
     lang = _lang()
     if lang is None or key not in MESSAGES:
-        return json_error(404, "no such message", f"one of {', '.join(MESSAGES)}")
+        return json_error(404, "no such message", f"Known messages: {', '.join(MESSAGES)}")
     return _wav(_service().message_audio(key, lang), private=False)
 
 
 @bp.get("/tone/<kind>.wav")
 def tone(kind: str):
     if kind not in TONES:
-        return json_error(404, "no such tone", "ok or fail")
+        return json_error(404, "no such tone", "Known tones: ok, fail")
     return Response(_service().tone_wav(kind), mimetype="audio/wav",
                     headers={"Cache-Control": "public, max-age=3600"})
 

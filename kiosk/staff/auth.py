@@ -103,7 +103,7 @@ def refuse_anonymous():
     if _wants_json():
         from kiosk.views.errors import json_error
 
-        return json_error(401, "login required", "log in at /staff/login")
+        return json_error(401, "login required", "Log in at /staff/login")
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     timed_out = getattr(request, "kiosk_staff_timed_out", False)
     return redirect(url_for("staff.login", next=target, timeout=1 if timed_out else None))
@@ -130,7 +130,7 @@ def admin_required(view: F) -> F:
         if user is None:
             return refuse_anonymous()
         if user.role != "admin":
-            raise Forbidden("this page is for admins")
+            raise Forbidden("This page is for admins")
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from kiosk.domain.clearance import anonymise_closed
+from kiosk.domain.messages import plural
 from kiosk.extensions import db
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ def run_once(app: Flask) -> int:
         finally:
             db.session.remove()
     if count:
-        log.info("anonymised %d order(s) closed more than %d day(s) ago", count, days)
+        log.info("anonymised %s closed more than %s ago",
+                 plural(count, "%(num)d order", "%(num)d orders"),
+                 plural(days, "%(num)d day", "%(num)d days"))
     return count
 
 

@@ -14,7 +14,7 @@ from kiosk import webpolicy
 from kiosk.domain import audit, pickup_codes
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
-from kiosk.domain.messages import N_
+from kiosk.domain.messages import N_, plural
 from kiosk.extensions import db
 from kiosk.ils.lending import card_needed, collect_order
 from kiosk.models import ACTIVE_STATUSES, Order, OrderStatus
@@ -288,7 +288,8 @@ def _collect(order: Order, raw_card: str | None = None) -> Refusal | None:
     if needed:
         log.info("staff %s collecting order %s with card %s given at the desk: %s",
                  who.name, order.id, mask(card),
-                 "collected" if outcome.collected else f"{len(outcome.refused)} item(s) refused")
+                 "collected" if outcome.collected
+                 else f"{plural(len(outcome.refused), '%(num)d item', '%(num)d items')} refused")
     if not outcome.refused:
         return None
     return Refusal(_("The library system refused %(items)s; the order stays on its slot.",

@@ -82,14 +82,14 @@ def logout():
 def card_login():
     """Switch a kiosk screen into staff mode by staff card and PIN, if configured."""
     if not current_app.extensions["station"].settings.kiosk.staff_pin:
-        return json_error(404, "not found", "staff mode by card and PIN is not configured")
+        return json_error(404, "not found", "Staff mode by card and PIN is not configured")
     if not request.is_json:
-        return json_error(415, "expected JSON", 'send {"card": "...", "pin": "..."}')
+        return json_error(415, "expected JSON", 'Send {"card": "...", "pin": "..."}')
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not all(
             isinstance(payload.get(k), str) and 0 < len(payload[k]) <= 64
             for k in ("card", "pin")):
-        return json_error(400, "bad request", 'send {"card": "...", "pin": "..."} as strings')
+        return json_error(400, "bad request", 'Send {"card": "...", "pin": "..."} as strings')
     user, refused = webpolicy.try_login(lambda: accounts.authenticate_card(
         db.session, payload["card"], payload["pin"], webpolicy.throttle(),
         webpolicy.client_address()))

@@ -92,12 +92,12 @@ def screen():
 @csrf.exempt
 def scan():
     if not request.is_json:
-        return json_error(415, "expected JSON", 'send {"code": "..."} as application/json')
+        return json_error(415, "expected JSON", 'Send {"code": "..."} as application/json')
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
-        return json_error(400, "bad request", 'send {"code": "..."} with a string code')
+        return json_error(400, "bad request", 'Send {"code": "..."} with a string code')
     if len(payload["code"]) > MAX_CODE_LENGTH:
-        return json_error(400, "bad request", f"code longer than {MAX_CODE_LENGTH} characters")
+        return json_error(400, "bad request", f"Code longer than {MAX_CODE_LENGTH} characters")
     return _station().handle_scan(payload["code"], source="screen",
                                   screen=webpolicy.screen_token(create=True))
 
@@ -138,17 +138,17 @@ def staff_login():
     """Log the staff card scanned on this screen in with its PIN; the card never left us."""
     station = _station()
     if not station.settings.kiosk.staff_pin:
-        return json_error(404, "not found", "staff mode by card and PIN is not configured")
+        return json_error(404, "not found", "Staff mode by card and PIN is not configured")
     if not request.is_json:
-        return json_error(415, "expected JSON", 'send {"event_id": "...", "pin": "1234"}')
+        return json_error(415, "expected JSON", 'Send {"event_id": "...", "pin": "1234"}')
     payload = request.get_json(silent=True)
     event_id = webpolicy.event_id_of(payload)
     pin = payload.get("pin") if isinstance(payload, dict) else None
     if event_id is None or not isinstance(pin, str) or not 0 < len(pin) <= MAX_PIN_LENGTH:
-        return json_error(400, "bad request", 'send {"event_id": "...", "pin": "1234"}')
+        return json_error(400, "bad request", 'Send {"event_id": "...", "pin": "1234"}')
     recent = station.recent(event_id, webpolicy.screen_token() or "")
     if recent is None or recent[0] is None or recent[1].get("outcome") != STAFF:
-        return json_error(404, "no staff card on screen", "scan the staff card again")
+        return json_error(404, "no staff card on screen", "Scan the staff card again")
     user, refused = webpolicy.try_login(lambda: accounts.authenticate_card(
         db.session, recent[0], pin, webpolicy.throttle(), webpolicy.client_address()))
     if user is None:

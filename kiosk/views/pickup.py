@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from kiosk import webpolicy
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
+from kiosk.domain.messages import plural
 from kiosk.extensions import csrf, db, limiter
 from kiosk.ils import attach
 from kiosk.ils.client import LinkDown, LoginRefused
@@ -29,17 +30,17 @@ def _station():
 def _json_args(*ints: str) -> dict | tuple:
     """Return event_id (text) and the named whole numbers of the JSON body, or an error."""
     if not request.is_json:
-        return json_error(415, "expected JSON", "send application/json")
+        return json_error(415, "expected JSON", "Send application/json")
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        return json_error(400, "bad request", "send a JSON object")
+        return json_error(400, "bad request", "Send a JSON object")
     out = {"event_id": webpolicy.event_id_of(payload)}
     if out["event_id"] is None:
-        return json_error(400, "bad request", "event_id must be the id of the scan")
+        return json_error(400, "bad request", "The event_id must be the id of the scan")
     for name in ints:
         value = payload.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            return json_error(400, "bad request", f"{name} must be a whole number")
+            return json_error(400, "bad request", f"The {name} field must be a whole number")
         out[name] = value
     return out
 
@@ -48,7 +49,7 @@ def _recent_or_error(event_id: str):
     entry = _station().recent(event_id, webpolicy.screen_token() or "")
     if entry is None or entry[0] is None:
         return None, json_error(404, "scan not on screen",
-                                "scan the card again; this screen has gone idle")
+                                "Scan the card again; this screen has gone idle")
     return entry, None
 
 
@@ -58,7 +59,7 @@ def _recent_or_error(event_id: str):
 def collect():
     station = _station()
     if not station.settings.kiosk.self_collect:
-        return json_error(403, "self collect is off", "ask staff to hand over the order")
+        return json_error(403, "self collect is off", "Ask staff to hand over the order")
     args = _json_args("order_id")
     if isinstance(args, tuple):
         return args
@@ -68,18 +69,18 @@ def collect():
     card, result = entry
     shown = {p["order_id"] for p in result.get("pickups", [])}
     if args["order_id"] not in shown:
-        return json_error(404, "order not shown", "that order was not on this scan's screen")
+        return json_error(404, "order not shown", "That order was not on this scan's screen")
     order = db.session.get(Order, args["order_id"])
     holds_mode = station.settings.ils.kind == "sip2" and station.settings.ils.holds_from_ils
     if order is None or (order.card != card and not holds_mode):  # ILS holds: its list rules
-        return json_error(404, "order not shown", "that order was not on this scan's screen")
+        return json_error(404, "order not shown", "That order was not on this scan's screen")
     if order.status != OrderStatus.READY:
         return json_error(409, f"order is {order.status}", {"status": order.status})
     actor = order_ops.Actor("kiosk", station.name)
     outcome = collect_order(db.session, station, order, card, actor)
     log.info("pickup of order %s at the kiosk by card %s: %s", order.id, mask(card),
              f"ILS {outcome.ils}" if outcome.collected
-             else f"{len(outcome.refused)} item(s) refused")
+             else f"{plural(len(outcome.refused), '%(num)d item', '%(num)d items')} refused")
     body = outcome.as_dict()
     body["status"] = order.status
     if outcome.refused:
@@ -93,11 +94,11 @@ def pin():
     station = _station()
     guard = getattr(station, "pin_guard", None)
     if attach(station) is None or guard is None:
-        return json_error(404, "no PIN here", "this station does not ask for a PIN")
+        return json_error(404, "no PIN here", "This station does not ask for a PIN")
     payload = request.get_json(silent=True) if request.is_json else None
     given = payload.get("pin") if isinstance(payload, dict) else None
     if not isinstance(given, str) or not given.isdigit() or len(given) > MAX_PIN_LENGTH:
-        return json_error(400, "bad request", 'send {"event_id": "...", "pin": "1234"}')
+        return json_error(400, "bad request", 'Send {"event_id": "...", "pin": "1234"}')
     args = _json_args()
     if isinstance(args, tuple):
         return args
@@ -110,7 +111,7 @@ def pin():
     try:
         info = station.ils.check_pin(card, given)
     except (LinkDown, LoginRefused):
-        return json_error(503, "library system unavailable", "try again, or see staff")
+        return json_error(503, "library system unavailable", "Try again, or see staff")
     if not info.pin_ok:
         left = guard.wrong(card)
         log.info("wrong PIN for card %s (%d tries left)", mask(card), left)

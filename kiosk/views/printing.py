@@ -27,19 +27,19 @@ def _limit_off() -> bool:
 @limiter.limit(PRINT_LIMIT, exempt_when=_limit_off)
 def print_slip():
     if not request.is_json:
-        return json_error(415, "expected JSON", 'send {"event_id": "..."} as application/json')
+        return json_error(415, "expected JSON", 'Send {"event_id": "..."} as application/json')
     event_id = webpolicy.event_id_of(request.get_json(silent=True))
     if event_id is None:
-        return json_error(400, "bad request", 'send {"event_id": "..."}: the id of the scan')
+        return json_error(400, "bad request", 'Send {"event_id": "..."}: the id of the scan')
     station = _station()
     recent = station.recent(event_id, webpolicy.screen_token() or "")
     if recent is None:
-        return json_error(404, "no such scan", "the scan is no longer on screen; scan again")
+        return json_error(404, "no such scan", "The scan is no longer on screen; scan again")
     _card, result = recent
     if result.get("outcome") != "ready" or not result.get("pickups"):
-        return json_error(409, "nothing to print", "this scan found nothing on the shelf")
+        return json_error(409, "nothing to print", "This scan found nothing on the shelf")
     if station.printer is None:
-        return json_error(503, "no printer", "this station has no receipt printer")
+        return json_error(503, "no printer", "This station has no receipt printer")
     outcome = station.printer.print_result(result)
     if not outcome.ok:
         return json_error(503, "printer not available", NOTE_THE_SLOT)

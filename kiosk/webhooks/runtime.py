@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from kiosk.domain.messages import plural
 from kiosk.webhooks.delivery import Deliverer
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ def start(app: Any) -> Callable[[], None]:
 
     thread = threading.Thread(target=run, name="webhooks", daemon=True)
     thread.start()
-    log.info("delivering webhooks to %d receiver(s)", len(hooks.endpoints))
+    log.info("delivering webhooks to %s",
+             plural(len(hooks.endpoints), "%(num)d receiver", "%(num)d receivers"))
 
     def stopper() -> None:
         stop.set()
