@@ -110,8 +110,8 @@ def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCal
     A bag holding an item of not_waiting (no longer waiting in the library system) is
     cleared whatever its deadline, also when one of those item barcodes is scanned.
     """
-    code = pickup_codes.parse_code(scanned or "")
-    if code is None and (scanned or "").strip() in not_waiting:
+    code = pickup_codes.parse_code(scanned)
+    if code is None and scanned.strip() in not_waiting:
         bags = no_longer_waiting(session, [scanned.strip()])
         if bags:
             order_ops.move(session, bags[0].order, OrderStatus.EXPIRED, actor,

@@ -39,8 +39,8 @@ def _code(k: int) -> str:
 
 
 def _number(code: str) -> int:
-    """Return the position of a canonical code among all codes."""
-    return (LETTERS.index(code[0]) * 14 + LETTERS.index(code[1])) * 1000 + int(code[3:])
+    """Return the position of a code (with or without its dash) among all codes."""
+    return (LETTERS.index(code[0]) * 14 + LETTERS.index(code[1])) * 1000 + int(code[-3:])
 
 
 def all_codes() -> list[str]:
@@ -49,24 +49,30 @@ def all_codes() -> list[str]:
 
 
 def draw(count: int, taken: set[str]) -> list[str] | None:
-    """Return count distinct random codes none of which is in taken; None if too few are free.
+    """Return count distinct random codes none of which is in taken; None if too few are free."""
+    picked = _draw_numbers(count, {_number(c) for c in taken if CODE_RE.match(c)}, SPACE)
+    return None if picked is None else [_code(k) for k in picked]
 
-    A few codes are drawn one by one, skipping taken ones; many codes are a random
-    partial shuffle of the free codes, from one read of the system's random source.
+
+def _draw_numbers(count: int, used: set[int], space: int) -> list[int] | None:
+    """Return count distinct random numbers below space, none in used; None if too few are free.
+
+    Up to 16 numbers are drawn one by one, skipping used ones, while more than half of the
+    space stays free (so each needs fewer than two tries on average); otherwise the free
+    numbers are listed and partly shuffled from one read of the system's random source.
     """
-    if count > SPACE - len(taken):
+    if count > space - len(used):
         return None
-    if count <= 16 and (count + len(taken)) * 2 < SPACE:
-        drawn: dict[str, None] = {}
+    if count <= 16 and (count + len(used)) * 2 < space:
+        drawn: dict[int, None] = {}
         while len(drawn) < count:
-            code = new_code()
-            if code not in taken:
-                drawn[code] = None
+            k = secrets.randbelow(space)
+            if k not in used:
+                drawn[k] = None
         return list(drawn)
-    used = {_number(c) for c in taken if CODE_RE.match(c)}
-    free = [k for k in range(SPACE) if k not in used]
+    free = [k for k in range(space) if k not in used]
     noise = secrets.token_bytes(8 * count)  # 64 bits per pick: the modulo bias is nil
     for i in range(count):
         j = i + int.from_bytes(noise[8 * i:8 * i + 8]) % (len(free) - i)
         free[i], free[j] = free[j], free[i]
-    return [_code(k) for k in free[:count]]
+    return free[:count]

@@ -103,7 +103,7 @@ def _sync(session: Session, shelves: Iterable[dict], known: dict[str, Shelf],
     for pos, conf in enumerate(shelves):
         shelf = known.get(conf["name"])
         if shelf is None:
-            shelf = Shelf(name=conf["name"], position=pos)
+            shelf = Shelf(name=conf["name"])  # its position is set just below
             session.add(shelf)
             changes.append(f"shelf {conf['name']} added")
         if shelf.position != pos:
@@ -113,7 +113,7 @@ def _sync(session: Session, shelves: Iterable[dict], known: dict[str, Shelf],
             slot = existing.get(n)
             wanted = n <= conf["slots"]
             if slot is None and wanted:
-                slot = Slot(number=n, label=slot_label(conf["name"], n), capacity=0)
+                slot = Slot(number=n, label=slot_label(conf["name"], n))  # places: below
                 shelf.slots.append(slot)
             if slot is None:
                 continue
@@ -151,8 +151,7 @@ def get_slot(session: Session, label: str) -> Slot:
 def occupancy(session: Session) -> dict[int, int]:
     """Return the number of bags in each slot, by slot id."""
     rows = session.execute(
-        select(Place.slot_id, func.count(Order.id)).join(Order, Order.place_id == Place.id)
-        .group_by(Place.slot_id)
+        select(Place.slot_id, func.count()).join(Order).group_by(Place.slot_id)
     )
     return dict(rows.all())
 
@@ -225,7 +224,7 @@ def suggest_slot(session: Session, order: Order) -> Slot | None:
                             .order_by(Shelf.position, Slot.number)).all()
     room = {s.id: s.capacity - counts.get(s.id, 0) for s in slots}
     if order.card:
-        siblings = session.scalars(select(Place.slot_id).join(Order, Order.place_id == Place.id)
+        siblings = session.scalars(select(Place.slot_id).join(Order)
                                    .where(Order.card == order.card, Order.id != order.id)).all()
         for slot_id in siblings:
             if room.get(slot_id, 0) > 0:
