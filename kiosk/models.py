@@ -101,7 +101,8 @@ class Order(db.Model):
             sqlite_where=db.text(_ACTIVE_SQL),
             postgresql_where=db.text(_ACTIVE_SQL),
         ),
-        Index("ix_orders_card_status", "card", "status"),
+        # The scan: one card's open orders at one branch, all three in the index (0008).
+        Index("ix_orders_card_status_branch", "card", "status", "branch"),
         Index("ix_orders_status_branch", "status", "branch"),
         # The staff pages at a big library's scale (migration 0007).
         Index("ix_orders_branch_id", "branch", "id"),

@@ -35,7 +35,15 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from flask import Flask, Response, current_app, render_template, request, session
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    has_request_context,
+    render_template,
+    request,
+    session,
+)
 from flask_babel import force_locale
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -82,10 +90,17 @@ HEADERS = {
 }
 
 
+# Staff pages and API answers hold cards, names and orders: no browser or proxy keeps them
+# (a shared desk PC's back button or disk cache must not show them to the next person).
+PRIVATE_PREFIXES = ("/staff", "/api/")
+
+
 def security_headers(response: Response) -> Response:
     """Add the station's security headers to a response (a view's own CSP is kept)."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    if has_request_context() and request.path.startswith(PRIVATE_PREFIXES):
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

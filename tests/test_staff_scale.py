@@ -11,6 +11,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import event, inspect, select
 from staff_helpers import login
 
+from kiosk.domain import lookup
 from kiosk.extensions import db
 from kiosk.models import Order
 
@@ -111,6 +112,22 @@ def test_hot_staff_queries_read_through_indexes(app, staff, session, station):
         assert re.search(index, "\n".join(plans[path])), (path, plans[path])
 
 
+def test_the_scan_lookup_reads_through_the_card_index(app, session, station):
+    """The scan's one query seeks card, status and branch in one index. With (card, status)
+    beside (status, branch), SQLite took the branch's index and read every open order of the
+    branch on each scan (1.3 ms instead of 0.06 ms on 20,000 orders)."""
+    make_order(session, slot="A-01", station=station)
+    with app.app_context():
+        statement = str(lookup._OPEN_ORDERS.compile(dialect=db.engine.dialect))
+        parameters = ("N000000001", "main", "received", "packing", "ready")
+        if db.engine.dialect.name != "sqlite":
+            parameters = dict(zip(("card", "branch", "status_1", "status_2", "status_3"),
+                                  parameters, strict=True))
+    plan = "\n".join(plan_of(app, statement, parameters))
+    assert "ix_orders_card_status_branch" in plan, plan
+    assert "ix_orders_status_branch" not in plan, plan
+
+
 def test_migration_0007_upgrades_a_database_with_orders(app, session, station):
     directory = app.extensions["migrate"].directory
     with app.app_context():
@@ -119,6 +136,7 @@ def test_migration_0007_upgrades_a_database_with_orders(app, session, station):
         assert not names & NEW_INDEXES
     kept = [make_order(session, slot="A-02", station=station).id,
             make_order(session, slot="A-03", station=station, status="collected").id]
+    session.rollback()  # reading the ids began a transaction; a migration must not wait on it
     with app.app_context():
         upgrade(directory=directory)
         names = {i["name"] for i in inspect(db.engine).get_indexes("orders")}

@@ -31,6 +31,21 @@ def test_every_response_carries_the_security_headers(client, path):
     assert response.headers["Referrer-Policy"] == "same-origin"
 
 
+def test_staff_pages_and_api_answers_are_never_stored(client, app):
+    """Cards, names and orders stay out of browser and proxy caches (a shared desk PC's back
+    button); the patron screen's scripts and styles may still be cached."""
+    make_user(app, "kari", "admin")
+    client.post("/staff/login", data={"username": "kari", "password": PASSWORD})
+    for path in ("/staff/login", "/staff/orders", "/staff/no-such-page", "/api/v1/orders",
+                 "/api/v1/openapi.json"):
+        response = client.get(path)
+        assert response.headers.get("Cache-Control") == "no-store", (path, response.status)
+    for path in ("/static/js/kiosk.js", "/static/css/staff.css"):
+        response = client.get(path)
+        response.close()
+        assert "no-store" not in response.headers.get("Cache-Control", ""), path
+
+
 def test_errors_and_posts_carry_them_too(client):
     response = client.post("/kiosk/scan", data="not json")
     assert response.status_code == 415
