@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.config import Settings, default_state_dir
 from kiosk.extensions import babel, db
+from kiosk.localtime import local_time
 
 PACKAGE = Path(__file__).parent
 MIGRATIONS = str(PACKAGE / "migrations")
@@ -164,6 +165,7 @@ def configure_i18n(app: Flask, settings: Settings) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PACKAGE / "translations"))
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["LANGUAGES"] = languages
+    app.jinja_env.filters["localtime"] = local_time  # stored UTC shown in the station's zone
 
 
 def session_scope(app: Flask) -> Callable[[], AbstractContextManager[Session]]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from kiosk import barcodes
 from kiosk.domain import orders as order_ops
 from kiosk.extensions import db
+from kiosk.localtime import local
 from kiosk.models import Item, Order, OrderStatus, utcnow
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
@@ -188,7 +189,7 @@ def print_bag_label(order_id: int):
     if printer is None:
         return answer(_("No receipt printer is configured; print the label page instead."),
                       ok=False, to=here)
-    slip = Slip(station=station().name, printed_at=utcnow(),
+    slip = Slip(station=station().name, printed_at=local(utcnow()),  # the wall clock's time
                 language=station().settings.station.language,
                 lines=[SlipLine(order.pickup_code, order.slot_label or "–", len(order.items),
                                 order.deadline)])
