@@ -116,7 +116,7 @@ def _check_table(where: str, schema: dict[str, Key], table: Any, problems: list[
 def _cross_checks(s: Settings, problems: list[str]) -> None:
     sc = s.sections["scanner"]
     if sc["kind"] == "serial" and not sc["port"]:
-        problems.append("scanner.port: required when scanner.kind is \"serial\"")
+        problems.append("scanner.port: required when scanner.kind is serial")
     elif sc["kind"] == "serial" and "://" not in sc["port"]:
         dev = Path(sc["port"])
         if dev.exists() and not os.access(dev, os.R_OK | os.W_OK):
@@ -124,20 +124,20 @@ def _cross_checks(s: Settings, problems: list[str]) -> None:
                             "and writing (is the user in the dialout group?)")
     if s.sections["station"]["role"] == "desk" and sc["kind"] == "serial":
         problems.append('scanner.kind: a desk station reads no scanner itself (its scanner '
-                        'types into the staff pages); use "keyboard" or "none" when '
-                        'station.role is "desk"')
+                        'types into the staff pages); use keyboard or none when '
+                        'station.role is desk')
     pr = s.sections["printer"]
     needs = {"escpos-network": "host", "file": "path", "escpos-usb": "vendor_id"}
     if pr["kind"] == "escpos-serial" and not isinstance(pr["port"], str):
-        problems.append('printer.port: must be a device path when printer.kind is "escpos-serial"')
+        problems.append("printer.port: must be a device path when printer.kind is escpos-serial")
     need = needs.get(pr["kind"])
     if need and not pr[need]:
-        problems.append(f"printer.{need}: required when printer.kind is \"{pr['kind']}\"")
+        problems.append(f"printer.{need}: required when printer.kind is {pr['kind']}")
     ils = s.sections["ils"]
     if ils["kind"] == "sip2":
         for key in ("host", "user", "password_file", "institution"):
             if not ils[key]:
-                problems.append(f"ils.{key}: required when ils.kind is \"sip2\"")
+                problems.append(f"ils.{key}: required when ils.kind is sip2")
     for key in ("password_file", "terminal_password_file", "tls_ca_file"):
         if ils[key] and not os.access(ils[key], os.R_OK):
             problems.append(f"ils.{key}: cannot read {ils[key]}")

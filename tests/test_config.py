@@ -93,7 +93,7 @@ def test_example_names_every_key_of_the_interfaces():
     ({"scanner": {"kind": "bluetooth"}}, "test.toml: scanner.kind: must be one of"),
     ({"scanner": {"kind": "serial"}}, "test.toml: scanner.port: required when scanner.kind"),
     ({"printer": {"kind": "escpos-network"}}, "test.toml: printer.host: required when"),
-    ({"ils": {"kind": "sip2"}}, "test.toml: ils.host: required when ils.kind is \"sip2\""),
+    ({"ils": {"kind": "sip2"}}, "test.toml: ils.host: required when ils.kind is sip2"),
     ({"api": {"tokens_file": "/nonexistent/tokens"}}, "test.toml: api.tokens_file: cannot read"),
     ({"shelves": [{"slots": 4}]}, "test.toml: shelves[0].name: required"),
     ({"shelves": [{"name": "A-1", "slots": 4}]}, "test.toml: shelves[0].name: must be"),

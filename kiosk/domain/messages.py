@@ -12,7 +12,9 @@ hold: back to the shelves"). Where messages are put together, the whole starts w
 capital: a place in front of a message ("Line 3, column card: No value in card", see
 `sentence_start`) or a lead in front of several ("Not shelved: Item 1 ... . Item 2 ... .",
 see `sentences`) ends with a colon, and each message after it keeps its capital as the
-sentence it is. tests/test_words_capitals.py holds the catalogue to this.
+sentence it is. tests/test_words_capitals.py holds the catalogue to this. A configuration
+problem reads as one sentence with its key as the subject ("server.port: must be an
+integer"), and the English of the command line, the API and the logs counts with `plural`.
 """
 
 from __future__ import annotations
