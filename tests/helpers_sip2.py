@@ -120,7 +120,7 @@ class FakeLibrary:
         self.user, self.password = user, password
         self.patrons: dict[str, Patron] = {}
         self.loans: dict[str, str] = {}  # item -> patron
-        self.refuse: dict[str, str] = {}  # item -> screen message
+        self.refuse: dict[str, str | tuple[str, ...]] = {}  # item -> screen message(s) (AF)
         self.checkouts: Counter[str] = Counter()  # item -> 11 requests seen
         self.holds: dict[str, Hold] = {}  # item -> the hold a checkin traps
         self.checkins: list[CheckinRequest] = []  # every 09 seen
@@ -194,14 +194,16 @@ class FakeLibrary:
         item, patron = req.item_identifier, req.patron_identifier
         self.checkouts[item] += 1
 
-        def answer(ok: bool, renewal: bool = False, message: str = "") -> CheckoutResponse:
+        def answer(ok: bool, renewal: bool = False,
+                   message: str | tuple[str, ...] = "") -> CheckoutResponse:
             return CheckoutResponse(
                 ok="1" if ok else "0", renewal_ok="Y" if renewal else "N",
                 magnetic_media="N", desensitize="Y" if ok else "N",
                 transaction_date=ctx.now_18(), institution_id=INSTITUTION,
                 patron_identifier=patron, item_identifier=item, title_identifier="Bok",
                 due_date="2031-01-15" if ok else "",
-                screen_message=(message,) if message else ())
+                screen_message=message if isinstance(message, tuple)
+                else (message,) if message else ())
 
         if item in self.refuse:
             return answer(False, message=self.refuse[item])

@@ -1,0 +1,181 @@
+"""The check-in queue's guarantees at shelving, against pysip2 answering as Koha does.
+
+Found by mutation testing (scripts/mutation.sh ils/checkin.py, docs/testing.md): which
+orders are checked in at all, that every item of a bag is queued when the ILS is away,
+that "the same day" is the station's local day, and that a later day's check-in starts
+with fresh attempts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from types import SimpleNamespace
+
+import pytest
+from factories import ACTOR, make_order
+from helpers_sip2 import FakeLibrary, Hold, Patron, ils_config
+
+from kiosk.ils import attach, checkin, queue
+from kiosk.models import IlsJob, Order
+
+CARD = "N000000001"
+TOKEN = "checkin-token-0123456789abcdefghij"
+
+
+@pytest.fixture
+def library():
+    lib = FakeLibrary()
+    lib.patrons[CARD] = Patron()
+    return lib
+
+
+@pytest.fixture
+def extra() -> dict:
+    return {"holds_from_ils": True}
+
+
+@pytest.fixture
+def config_overrides(proxy, tmp_path, extra):
+    return {"ils": ils_config(proxy.port, tmp_path, **extra), "kiosk": {"rate_limit": "off"}}
+
+
+@pytest.fixture(autouse=True)
+def _close_link(app):
+    yield
+    if app.extensions["station"].ils is not None:
+        app.extensions["station"].ils.close()
+
+
+@pytest.fixture
+def api(client, station, tmp_path):
+    tokens = tmp_path / "api-tokens"
+    tokens.write_text(TOKEN + "\n")
+    station.settings.api.tokens_file = str(tokens)
+    return client
+
+
+def put(api, order_id: int, slot: str) -> tuple[int, dict]:
+    """Shelve through the API (an imported order needs no packing there)."""
+    r = api.post(f"/api/v1/orders/{order_id}/shelve", json={"slot": slot},
+                 headers={"Authorization": f"Bearer {TOKEN}"})
+    return r.status_code, r.get_json()
+
+
+def checkin_jobs(session) -> list[IlsJob]:
+    session.expire_all()
+    return session.query(IlsJob).filter_by(kind="checkin").order_by(IlsJob.id).all()
+
+
+def test_which_orders_are_checked_in_at_shelving(session, station):
+    """An item bag with holds_from_ils or checkin_on_shelve; any other order only with
+    checkin_on_shelve; nothing without items or without a SIP2 library system."""
+    bag = make_order(session, card=CARD, items=1)
+    bag.source = "ils"
+    imported = make_order(session, card=CARD, items=1)
+    empty = SimpleNamespace(items=[], source="ils")  # no order is made without items
+
+    def ils(kind="sip2", holds=False, on_shelve=False):
+        return SimpleNamespace(kind=kind, holds_from_ils=holds, checkin_on_shelve=on_shelve)
+
+    assert checkin.wanted(bag, ils(holds=True))
+    assert checkin.wanted(bag, ils(on_shelve=True))
+    assert not checkin.wanted(bag, ils())
+    assert not checkin.wanted(imported, ils(holds=True))
+    assert checkin.wanted(imported, ils(on_shelve=True))
+    assert not checkin.wanted(empty, ils(holds=True, on_shelve=True))
+    assert not checkin.wanted(bag, ils(kind="none", holds=True, on_shelve=True))
+    assert not checkin.wanted(imported, ils(kind="none", on_shelve=True))
+
+
+def test_with_holds_from_ils_only_an_imported_order_is_shelved_without_a_check_in(
+        api, session, station, library, proxy):
+    order = make_order(session, card=CARD, items=2, status="packing")
+    status, body = put(api, order.id, "A-01")
+    assert (status, body["slot"]) == (200, "A-01"), body
+    assert library.checkins == [] and checkin_jobs(session) == []
+
+
+@pytest.mark.parametrize("extra", [{"checkin_on_shelve": True}])
+def test_with_the_ils_away_every_item_of_the_bag_is_queued_and_sent_once_later(
+        session, station, library, server, proxy, extra):
+    order = make_order(session, card=CARD, items=3, status="packing")
+    barcodes = [i.barcode for i in order.items]
+    for barcode in barcodes:
+        library.holds[barcode] = Hold(CARD)
+    server.stop()
+    [note] = station.before_shelving(session, order, ACTOR)  # the API's and staff's hook
+    assert f"{', '.join(barcodes)} queued" in str(note)
+    assert [(j.item_barcode, j.state, j.attempts) for j in checkin_jobs(session)] == [
+        (b, "queued", 0) for b in barcodes]
+    assert proxy.requests == []  # the first failure stops the tries: nothing went out
+    server.start()
+    proxy.upstream_port = server.port
+    station.ils.connect()
+    assert len(queue.replay(session, station.ils).done) == 3
+    assert [r.item_identifier for r in library.checkins] == barcodes
+
+
+@pytest.mark.parametrize("extra", [{"checkin_on_shelve": True}])
+def test_a_refused_item_stops_the_shelving_and_names_only_itself(
+        api, session, station, library, proxy, extra):
+    order = make_order(session, card=CARD, items=2, status="packing")
+    first, second = (i.barcode for i in order.items)
+    library.holds[first] = Hold(CARD)
+    library.refuse_checkin[second] = "Eksemplaret er trukket tilbake"
+    status, body = put(api, order.id, "A-01")
+    assert status == 409
+    assert body["detail"]["items"] == [{"barcode": second, "alert": None, "destination": None,
+                                        "message": "Eksemplaret er trukket tilbake"}]
+    assert session.get(Order, order.id).place_id is None
+    assert [(j.item_barcode, j.state) for j in checkin_jobs(session)] == [
+        (first, "done"), (second, "refused")]
+
+
+def test_a_later_day_check_in_starts_with_fresh_attempts(app, session, station, library, proxy):
+    bag = make_order(session, card=CARD, items=1, status="packing")
+    library.holds[bag.items[0].barcode] = Hold(CARD)
+    link = attach(station)
+    today = dt.date.today()
+    checkin.check_in(session, bag, link, today)
+    [job] = checkin_jobs(session)
+    assert (job.state, job.attempts) == ("done", 1)
+    outcome = checkin.check_in(session, bag, link, today + dt.timedelta(days=1))
+    assert outcome.items == {bag.items[0].barcode: "checked_in"} and not outcome.problems
+    [job] = checkin_jobs(session)
+    assert (job.state, job.attempts, job.alert) == ("done", 1, "01")
+    assert len(library.checkins) == 2
+
+
+@pytest.fixture
+def oslo_time():
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Oslo"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def test_the_same_day_is_the_stations_local_day(app, session, station, library, proxy,
+                                                oslo_time):
+    """A check-in at 23:30 UTC in winter is at 00:30 in Oslo: that day, not the UTC one."""
+    bag = make_order(session, card=CARD, items=1, status="packing")
+    library.holds[bag.items[0].barcode] = Hold(CARD)
+    link = attach(station)
+    checkin.check_in(session, bag, link, dt.date(2027, 1, 16))
+    [job] = checkin_jobs(session)
+    job.done_at = dt.datetime(2027, 1, 15, 23, 30, tzinfo=dt.UTC)
+    session.commit()
+    checkin.check_in(session, bag, link, dt.date(2027, 1, 16))  # 00:30 local: the same day
+    assert len(library.checkins) == 1
+    checkin.check_in(session, bag, link, dt.date(2027, 1, 17))
+    assert len(library.checkins) == 2
+    assert checkin._local_day(None) is None
+    assert checkin._local_day(dt.datetime(2027, 1, 15, 23, 30)) == dt.date(2027, 1, 16)
+    assert checkin._local_day(dt.datetime(2027, 1, 15, 23, 30, tzinfo=dt.UTC)) == dt.date(
+        2027, 1, 16)
