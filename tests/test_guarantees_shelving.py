@@ -119,9 +119,9 @@ def test_a_refused_bag_names_every_problem():
     problems = [StationError("Item %(item)s belongs to %(branch)s", item="1", branch="Nord"),
                 StationError("Item %(item)s is on hold for another patron", item="2")]
     exc = shelving.ShelvingRefused(problems, {"items": ["1", "2"]})
-    assert str(exc) == ("not shelved: Item 1 belongs to Nord; "
-                        "Item 2 is on hold for another patron")
-    assert exc.template == "not shelved: %(problems)s"
+    assert str(exc) == ("Not shelved: Item 1 belongs to Nord. "
+                        "Item 2 is on hold for another patron.")
+    assert exc.template == "Not shelved: %(problems)s"
     assert exc.problems == problems and exc.detail == {"items": ["1", "2"]}
     assert exc.status_code == 409 and isinstance(exc, OrderError)
     assert shelving.ShelvingRefused(problems).detail is None
