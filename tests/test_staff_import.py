@@ -7,6 +7,7 @@ import re
 import threading
 
 import pytest
+from flask_babel import refresh
 from sheet_files import ods, xlsx
 from staff_helpers import login
 
@@ -75,6 +76,12 @@ def test_a_ref_taken_between_preview_and_import_fails_whole(staff, app, session)
     status = staff.get(f"/staff/import/{token}/progress").json
     assert status["state"] == "failed" and "R1" in status["problems"][0]
     assert sorted(o.ref for o in session.query(Order)) == ["R1", "R9"]
+    # put together with where it is, the problem reads as one message (in nb too)
+    assert status["problems"][0].startswith("Line 2, order R1, column order_ref: An order")
+    refresh()  # the test's app context keeps the language of earlier requests
+    nb = staff.get(f"/staff/import/{token}/progress?lang=nb").json
+    assert nb["problems"][0] == ("Linje 2, bestilling R1, kolonne order_ref: Det finnes "
+                                 "allerede en bestilling med referanse R1")
 
 
 def test_uploads_belong_to_their_staff_member(staff, app, client):
