@@ -13,22 +13,33 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 
 from kiosk.config import Settings
+from kiosk.domain import pickup
 from kiosk.domain.branches import KnownBranches, known_branches
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.cards import CardReader, mask
 from kiosk.domain.lookup import NOT_RECOGNISED, LookupResult, find_pickups
 from kiosk.domain.messages import plural
+from kiosk.domain.pickup import PickupOutcome
 from kiosk.events import SCAN_RESULT, EventBus
 from kiosk.models import StaffUser
 
 log = logging.getLogger(__name__)
 
 STAFF = "staff"  # the outcome of a staff card's scan when staff mode by card + PIN is on
+
+
+class Lending(Protocol):
+    """Lending at collect, as a library system does it (kiosk.ils.lending.IlsLending)."""
+
+    def collect(self, session: Any, order: Any, card: str | None, actor: Any,
+                detail: str | None = None) -> PickupOutcome: ...
+
+    def card_needed(self, order: Any) -> bool: ...
 
 
 @dataclass
@@ -69,6 +80,8 @@ class Station:
         self._lock = threading.Lock()
         self.printer: Any = None  # set by kiosk.devices when a printer is configured
         self.ils: Any = None  # set when an ILS link is configured
+        # Lends a bag's items as it is collected: set by kiosk.ils when `[ils]` has a link.
+        self.lending: Lending | None = None
         self.lookup_hooks: list[Callable[[Any, str, LookupResult], None]] = []
         # Run before a bag goes on a slot (session, order, actor); a hook refuses by raising
         # an OrderError and may return notes (StationErrors) for staff. See before_shelving.
@@ -115,6 +128,18 @@ class Station:
             for hook in self.lookup_hooks:
                 hook(session, card, result)
         return result
+
+    def collect(self, session: Any, order: Any, card: str | None, actor: Any,
+                detail: str | None = None) -> PickupOutcome:
+        """Collect a ready order at any door (kiosk, desk, API): through the library
+        system's lending when one is hooked in, else just marked collected."""
+        if self.lending is not None:
+            return self.lending.collect(session, order, card, actor, detail)
+        return pickup.collect(session, order, actor, detail)
+
+    def card_needed(self, order: Any) -> bool:
+        """Return True when collecting order lends its items but it has no card yet."""
+        return self.lending is not None and self.lending.card_needed(order)
 
     def before_shelving(self, session: Any, order: Any, actor: Any) -> list:
         """Run the shelving hooks (such as an ILS check-in) for order; return their notes."""

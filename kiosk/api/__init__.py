@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from kiosk.api import actions  # noqa: F401  (its routes join the blueprint)
 from kiosk.api.orders import bp
 from kiosk.extensions import csrf
 

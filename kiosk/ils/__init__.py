@@ -20,6 +20,9 @@ def attach(station: Any) -> IlsLink | None:
     link.cards, link.keep_names = station.cards, bool(station.settings.kiosk.show_names)
     link.station_name = station.name
     station.ils = link
+    from kiosk.ils.lending import IlsLending
+
+    station.lending = IlsLending(station)
     station.pin_guard = PinGuard() if ils.require_pin else None
     if ils.holds_from_ils:
         from kiosk.ils.holds import HoldsStatus, holds_hook

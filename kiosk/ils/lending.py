@@ -23,48 +23,22 @@ when `[ils] checkout_on_collect` is on, so each door lends, queues and refuses a
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from kiosk.domain import audit
+from kiosk.domain import audit, pickup
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
 from kiosk.domain.messages import plural
+from kiosk.domain.pickup import ItemOutcome, PickupOutcome
 from kiosk.ils import attach, queue
 from kiosk.ils.client import LinkDown, LoginRefused
 from kiosk.ils.link import IlsLink
 from kiosk.models import Order, OrderStatus
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ItemOutcome:
-    """One item at pickup: lent (with due date), queued for the ILS, or refused."""
-
-    barcode: str
-    state: str  # "lent" | "queued" | "refused"
-    due_date: str | None = None
-    message: str | None = None
-
-
-@dataclass
-class PickupOutcome:
-    """What pickup did to an order, for the screen."""
-
-    order_id: int
-    collected: bool
-    items: list[ItemOutcome] = field(default_factory=list)
-    ils: str = "none"  # "none" | "online" | "offline"
-
-    @property
-    def refused(self) -> list[ItemOutcome]:
-        return [i for i in self.items if i.state == "refused"]
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "refused": [asdict(i) for i in self.refused]}
 
 
 def card_needed(order: Order, ils: Any) -> bool:
@@ -90,6 +64,20 @@ def collect_order(session: Session, station: Any, order: Order, card: str | None
     return collect_with_checkout(session, order, card or "", link, actor, detail=detail)
 
 
+@dataclass
+class IlsLending:
+    """The station's lending when a library system is configured (`Station.lending`)."""
+
+    station: Any
+
+    def collect(self, session: Session, order: Order, card: str | None,
+                actor: order_ops.Actor, detail: str | None = None) -> PickupOutcome:
+        return collect_order(session, self.station, order, card, actor, detail)
+
+    def card_needed(self, order: Order) -> bool:
+        return card_needed(order, self.station.settings.ils)
+
+
 _STATE = {queue.DONE: "lent", queue.QUEUED: "queued", queue.REFUSED: "refused",
           queue.FAILED: "refused"}
 
@@ -98,9 +86,7 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
                           actor: order_ops.Actor, detail: str | None = None) -> PickupOutcome:
     """Lend the order's items to card (queueing when the ILS is down), then collect it."""
     if link is None:
-        order_ops.collect(session, order, actor, detail)
-        session.commit()
-        return PickupOutcome(order.id, True)
+        return pickup.collect(session, order, actor, detail)
     outcome = PickupOutcome(order.id, False, ils="online")
     outcome.items = [ItemOutcome(i.barcode, "lent", i.due_date, i.ils_message)
                      for i in order.items if i.lent_at is not None]

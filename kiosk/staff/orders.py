@@ -16,7 +16,6 @@ from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
 from kiosk.domain.messages import N_, plural
 from kiosk.extensions import db
-from kiosk.ils.lending import card_needed, collect_order
 from kiosk.models import ACTIVE_STATUSES, Order, OrderStatus
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
@@ -85,7 +84,7 @@ def order_detail(order_id: int):
     return render_template("staff/orders/detail.html", order=order, form=ActionForm(),
                            slot_form=SlotForm(), state=deadline_state(order),
                            missing=order_ops.missing_items(order), card_form=CardForm(),
-                           ask_card=card_needed(order, station().settings.ils),
+                           ask_card=station().card_needed(order),
                            correct_form=_correct_form(order), elsewhere=False)
 
 
@@ -203,7 +202,7 @@ def collect_scan_page():
     """The desk's collect scan; `?bag=` asks for the patron's card of a bag that has none."""
     bag = order_ops.by_pickup_code(db.session, request.args.get("bag", "")[:64])
     if (bag is not None and bag.branch == station().branch
-            and bag.status == OrderStatus.READY and card_needed(bag, station().settings.ils)):
+            and bag.status == OrderStatus.READY and station().card_needed(bag)):
         return render_template("staff/orders/collect.html", bag=bag,
                                form=CollectCardForm(code=bag.pickup_code))
     return render_template("staff/orders/collect.html", bag=None, form=ScanForm())
@@ -233,7 +232,7 @@ def collect_by_scan():
     if refusal:
         # A bag that still has no card goes (back) to the page that asks for the card.
         to = (url_for("staff.collect_scan_page", bag=order.pickup_code)
-              if card_needed(order, station().settings.ils) else back)
+              if station().card_needed(order) else back)
         return answer(refusal.message, ok=False, to=to, status=refusal.status,
                       go=refusal.data.get("need_card", False) and not card_given,
                       **refusal.data)
@@ -263,7 +262,7 @@ def _collect(order: Order, raw_card: str | None = None) -> Refusal | None:
     st = station()
     code = order.pickup_code
     raw = (raw_card or "").strip()
-    needed = card_needed(order, st.settings.ils)
+    needed = st.card_needed(order)
     given = None
     if needed and not raw:
         return Refusal(_("Bag %(code)s has no patron card yet: the library system has not "
@@ -284,7 +283,7 @@ def _collect(order: Order, raw_card: str | None = None) -> Refusal | None:
         detail = audit.detail("card_at_desk", card=mask(card))
         order_ops.record(db.session, order, who, "card_given",
                          detail=audit.detail("card_given", card=mask(card)))
-    outcome = collect_order(db.session, st, order, card, who, detail=detail)
+    outcome = st.collect(db.session, order, card, who, detail=detail)
     if needed:
         log.info("staff %s collecting order %s with card %s given at the desk: %s",
                  who.name, order.id, mask(card),

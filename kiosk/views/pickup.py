@@ -13,7 +13,6 @@ from kiosk.domain.messages import plural
 from kiosk.extensions import csrf, db, limiter
 from kiosk.ils import attach
 from kiosk.ils.client import LinkDown, LoginRefused
-from kiosk.ils.lending import collect_order
 from kiosk.ils.patrons import PIN_LOCKED, SEE_STAFF, notice_for
 from kiosk.models import Order, OrderStatus
 from kiosk.views.errors import json_error
@@ -77,7 +76,7 @@ def collect():
     if order.status != OrderStatus.READY:
         return json_error(409, f"order is {order.status}", {"status": order.status})
     actor = order_ops.Actor("kiosk", station.name)
-    outcome = collect_order(db.session, station, order, card, actor)
+    outcome = station.collect(db.session, order, card, actor)
     log.info("pickup of order %s at the kiosk by card %s: %s", order.id, mask(card),
              f"ILS {outcome.ils}" if outcome.collected
              else f"{plural(len(outcome.refused), '%(num)d item', '%(num)d items')} refused")
