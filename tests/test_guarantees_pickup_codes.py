@@ -127,3 +127,11 @@ def test_up_to_16_numbers_from_a_mostly_free_space_are_drawn_without_listing_all
     monkeypatch.setattr(secrets, "token_bytes", _refuse("token_bytes"))
     drawn = pc._draw_numbers(count, set(range(used)), space)
     assert len(set(drawn)) == count and min(drawn) >= used
+
+
+def test_every_pick_of_a_large_draw_is_random_not_the_lowest_free_numbers():
+    """Each of many numbers drawn at once is shuffled in, not only the first few."""
+    drawn = pc._draw_numbers(40, set(), 1000)
+    assert len(set(drawn)) == 40
+    # Shuffled in, about 31 of the last 32 are 40 or more; left in place, all would be below 40.
+    assert sum(k >= 40 for k in drawn[8:]) > 16
