@@ -69,8 +69,12 @@ def test_a_change_is_described_in_full(session, station, heard):
         pickup_code=order.pickup_code, slot="A-01", last_day=order.deadline,
         station=ACTOR.station, card="N400000062", patron_name=order.patron_name, at=ready.at)
     assert ready.last_day is not None and before <= ready.at <= dt.datetime.now(dt.UTC)
-    order_ops.cancel(session, make_order(session, ref="EV-2"), ACTOR)
-    assert got[-1][1][0].ref == "EV-2" and got[-1][1][0].status == "cancelled"
+    named = make_order(session, ref="EV-2")
+    named.patron_name = "Åse Ødegård"
+    order_ops.cancel(session, named, ACTOR)
+    cancelled = got[-1][1][0]
+    assert (cancelled.ref, cancelled.status, cancelled.previous, cancelled.patron_name) == (
+        "EV-2", "cancelled", "received", "Åse Ødegård")
 
 
 def test_a_listeners_error_fails_the_change(session, heard):
