@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
+from werkzeug.wrappers import Response
 
 LOGIN_PATHS = frozenset({"/staff/login", "/staff/card-login", "/kiosk/staff-login",
                          "/kiosk/pin"})
@@ -49,7 +50,7 @@ class LoginFloodGate:
         return None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
+        path = environ.get("PATH_INFO")  # absent when empty (PEP 3333): no login path either
         if environ.get("REQUEST_METHOD") != "POST" or path not in LOGIN_PATHS:
             return self.app(environ, start_response)
         wait = self._refused(environ.get("REMOTE_ADDR") or "unknown")
@@ -57,15 +58,14 @@ class LoginFloodGate:
             return self.app(environ, start_response)
         if path in JSON_PATHS:
             body = json.dumps({"error": "too many requests",
-                               "detail": "too many login attempts; wait and try again"}).encode()
+                               "detail": "too many login attempts; wait and try again"})
             kind = "application/json"
         else:
             body, kind = self.page(), "text/html; charset=utf-8"
-        start_response("429 Too Many Requests", [
-            ("Content-Type", kind), ("Content-Length", str(len(body))),
-            ("Retry-After", str(int(wait + 0.999))), ("Cache-Control", "no-store"),
-            *self.headers.items()])
-        return [body]
+        # werkzeug's plain Response (no Flask): status line and Content-Length done for us
+        refusal = Response(body, status=429, content_type=kind, headers={
+            **self.headers, "Retry-After": str(int(wait + 0.999)), "Cache-Control": "no-store"})
+        return refusal(environ, start_response)
 
 
 class HashesBusy(Exception):

@@ -8,6 +8,7 @@ from factories import make_order
 
 from kiosk.domain import lookup
 from kiosk.extensions import db
+from kiosk.models import OrderStatus
 
 CARD = "N000000042"
 
@@ -71,3 +72,14 @@ def test_the_same_statement_serves_every_card_and_branch(session, station):
     assert lookup.find_pickups(session, "N000000043", "other").outcome == "waiting"
     assert lookup.find_pickups(session, CARD, "other").outcome == "nothing"
     assert list(lookup._COMPILED) == [db.engine.dialect.name]
+
+
+def test_a_ready_order_without_slot_or_last_day_shows_them_empty_not_made_up(session, station):
+    order = make_order(session, card=CARD)
+    order.status = OrderStatus.READY  # as an older station or a hand fix may leave it
+    order.slot_label, order.deadline = None, None
+    session.commit()
+    result = lookup.find_pickups(session, CARD, "main")
+    assert result.outcome == "ready"
+    assert (result.pickups[0].slot, result.pickups[0].shelf, result.pickups[0].deadline) \
+        == ("", "", None)
