@@ -259,3 +259,35 @@ def test_a_retry_without_a_time_is_due_now(app, session, first, second):
     first.status = 200
     hooks.clock = lambda: dt.datetime.now(dt.UTC)
     assert hooks.deliver_due() == 1
+
+
+def test_each_attempt_is_logged_with_the_event_the_receiver_and_what_came_of_it(
+        app, session, first, second, caplog):
+    import logging
+
+    make_order(session)
+    first.status = 500
+    clock = Clock()
+    start = clock.now
+    hooks = sender(app, first, clock=clock)
+    with caplog.at_level(logging.INFO, logger="kiosk.webhooks.delivery"):
+        for _ in range(len(BACKOFF) + 1):
+            hooks.deliver_due()
+            clock.now += dt.timedelta(hours=11)
+        [row] = rows(app, first.url)
+        first.status = 200
+        with app.app_context():
+            delivery.retry(db.session, row.id, now=clock.now)
+            db.session.commit()
+        hooks.deliver_due()
+    said = [(r.levelname, r.getMessage()) for r in caplog.records
+            if r.name == "kiosk.webhooks.delivery"]
+    event = f"webhook {row.msg_id} order.received"
+    again = (start + BACKOFF[0]).isoformat(timespec="seconds")
+    assert said[0] == ("WARNING", f"{event} to {first.url} failed (HTTP 500 Internal Server "
+                                  f"Error); next attempt at {again}")
+    assert said[len(BACKOFF)] == ("ERROR", f"{event} to {first.url} given up after "
+                                           f"{len(BACKOFF) + 1} attempts: HTTP 500 Internal "
+                                           "Server Error")
+    assert said[-1] == ("INFO", f"{event} delivered to {first.url} (HTTP 200)")
+    assert len(said) == len(BACKOFF) + 2
