@@ -14,7 +14,7 @@ from kiosk.domain import clearance
 from kiosk.domain import orders as order_ops
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.orders import NotFound, OrderError
-from kiosk.models import Order, utcnow
+from kiosk.models import IlsJob, Order, utcnow
 
 D = dt.date
 TODAY = D(2025, 4, 25)  # a Friday
@@ -46,6 +46,13 @@ def test_bags_holding_items_no_longer_waiting_are_listed_by_slot_with_those_item
     assert clearance.no_longer_waiting(session, set(wanted)) == bags
 
 
+def test_bags_no_longer_waiting_on_one_shelf_are_listed_by_slot_number(session, station):
+    far = on_shelf(session, station, "A-05", TODAY)
+    near = on_shelf(session, station, "A-02", TODAY)  # shelved later, nearer the start
+    bags = clearance.no_longer_waiting(session, [far.items[0].barcode, near.items[0].barcode])
+    assert [bag.order.slot_label for bag in bags] == ["A-02", "A-05"]
+
+
 def test_a_bag_no_longer_waiting_is_cleared_by_an_item_barcode_before_its_last_day(
         session, station):
     order = on_shelf(session, station, "A-01", TODAY + dt.timedelta(days=7), items=2)
@@ -72,9 +79,11 @@ def test_a_bag_whose_items_all_still_wait_is_not_cleared_early(session, station)
     with pytest.raises(OrderError) as exc:
         clearance.clear_bag(session, order.pickup_code, ACTOR, station.calendar,
                             today=TODAY, not_waiting={"0399999999"})
-    assert exc.value.detail == {"kind": "not_expired", "slot": "A-02",
-                                "pickup_code": order.pickup_code,
-                                "deadline": (TODAY + dt.timedelta(days=3)).isoformat()}
+    code, day = order.pickup_code, (TODAY + dt.timedelta(days=3)).isoformat()
+    assert exc.value.detail == {"kind": "not_expired", "slot": "A-02", "pickup_code": code,
+                                "deadline": day}
+    assert str(exc.value) == f"Bag {code} may wait on A-02 until {day}; put it back"
+    assert exc.value.params == {"code": code, "slot": "A-02", "day": day}
     assert order.status == "ready" and order.place_id is not None
 
 
@@ -97,8 +106,10 @@ def test_a_reused_code_is_judged_by_its_latest_order(session, station):
     session.commit()
     with pytest.raises(OrderError) as exc:  # the code's latest order was cleared
         clearance.clear_bag(session, first.pickup_code, ACTOR, station.calendar, today=TODAY)
-    assert exc.value.detail == {"kind": "already_cleared", "pickup_code": first.pickup_code}
-    assert "A-01" in str(exc.value)
+    code = first.pickup_code
+    assert exc.value.detail == {"kind": "already_cleared", "pickup_code": code}
+    assert str(exc.value) == f"Bag {code} was already cleared from A-01"
+    assert exc.value.params == {"code": code, "slot": "A-01"}
     second = make_order(session, slot="A-02", station=station)
     second.pickup_code = first.pickup_code  # a closed order's code may be drawn again
     session.commit()
@@ -106,7 +117,36 @@ def test_a_reused_code_is_judged_by_its_latest_order(session, station):
     session.commit()
     with pytest.raises(NotFound) as exc:  # its latest order was collected, not cleared
         clearance.clear_bag(session, first.pickup_code, ACTOR, station.calendar, today=TODAY)
-    assert exc.value.detail == {"kind": "unknown_code", "pickup_code": first.pickup_code}
+    assert exc.value.detail == {"kind": "unknown_code", "pickup_code": code}
+    assert str(exc.value) == f"No bag with pickup code {code} is on the shelf"
+    assert exc.value.params == {"code": code} and exc.value.status_code == 404
+
+
+def test_a_bag_not_on_the_shelf_is_refused_with_its_status(session, station):
+    order = make_order(session, status="packing")
+    code = order.pickup_code
+    with pytest.raises(OrderError) as exc:
+        clearance.clear_bag(session, code.lower(), ACTOR, station.calendar, today=TODAY)
+    assert str(exc.value) == f"Bag {code} is not on the shelf (order is packing)"
+    assert exc.value.detail == {"kind": "not_on_shelf", "status": "packing", "pickup_code": code}
+    assert exc.value.params == {"code": code, "status": "packing"}
+    assert exc.value.status_code == 409 and order.status == "packing"
+
+
+def test_a_finished_job_keeps_its_card_until_its_order_is_anonymised(session, station):
+    now = utcnow()
+    old, recent = make_order(session, items=1), make_order(session, items=1)
+    for order, days in ((old, 31), (recent, 29)):
+        order_ops.cancel(session, order, ACTOR)
+        order.closed_at = now - dt.timedelta(days=days)
+    jobs = [IlsJob(order_id=o.id, card=o.card, item_barcode=o.items[0].barcode, state="done")
+            for o in (old, recent)]
+    session.add_all(jobs)
+    session.commit()
+    card = recent.card
+    assert clearance.anonymise_closed(session, 30, now=now) == 1
+    session.commit()
+    assert jobs[0].card == "" and jobs[1].card == card
 
 
 def test_a_bag_on_the_shelf_is_overdue_only_after_its_last_day():

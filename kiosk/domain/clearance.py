@@ -57,8 +57,7 @@ def no_longer_waiting(session: Session, barcodes: Collection[str]) -> list[NotWa
     if not barcodes:
         return []
     rows = session.execute(
-        select(Order, Item.barcode).join(Item, Item.order_id == Order.id)
-        .join(Place, Order.place_id == Place.id).join(Slot).join(Shelf)
+        select(Order, Item.barcode).join(Item).join(Place).join(Slot).join(Shelf)
         .where(Order.status == OrderStatus.READY, Item.barcode.in_(list(barcodes)),
                Item.lent_at.is_(None))
         .order_by(Shelf.position, Slot.number, Order.id, Item.id)).all()
@@ -163,7 +162,7 @@ def anonymise_closed(session: Session, after_days: int, now: dt.datetime | None 
         total += done
         if done < batch:
             break
-    finished = session.scalars(select(IlsJob).join(Order, IlsJob.order_id == Order.id)
+    finished = session.scalars(select(IlsJob).join(Order)
                                .where(and_(IlsJob.state != "queued",
                                            Order.anonymised_at.is_not(None),
                                            IlsJob.card != ""))).all()
