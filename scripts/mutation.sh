@@ -27,7 +27,7 @@ for mod in "${modules[@]}"; do
   work=${work%.py}
   rm -rf "$work" && mkdir -p "$work"
   cp -a kiosk tests pyproject.toml README.md "$work"/
-  for d in static station_config; do [ -e "$d" ] && cp -a "$d" "$work"/; done
+  for d in static station_config docs/examples; do [ -e "$d" ] && mkdir -p "$work/$(dirname "$d")" && cp -a "$d" "$work/$d"; done
   find "$work" -name __pycache__ -prune -exec rm -rf {} +
   # Per module: mutate only that file, run only the tests that cover it.
   "$py" - "$work/pyproject.toml" "$mod" <<'PY'

@@ -107,9 +107,9 @@ def _read_table(rows: import_tables.Rows, cards: CardReader, default_branch: str
                 pv: Preview) -> None:
     index: dict[str, int] | None = None
     width = 0  # columns of the header, empty ones at the end left out
-    groups: dict[tuple, Draft] = {}
+    groups: dict[str | tuple[str, str], Draft] = {}  # by ref, else by (card, branch)
     owners: dict[str, tuple[str, str, int]] = {}  # ref → card, branch, first line
-    count = 0
+    has_rows = False
     header_line = 1
     while True:
         try:
@@ -129,7 +129,7 @@ def _read_table(rows: import_tables.Rows, cards: CardReader, default_branch: str
                 return
             width = pv.width
             continue
-        count += 1
+        has_rows = True
         at = index.get("order_ref")
         ref = row[at].strip()[:LIMITS["order_ref"]] if at is not None and at < len(row) else ""
         if len(row) < width or any(v.strip() for v in row[width:]):
@@ -142,18 +142,19 @@ def _read_table(rows: import_tables.Rows, cards: CardReader, default_branch: str
     if index is None:
         pv.problems.append(Problem(N_("Empty file: expected a header row with %(columns)s"),
                                    line=1, params={"columns": ", ".join(CSV_REQUIRED)}))
-    elif not count:
+    elif not has_rows:
         pv.problems.append(Problem(N_("No orders in the file, only a header"),
                                    line=header_line))
     pv.drafts = list(groups.values())
 
 
 def _row(row: dict[str, str], line: int, ref_seen: str | None, cards: CardReader,
-         default_branch: str, pv: Preview, groups: dict[tuple, Draft], owners: dict) -> None:
+         default_branch: str, pv: Preview, groups: dict[str | tuple[str, str], Draft],
+         owners: dict) -> None:
     where = {"line": line, "ref": ref_seen}
     found: list[Problem] = []
     label = pv.labels.get
-    card = _card(row["card"], cards, found, where, label("card", "card"))
+    card = _card(row["card"], cards, found, where, pv.labels["card"])  # a required column
     barcode = _text(row["item_barcode"], "item_barcode", found, where, required=True,
                     label=label("item_barcode"))
     title = _text(row.get("title"), "title", found, where, label=label("title"))
@@ -168,14 +169,14 @@ def _row(row: dict[str, str], line: int, ref_seen: str | None, cards: CardReader
                                  **where))
         elif first_branch != branch:
             found.append(Problem(N_("Order ref %(ref)s has a different branch on line "
-                                    "%(first)d"), column=label("branch", "branch"),
+                                    "%(first)d"), column=label("branch"),
                                  params={"ref": ref, "first": first}, **where))
     pv.problems += found
     if found:
         return
     if ref:
         owners.setdefault(ref, (card, branch, line))
-    key = ("ref", ref) if ref else ("card", card, branch)
+    key = ref or (card, branch)
     draft = groups.get(key)
     if draft is None:
         draft = groups[key] = Draft(NewOrder(card=card, items=(), branch=branch, ref=ref),
