@@ -69,6 +69,8 @@ def sync_shelves(session: Session, shelves: Iterable[dict]) -> list[str]:
 
     Slots and places that still hold a bag are kept (marked inactive) rather
     than deleted, so nothing on the shelf is ever lost by a configuration change.
+    A shelf no longer configured goes out of use the same way (stations sharing a
+    database carry the same `[[shelves]]`).
     """
     shelves = list(shelves)
     if _in_line(session, shelves):  # the usual start-up: one grouped query, no objects
@@ -80,22 +82,41 @@ def sync_shelves(session: Session, shelves: Iterable[dict]) -> list[str]:
         select(Shelf).options(selectinload(Shelf.slots).selectinload(Slot.places)))}
     with session.no_autoflush:
         _sync(session, shelves, known, changes)
+        _retire(session, {conf["name"] for conf in shelves}, known, changes)
     session.flush()
     return changes
 
 
 def _in_line(session: Session, shelves: list[dict]) -> bool:
-    """Return True if the configured shelves, slots and places are all there as configured."""
-    names = [conf["name"] for conf in shelves]
-    have = {tuple(row) for row in session.execute(
-        select(Shelf.name, Shelf.position, Slot.number, Slot.active, Slot.capacity,
-               func.count(Place.id), func.max(Place.number))
-        .join(Slot, Slot.shelf_id == Shelf.id).outerjoin(Place, Place.slot_id == Slot.id)
-        .where(Shelf.name.in_(names)).group_by(Shelf.id, Slot.id))}
+    """Return True if the configured shelves, slots and places are all there as configured,
+    and no shelf taken out of the configuration still has a slot in use (one query)."""
+    names = {conf["name"] for conf in shelves}
+    have = set()
+    for row in session.execute(
+            select(Shelf.name, Shelf.position, Slot.number, Slot.active, Slot.capacity,
+                   func.count(Place.id), func.max(Place.number))
+            .join(Slot, Slot.shelf_id == Shelf.id).outerjoin(Place, Place.slot_id == Slot.id)
+            .group_by(Shelf.id, Slot.id)):
+        if row[0] in names:
+            have.add(tuple(row))
+        elif row[3]:
+            return False
     want = {(conf["name"], pos, n, True, max(conf["capacity"], 1), conf["capacity"],
              conf["capacity"] or None)
             for pos, conf in enumerate(shelves) for n in range(1, conf["slots"] + 1)}
     return have == want
+
+
+def _retire(session: Session, configured: set[str], known: dict[str, Shelf],
+            changes: list[str]) -> None:
+    """Take the slots of shelves no longer configured out of use (bags keep their place)."""
+    for name, shelf in known.items():
+        if name in configured or not any(slot.active for slot in shelf.slots):
+            continue
+        changes.append(f"shelf {name} taken out of use")
+        for slot in shelf.slots:
+            slot.active = False
+            _sync_places(session, slot, 0, changes)
 
 
 def _sync(session: Session, shelves: Iterable[dict], known: dict[str, Shelf],
