@@ -40,7 +40,8 @@ def test_an_import_writes_each_order_whole_as_received_with_its_items_and_audit(
         session, station, monkeypatch):
     existing = make_order(session)
     changes = []
-    monkeypatch.setattr(order_events, "_listeners", [lambda s, c: changes.extend(c)])
+    monkeypatch.setattr(order_events, "_listeners",
+                        [lambda s, c: changes.extend(c) if s is session else None])
     before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     data = json.dumps([
         {"ref": "g-1", "card": "N100000001", "patron_name": "Kari",
@@ -128,6 +129,8 @@ def test_the_format_given_wins_over_the_content(session, station):
     session.rollback()
     pv = importer.preview(session, data, station.cards, station.branch, fmt="csv")
     assert pv.format == "csv" and not pv.ok
+    with pytest.raises(importer.ImportFailed):
+        run(session, station, data, fmt="csv")
 
 
 def test_an_order_for_a_branch_the_library_lacks_is_refused_in_an_import_too(session, station):
@@ -183,3 +186,14 @@ def test_a_landed_import_is_counted_once_with_its_orders_and_a_failed_one_not(
     assert orders == 2 and 0 <= seconds <= took
     failure(session, station, b"card,item_barcode\nN1,1\n")
     assert len(seen) == 1
+
+
+def test_the_hook_sees_each_new_order_in_the_import_s_own_session(session, station):
+    seen = []
+    result = run(session, station, b"card,item_barcode,branch\nN100000001,1,bryn\n",
+                 on_created=lambda s, created: seen.append((s, created)))
+    [(hook_session, [created])] = seen
+    assert hook_session is session
+    order = session.get(Order, created.id)
+    assert (created.id, created.ref, created.branch, created.pickup_code) == (
+        result.order_ids[0], None, "bryn", order.pickup_code)
