@@ -158,3 +158,19 @@ def test_missing_file_and_folder(tmp_path):
             config.load(path)
         [problem] = info.value.problems
         assert problem.startswith(f"{path}: {expected}")
+
+
+@pytest.mark.parametrize("url", ["mysql://kiosk@db/kiosk", "postgresql://kiosk@db/kiosk",
+                                 "sqlite:/relative.db", "kiosk.db"])
+def test_a_database_the_station_does_not_run_on_is_a_config_error(url):
+    """SQLite and PostgreSQL through psycopg 3 only: a plain postgresql:// url would ask
+    SQLAlchemy for psycopg2, which is not installed, and crash at start."""
+    [problem] = problems({"database": {"url": url}})
+    assert problem.startswith("test.toml: database.url: must be a sqlite:/// or "
+                              "postgresql+psycopg:// url"), problem
+
+
+@pytest.mark.parametrize("url", ["sqlite:////var/lib/kiosk/kiosk.db",
+                                 "postgresql+psycopg://kiosk@192.0.2.10/kiosk"])
+def test_sqlite_and_postgresql_urls_are_accepted(url):
+    assert config.parse({"database": {"url": url}}).database_url == url

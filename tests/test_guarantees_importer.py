@@ -143,7 +143,7 @@ def test_an_order_for_a_branch_the_library_lacks_is_refused_in_an_import_too(ses
 def test_no_free_pickup_code_fails_whole_with_the_reason(session, station, monkeypatch):
     monkeypatch.setattr(pickup_codes, "draw", lambda count, used: None)
     assert failure(session, station, b"card,item_barcode\nN100000001,1\n") == [
-        "could not find a free pickup code; too many open orders"]  # as importer.py words it
+        "Could not find a free pickup code; too many open orders"]  # as a single order
 
 
 def test_codes_taken_again_and_again_are_drawn_three_times_then_nothing_is_imported(

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, func, insert, select, text
+from sqlalchemy import Column, Connection, Table, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -168,7 +168,7 @@ def _write(session: Session, drafts: list[Draft], actor: Actor, progress: Progre
     taken = set(conn.scalars(select(Order.pickup_code).where(Order.status.in_(active))))
     codes = pickup_codes.draw(len(drafts), taken)
     if codes is None:
-        raise OrderError("could not find a free pickup code; too many open orders")
+        raise OrderError(N_("Could not find a free pickup code; too many open orders"))
     ids = _new_ids(conn, len(drafts))
     now = _stored(conn, Order.__table__.c.created_at, utcnow())
     received = OrderStatus.RECEIVED.value
@@ -246,8 +246,6 @@ def _insert(conn: Connection, table: Table, columns: tuple[str, ...],
                     copy.write_row(row)
         except dbapi.Error as exc:  # as SQLAlchemy's own errors, e.g. IntegrityError
             raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
-    elif conn.dialect.paramstyle == "qmark":
+    else:  # SQLite (the station runs on SQLite or PostgreSQL only): executemany
         marks = ", ".join("?" * len(columns))
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
-    else:
-        conn.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
