@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -252,3 +253,20 @@ def proxy(server):
     p = FaultProxy(server.port)
     yield p
     p.close()
+
+
+@pytest.fixture
+def in_oslo() -> Iterator[None]:
+    """Run the station (this process, its server threads) in Europe/Oslo local time, as
+    Debian's /etc/localtime sets it in Bærum; the zone before is back afterwards."""
+    if not Path("/usr/share/zoneinfo/Europe/Oslo").exists():
+        pytest.fail("tzdata is missing: apt-get install tzdata")
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Oslo"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()

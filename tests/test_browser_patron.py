@@ -365,19 +365,6 @@ def test_offers_do_not_rotate_by_themselves_with_reduced_motion(page):
     expect(page.get_by_role("img", name="QR-kode for https://example.org/pod")).to_be_visible()
 
 
-@pytest.fixture
-def in_oslo():
-    """Run the station (this process, its server thread) in Europe/Oslo local time."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Oslo"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
-
 
 def test_idle_screen_shows_an_events_next_meeting_in_local_time(app, page, tmp_path, in_oslo):
     day = dt.date.today() + dt.timedelta(days=2)

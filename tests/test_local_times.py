@@ -8,10 +8,7 @@ The tests run the station in Europe/Oslo (TZ, as Debian's /etc/localtime sets it
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
 
-import pytest
 from factories import make_order
 from staff_helpers import login
 
@@ -23,22 +20,8 @@ SUMMER = dt.datetime(2026, 7, 1, 10, 5, tzinfo=dt.UTC)  # 12:05 in Oslo (CEST, U
 WINTER = dt.datetime(2026, 12, 1, 10, 5, tzinfo=dt.UTC)  # 11:05 in Oslo (CET, UTC+1)
 
 
-@pytest.fixture
-def oslo():
-    if not os.path.exists("/usr/share/zoneinfo/Europe/Oslo"):
-        pytest.fail("tzdata is missing: apt-get install tzdata")
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Oslo"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
 
-
-def test_a_stored_time_is_shown_in_the_stations_zone(oslo):
+def test_a_stored_time_is_shown_in_the_stations_zone(in_oslo):
     assert local_time(SUMMER) == "2026-07-01 12:05"
     assert local_time(WINTER, "%H:%M:%S") == "11:05:00"
     assert local_time(SUMMER.replace(tzinfo=None)) == "2026-07-01 12:05"  # SQLite: naive UTC
@@ -46,7 +29,7 @@ def test_a_stored_time_is_shown_in_the_stations_zone(oslo):
     assert local_time(None) == ""
 
 
-def test_the_order_page_shows_packing_and_history_on_the_wall_clock(oslo, client, app,
+def test_the_order_page_shows_packing_and_history_on_the_wall_clock(in_oslo, client, app,
                                                                      session):
     login(client, app)
     order = make_order(session, items=1)
@@ -59,7 +42,7 @@ def test_the_order_page_shows_packing_and_history_on_the_wall_clock(oslo, client
     assert "2026-12-01 11:05:00" in html and "2026-12-01 10:05:00" not in html
 
 
-def test_the_pick_list_shows_when_orders_came_on_the_wall_clock(oslo, client, app, session):
+def test_the_pick_list_shows_when_orders_came_on_the_wall_clock(in_oslo, client, app, session):
     login(client, app)
     order = make_order(session, items=1)
     order.created_at = WINTER
@@ -68,7 +51,7 @@ def test_the_pick_list_shows_when_orders_came_on_the_wall_clock(oslo, client, ap
     assert "2026-12-01 11:05" in html and "2026-12-01 10:05" not in html
 
 
-def test_the_packing_slip_prints_the_wall_clocks_time(oslo, client, app, session, station,
+def test_the_packing_slip_prints_the_wall_clocks_time(in_oslo, client, app, session, station,
                                                      tmp_path):
     from kiosk.devices.printer import SlipPrinter
 

@@ -5,9 +5,7 @@ next, in the station's local time (Europe/Oslo), across the daylight-saving chan
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -23,19 +21,9 @@ GOOGLE = (FIXTURES / "google-calendar.ics").read_bytes()
 OUTLOOK = (FIXTURES / "outlook.ics").read_bytes()
 BASE = Offer(kind="event", title="", text="", url="https://example.org/arrangementer")
 
+# Run as a station in Oslo: the process's local time zone is Europe/Oslo.
+pytestmark = pytest.mark.usefixtures("in_oslo")
 
-@pytest.fixture(autouse=True)
-def oslo():
-    """Run as a station in Oslo: the process's local time zone is Europe/Oslo."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Oslo"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
 
 
 def screen(data: bytes, now: dt.datetime, language: str = "nb") -> list[tuple[str, str, str]]:
