@@ -291,3 +291,9 @@ def test_each_attempt_is_logged_with_the_event_the_receiver_and_what_came_of_it(
                                            "Server Error")
     assert said[-1] == ("INFO", f"{event} delivered to {first.url} (HTTP 200)")
     assert len(said) == len(BACKOFF) + 2
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://example.org/hook", "http://[::1"])
+def test_a_url_urllib_cannot_take_is_a_failed_attempt_never_an_exception(url):
+    answer = delivery.http_post(url, b"{}", {}, timeout_s=1)
+    assert answer.status is None and answer.error.startswith(("ValueError", "URLError")), answer

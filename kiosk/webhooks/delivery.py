@@ -58,10 +58,10 @@ _opener = urllib.request.build_opener(_NoRedirect)
 
 def http_post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> Answer:
     """POST body to url; return the receiver's answer, never raise."""
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={**headers, "Content-Type": "application/json",
-                                              "User-Agent": USER_AGENT})
-    try:
+    try:  # a url urllib cannot even take (ValueError) is an answer like any other failure
+        request = urllib.request.Request(url, data=body, method="POST",
+                                         headers={**headers, "Content-Type": "application/json",
+                                                  "User-Agent": USER_AGENT})
         with _opener.open(request, timeout=timeout_s) as response:
             response.read(4096)
             return Answer(response.status)
