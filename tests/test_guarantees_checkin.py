@@ -9,8 +9,6 @@ with fresh attempts.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -148,21 +146,8 @@ def test_a_later_day_check_in_starts_with_fresh_attempts(app, session, station, 
     assert len(library.checkins) == 2
 
 
-@pytest.fixture
-def oslo_time():
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Oslo"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
-
-
 def test_the_same_day_is_the_stations_local_day(app, session, station, library, proxy,
-                                                oslo_time):
+                                                in_oslo):
     """A check-in at 23:30 UTC in winter is at 00:30 in Oslo: that day, not the UTC one."""
     bag = make_order(session, card=CARD, items=1, status="packing")
     library.holds[bag.items[0].barcode] = Hold(CARD)
