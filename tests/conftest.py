@@ -270,3 +270,12 @@ def in_oslo() -> Iterator[None]:
     else:
         os.environ["TZ"] = before
     time.tzset()
+
+
+@pytest.fixture
+def receiver():
+    """A real webhook receiver on loopback (tests/webhook_receiver.py), stopped afterwards."""
+    from webhook_receiver import Receiver
+
+    with Receiver() as r:
+        yield r

@@ -14,8 +14,8 @@ import json
 import pytest
 from factories import ACTOR, make_order
 from sqlalchemy import select
-from test_webhooks import SECRET, Clock
-from webhook_receiver import Receiver
+from test_webhooks import Clock
+from webhook_receiver import SECRET, Receiver, secret_file
 
 from kiosk.appsetup import session_scope
 from kiosk.domain import orders as order_ops
@@ -39,9 +39,8 @@ def second():
 
 @pytest.fixture
 def config_overrides(tmp_path, first, second):
-    secret = tmp_path / "webhook-secret"
-    secret.write_text(SECRET + "\n")
-    return {"webhooks": [{"url": r.url, "secret_file": str(secret), "timeout_s": 5}
+    secret = secret_file(tmp_path)
+    return {"webhooks": [{"url": r.url, "secret_file": secret, "timeout_s": 5}
                          for r in (first, second)]}
 
 

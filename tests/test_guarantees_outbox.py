@@ -14,8 +14,8 @@ import pytest
 from factories import ACTOR, make_order
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_webhooks import SECRET, outbox
-from webhook_receiver import Receiver
+from test_webhooks import outbox
+from webhook_receiver import SECRET, secret_file
 
 from kiosk.domain import orders as order_ops
 from kiosk.domain.order_events import OrderChange
@@ -27,18 +27,11 @@ ALL = frozenset(box.EVENT_TYPES)
 
 
 @pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
 def config_overrides(tmp_path, receiver):
-    secret = tmp_path / "webhook-secret"
-    secret.write_text(SECRET + "\n")
+    secret = secret_file(tmp_path)
     return {"webhooks": [
-        {"url": receiver.url, "secret_file": str(secret)},
-        {"url": receiver.url + "/collected", "secret_file": str(secret),
+        {"url": receiver.url, "secret_file": secret},
+        {"url": receiver.url + "/collected", "secret_file": secret,
          "events": ["order.collected"], "include_patron": True}]}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import threading
@@ -12,7 +11,7 @@ from factories import ACTOR, make_order
 from sqlalchemy import select
 from staff_helpers import login
 from standardwebhooks.webhooks import Webhook
-from webhook_receiver import Receiver
+from webhook_receiver import SECRET, Receiver, secret_file
 
 from kiosk.domain import clearance, shelving
 from kiosk.domain import orders as order_ops
@@ -21,25 +20,17 @@ from kiosk.webhooks import runtime
 from kiosk.webhooks.delivery import BACKOFF, Deliverer
 from kiosk.webhooks.outbox import WebhookDelivery
 
-SECRET = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes!!!!").decode()
 TOKEN = "webhook-test-token-0123456789"
 
 
 @pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
 def config_overrides(tmp_path, receiver):
-    secret = tmp_path / "webhook-secret"
-    secret.write_text(SECRET + "\n")
+    secret = secret_file(tmp_path)
     tokens = tmp_path / "api-tokens"
     tokens.write_text(TOKEN + "\n")
     receiver.log.clear()
     receiver.status, receiver.gate = 200, None
-    return {"webhooks": [{"url": receiver.url, "secret_file": str(secret), "timeout_s": 5}],
+    return {"webhooks": [{"url": receiver.url, "secret_file": secret, "timeout_s": 5}],
             "api": {"tokens_file": str(tokens)}}
 
 

@@ -14,8 +14,8 @@ import time
 import pytest
 from factories import ACTOR, make_order
 from sqlalchemy import select
-from test_webhooks import SECRET, outbox
-from webhook_receiver import Receiver
+from test_webhooks import outbox
+from webhook_receiver import secret_file
 
 from kiosk import create_app
 from kiosk.domain import orders as order_ops
@@ -27,16 +27,9 @@ KIOSK = [sys.executable, "-c", "import sys; from kiosk.cli import main; sys.exit
 
 
 @pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
 def config_overrides(tmp_path, receiver):
-    secret = tmp_path / "webhook-secret"
-    secret.write_text(SECRET + "\n")
-    return {"webhooks": [{"url": receiver.url, "secret_file": str(secret), "timeout_s": 30}]}
+    secret = secret_file(tmp_path)
+    return {"webhooks": [{"url": receiver.url, "secret_file": secret, "timeout_s": 30}]}
 
 
 def free_port() -> int:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+# A Standard Webhooks secret the test stations sign with and the tests verify with.
+SECRET = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes!!!!").decode()
+
+
+def secret_file(folder: Path) -> str:
+    """Write SECRET where a station's `[[webhooks]] secret_file` reads it; return the path."""
+    path = folder / "webhook-secret"
+    path.write_text(SECRET + "\n")
+    return str(path)
 
 
 class Receiver:
