@@ -139,6 +139,9 @@ def app(make_settings, config_overrides):
                                                        "WTF_CSRF_ENABLED": False})
     upgrade_database(app)  # brings shelves in line with this test's configuration
     yield app
+    link = app.extensions["station"].ils  # a library-system link the test opened
+    if link is not None:
+        link.close()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -38,14 +38,6 @@ def config_overrides(ils, tmp_path):
     return {"ils": ils_config(ils[1].port, tmp_path), "api": {"tokens_file": str(tokens)}}
 
 
-@pytest.fixture(autouse=True)
-def _close_link(app):
-    yield
-    link = app.extensions["station"].ils
-    if link is not None:
-        link.close()
-
-
 def collect_at(door: str, app, client, order: Order) -> dict:
     """Collect order through one door; return the per-item answer and whether it was taken."""
     if door == "kiosk":

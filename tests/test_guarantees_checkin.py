@@ -39,13 +39,6 @@ def config_overrides(proxy, tmp_path, extra):
     return {"ils": ils_config(proxy.port, tmp_path, **extra), "kiosk": {"rate_limit": "off"}}
 
 
-@pytest.fixture(autouse=True)
-def _close_link(app):
-    yield
-    if app.extensions["station"].ils is not None:
-        app.extensions["station"].ils.close()
-
-
 @pytest.fixture
 def api(client, station, tmp_path):
     tokens = tmp_path / "api-tokens"

@@ -31,13 +31,6 @@ def config_overrides(server, tmp_path):
     return {"ils": ils_config(server.port, tmp_path)}
 
 
-@pytest.fixture(autouse=True)
-def _close_link(app):
-    yield
-    if app.extensions["station"].ils is not None:
-        app.extensions["station"].ils.close()
-
-
 def test_a_refused_checkout_is_never_sent_again(session, station, library):
     order = make_order(session, card=CARD, items=1, slot="A-01", station=station)
     barcode = order.items[0].barcode

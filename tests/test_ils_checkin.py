@@ -63,13 +63,6 @@ def config_overrides(proxy, tmp_path, encoding, extra, show_names):
             "kiosk": {"rate_limit": "off", "show_names": show_names}}
 
 
-@pytest.fixture(autouse=True)
-def _close_link(app):
-    yield
-    if app.extensions["station"].ils is not None:
-        app.extensions["station"].ils.close()
-
-
 @pytest.fixture
 def staff(client, app):
     login(client, app)

@@ -69,13 +69,6 @@ def config_overrides(ils, tmp_path, show_names):
             "station": {"name": "Test station", "branch": "main", "language": "en"}}
 
 
-@pytest.fixture(autouse=True)
-def _close_link(app):
-    yield
-    if app.extensions["station"].ils is not None:
-        app.extensions["station"].ils.close()
-
-
 @pytest.fixture
 def staff(client, app):
     login(client, app)

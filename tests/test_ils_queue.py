@@ -30,13 +30,6 @@ def config_overrides(proxy, tmp_path):
     return {"ils": ils_config(proxy.port, tmp_path)}
 
 
-@pytest.fixture(autouse=True)
-def _close_link(app):
-    yield
-    if app.extensions["station"].ils is not None:
-        app.extensions["station"].ils.close()
-
-
 def collect_at_kiosk(client, order) -> dict:
     event_id = client.post("/kiosk/scan", json={"code": order.card}).get_json()["event_id"]
     response = client.post("/kiosk/collect", json={"event_id": event_id, "order_id": order.id})

@@ -31,14 +31,6 @@ def config_overrides(ils, tmp_path, ils_extra):
     return {"ils": ils_config(ils[1].port, tmp_path, **ils_extra)}
 
 
-@pytest.fixture(autouse=True)
-def _close_link(app):
-    yield
-    link = app.extensions["station"].ils
-    if link is not None:
-        link.close()
-
-
 def scan(client, card=CARD):
     return client.post("/kiosk/scan", json={"code": card}).get_json()
 
