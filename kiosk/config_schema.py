@@ -99,6 +99,13 @@ def _branch_names(v: list) -> str | None:
     return None
 
 
+def _database_url(v: str) -> str | None:
+    """Empty (the state directory's SQLite file), SQLite or PostgreSQL: what the station runs on."""
+    if not v or re.match(r"(sqlite:///|postgresql\+psycopg://)", v):
+        return None
+    return "must be a sqlite:/// or postgresql+psycopg:// url (the databases the station runs on)"
+
+
 def _nonempty(v: str) -> str | None:
     return None if v.strip() else "must not be empty"
 
@@ -127,7 +134,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         # desk: staff pages, labels and printer; no patron screen, no server-side scanner
         "role": Key(_STR, "kiosk", _one_of("kiosk", "desk")),
     },
-    "database": {"url": Key(_STR, "", lambda v: _database_url(v))},
+    "database": {"url": Key(_STR, "", _database_url)},
     "server": {
         "host": Key(_STR, "127.0.0.1", _nonempty),
         "port": Key(_INT, 8080, _port),
@@ -265,13 +272,6 @@ def _events(v: list) -> str | None:
         return None
     return (f"{plural(len(bad), 'unknown event', 'unknown events')} {', '.join(bad)}; "
             f"known: {', '.join(WEBHOOK_EVENTS)}")
-
-
-def _database_url(v: str) -> str | None:
-    """Empty (the state directory's SQLite file), SQLite or PostgreSQL: what the station runs on."""
-    if not v or re.match(r"(sqlite:///|postgresql\+psycopg://)", v):
-        return None
-    return "must be a sqlite:/// or postgresql+psycopg:// url (the databases the station runs on)"
 
 
 def _http_url(v: str) -> str | None:
