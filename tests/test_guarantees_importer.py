@@ -96,6 +96,12 @@ def test_every_ref_already_taken_is_reported_however_many_lookups_it_takes(
     assert failure(session, station, data.encode()) == [
         "Order t-3, column ref: An order with ref t-3 exists already",
         "Order new, column ref: Ref new is used by another order in this file"]
+    # The API lists problems as objects: each keeps its place in the JSON list.
+    with pytest.raises(importer.ImportFailed) as info:
+        run(session, station, data.encode())
+    session.rollback()
+    assert [(p.as_dict()["order"], p.as_dict()["column"]) for p in info.value.problems] == [
+        (2, "ref"), (3, "ref")]
 
 
 def test_problems_come_in_the_order_of_the_file(session, station):
