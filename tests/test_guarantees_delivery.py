@@ -215,9 +215,24 @@ def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt(app, sessio
     assert "timed out" in row.last_error
 
 
-def test_a_receiver_not_listening_is_an_answer_without_status():
+def test_a_receiver_not_listening_is_an_answer_without_status_and_says_why():
     answer = delivery.http_post("http://127.0.0.1:1/none", b"{}", {}, 1)
-    assert answer.status is None and answer.error.startswith("URLError: ")
+    # The reason itself, as staff read it on /staff/webhooks, not urllib's wrapper text.
+    assert answer == Answer(None, "URLError: [Errno 111] Connection refused")
+
+
+def test_an_error_text_of_any_length_fits_the_stored_500_characters(app, session, first,
+                                                                    second):
+    """A receiver's long reason phrase or a long bad url is cut to what the column holds
+    (PostgreSQL refuses a longer value, which would stop the delivery)."""
+    long_url = "x" * 600
+    assert len(delivery.http_post(long_url, b"{}", {}, 1).error) == 500
+    make_order(session)
+    first.status, first.reason = 500, "R" * 600
+    assert sender(app, first, clock=Clock()).deliver_due() == 1
+    [row] = rows(app, first.url)
+    assert (row.state, row.last_status) == ("pending", 500)
+    assert row.last_error == f"HTTP 500 {'R' * 491}"
 
 
 def test_staff_retry_sends_a_failed_event_at_once_with_fresh_attempts(app, session, first,

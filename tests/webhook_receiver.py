@@ -24,6 +24,7 @@ class Receiver:
 
     def __init__(self, status: int = 200, port: int = 0):
         self.status = status
+        self.reason: str | None = None  # the status line's reason phrase, if not the usual
         self.log: list[dict] = []  # every request that arrived, answered or not
         self.entered = threading.Event()  # set when a request arrives
         self.gate: threading.Event | None = None  # when set: requests wait for it
@@ -38,12 +39,12 @@ class Receiver:
                          "json": json.loads(body)}
                 with receiver._lock:
                     receiver.log.append(entry)
-                    gate, status = receiver.gate, receiver.status
+                    gate, status, reason = receiver.gate, receiver.status, receiver.reason
                 receiver.entered.set()
                 if gate is not None:
                     gate.wait(60)
                 try:
-                    self.send_response(status)
+                    self.send_response(status, reason)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 except OSError:  # the station was killed while we held its request
