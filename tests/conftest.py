@@ -236,7 +236,18 @@ def zbarimg() -> str:
 
 
 # --- a SIP2 peer for the tests that talk to the library system ----------------------------
-# A test module gives `library` (a helpers_sip2.FakeLibrary); these start pysip2 on it.
+# `library` is a helpers_sip2.FakeLibrary with one patron (PATRON_CARD); a test module
+# overrides it for other patrons, holds or encodings. These start pysip2 on it.
+
+@pytest.fixture
+def library():
+    """The library system's data: one patron, PATRON_CARD, nothing on hold."""
+    from helpers_sip2 import PATRON_CARD, FakeLibrary, Patron
+
+    lib = FakeLibrary()
+    lib.patrons[PATRON_CARD] = Patron()
+    return lib
+
 
 @pytest.fixture
 def server(library):

@@ -42,6 +42,7 @@ from pysip2 import (
 
 INSTITUTION = "testlib"
 HOME_BRANCH = "main"  # the items' permanent location (AQ)
+PATRON_CARD = "N000000001"  # the one patron of the default `library` fixture (conftest)
 
 
 class KohaCheckinResponse(CheckinResponse, frozen=True, kw_only=True):

@@ -13,20 +13,13 @@ from types import SimpleNamespace
 
 import pytest
 from factories import ACTOR, make_order
-from helpers_sip2 import FakeLibrary, Hold, Patron, ils_config
+from helpers_sip2 import PATRON_CARD, Hold, ils_config
 
 from kiosk.ils import attach, checkin, queue
 from kiosk.models import IlsJob, Order
 
-CARD = "N000000001"
+CARD = PATRON_CARD
 TOKEN = "checkin-token-0123456789abcdefghij"
-
-
-@pytest.fixture
-def library():
-    lib = FakeLibrary()
-    lib.patrons[CARD] = Patron()
-    return lib
 
 
 @pytest.fixture

@@ -11,19 +11,12 @@ import logging
 
 import pytest
 from factories import make_order
-from helpers_sip2 import FakeLibrary, Patron, ils_config
+from helpers_sip2 import PATRON_CARD, Patron, ils_config
 
 from kiosk.ils import queue
 from kiosk.models import IlsJob
 
-CARD = "N000000001"
-
-
-@pytest.fixture
-def library():
-    lib = FakeLibrary()
-    lib.patrons[CARD] = Patron()
-    return lib
+CARD = PATRON_CARD
 
 
 @pytest.fixture

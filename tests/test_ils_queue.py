@@ -6,7 +6,7 @@ import time
 
 import pytest
 from factories import make_order
-from helpers_sip2 import FakeLibrary, Patron, ils_config
+from helpers_sip2 import PATRON_CARD, Patron, ils_config
 from staff_helpers import login
 
 from kiosk import create_app
@@ -15,14 +15,7 @@ from kiosk.extensions import db
 from kiosk.ils import attach, queue, runtime
 from kiosk.models import IlsJob, Item, Order
 
-CARD = "N000000001"
-
-
-@pytest.fixture
-def library():
-    lib = FakeLibrary()
-    lib.patrons[CARD] = Patron()
-    return lib
+CARD = PATRON_CARD
 
 
 @pytest.fixture
