@@ -42,11 +42,17 @@ class LoginFloodGate:
         self.headers = headers
 
     def _refused(self, address: str) -> float | None:
-        for limits, key in ((self.per_address, address), (self.total, "all")):
-            for limit in limits:
-                if not self.limiter.hit(limit, "login", key):
-                    reset = self.limiter.get_window_stats(limit, "login", key).reset_time
-                    return max(reset - time.time(), 1.0)
+        """Count the post; return the seconds to wait when a limit refuses it, else None."""
+        kept = [(limit, key) for limits, key in ((self.per_address, address),
+                                                 (self.total, "all")) for limit in limits]
+        for limit, key in kept:
+            if not self.limiter.hit(limit, "login", key):
+                # The wait is the longest of the limits used up, not the first one's: a
+                # client told to come back after a minute would be refused again for the hour.
+                now = time.time()
+                return max([self.limiter.get_window_stats(used, "login", k).reset_time - now
+                            for used, k in kept if not self.limiter.test(used, "login", k)]
+                           + [1.0])
         return None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:

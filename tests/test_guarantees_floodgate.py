@@ -144,6 +144,14 @@ def test_every_limit_of_a_list_is_kept(clock):
     assert refused.status_code == 429 and refused.headers["Retry-After"] == str(3600 - 61)
 
 
+def test_retry_after_is_the_longest_wait_of_the_limits_used_up(clock):
+    client, _ = gate(per_address="3/minute;2/hour", total="100/minute")
+    assert [post(client).status_code for _ in range(3)] == [200, 200, 429]  # the hour's two
+    clock.now = START + 10
+    refused = post(client)  # past the minute's three as well: the hour still decides
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == str(3600 - 10)
+
+
 def test_a_request_without_an_address_is_counted_as_one_unknown_client(clock):
     client, _ = gate(per_address="1/minute")
     assert client.post("/staff/login", environ_base={"REMOTE_ADDR": ""}).status_code == 200
