@@ -191,7 +191,9 @@ def test_wrong_pins_are_limited(client, session, station, ils, ils_extra):
 
 @PIN
 @pytest.mark.parametrize("payload", [{"event_id": 1}, {"event_id": 1, "pin": "12a4"},
-                                     {"event_id": 1, "pin": 1234}, {"pin": "1234"}])
+                                     {"event_id": 1, "pin": 1234}, {"pin": "1234"},
+                                     {"event_id": 1, "pin": "١٢٣٤"}, {"event_id": 1, "pin": "12²"},
+                                     {"event_id": 1, "pin": ""}])
 def test_bad_pin_requests(client, ils_extra, payload):
     assert client.post("/kiosk/pin", json=payload).status_code == 400
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
@@ -20,6 +21,7 @@ from kiosk.views.errors import json_error
 log = logging.getLogger(__name__)
 bp = Blueprint("pickup", __name__)
 MAX_PIN_LENGTH = 32
+PIN = re.compile(f"[0-9]{{1,{MAX_PIN_LENGTH}}}")
 
 
 def _station():
@@ -96,7 +98,7 @@ def pin():
         return json_error(404, "no PIN here", "This station does not ask for a PIN")
     payload = request.get_json(silent=True) if request.is_json else None
     given = payload.get("pin") if isinstance(payload, dict) else None
-    if not isinstance(given, str) or not given.isdigit() or len(given) > MAX_PIN_LENGTH:
+    if not isinstance(given, str) or not PIN.fullmatch(given):  # ASCII digits only
         return json_error(400, "bad request", 'Send {"event_id": "...", "pin": "1234"}')
     args = _json_args()
     if isinstance(args, tuple):
