@@ -221,6 +221,22 @@ def test_moved_or_reshelved_the_same_day_is_not_checked_in_again(staff, session,
     assert checkins(library) == ["03026666661"] * 2
 
 
+def test_a_bag_moved_on_a_later_day_is_not_checked_in_again_but_one_shelved_again_is(
+        staff, session, station, library, proxy):
+    library.holds["03026666662"] = Hold(CARD)
+    order_id = start_bag(staff, "03026666662")
+    assert put(staff, order_id, "A-01").status_code == 200
+    [job] = jobs(session)
+    job.done_at -= dt.timedelta(days=1)  # checked in yesterday
+    session.commit()
+    assert put(staff, order_id, "A-02").json["slot"] == "A-02"  # moved today: still waiting
+    assert checkins(library) == ["03026666662"]
+    r = staff.post(f"/staff/orders/{order_id}/unshelve", headers=FETCH)
+    assert r.status_code == 200, r.json
+    assert put(staff, order_id, "A-03").json["slot"] == "A-03"  # off, and on again today
+    assert checkins(library) == ["03026666662"] * 2
+
+
 def test_a_later_day_checks_the_item_in_anew(app, session, station, library, proxy):
     from kiosk.ils import checkin
 
