@@ -14,9 +14,11 @@ from types import SimpleNamespace
 import pytest
 from factories import ACTOR, make_order
 from helpers_sip2 import PATRON_CARD, Hold, ils_config
+from sqlalchemy.orm import Session
 
+from kiosk.extensions import db
 from kiosk.ils import attach, checkin, queue
-from kiosk.models import IlsJob, Order
+from kiosk.models import IlsJob, Order, utcnow
 
 CARD = PATRON_CARD
 TOKEN = "checkin-token-0123456789abcdefghij"
@@ -151,3 +153,30 @@ def test_the_same_day_is_the_stations_local_day(app, session, station, library, 
     assert checkin._local_day(dt.datetime(2027, 1, 15, 23, 30)) == dt.date(2027, 1, 16)
     assert checkin._local_day(dt.datetime(2027, 1, 15, 23, 30, tzinfo=dt.UTC)) == dt.date(
         2027, 1, 16)
+
+
+def test_a_check_in_another_station_made_a_moment_ago_is_taken_not_made_twice(
+        session, station, library, proxy, monkeypatch):
+    """Two stations shelve the same bag at once: the one whose new job loses to the unique
+    key takes the other's job (checked in today: nothing more to send)."""
+    bag = make_order(session, card=CARD, items=1, status="packing")
+    item_id, barcode = bag.items[0].id, bag.items[0].barcode
+    library.holds[barcode] = Hold(CARD)
+    looked = queue.job_of
+
+    def the_other_station_is_first(s, item, kind):
+        if looked(s, item, kind) is None:  # between our look and our write, it checks in
+            with Session(db.engine) as other:
+                other.add(IlsJob(kind="checkin", order_id=bag.id, item_id=item_id, card=CARD,
+                                 item_barcode=barcode, state="done", attempts=1,
+                                 done_at=utcnow()))
+                other.commit()
+            return None
+        return looked(s, item, kind)
+
+    monkeypatch.setattr(queue, "job_of", the_other_station_is_first)
+    outcome = checkin.check_in(session, bag, attach(station), dt.date.today())
+    assert outcome.items == {barcode: "checked_in"} and not outcome.problems
+    assert [(j.state, j.card, j.attempts) for j in checkin_jobs(session)] == [("done", CARD, 1)]
+    assert library.checkins == []  # the other station's check-in is not sent again
+
