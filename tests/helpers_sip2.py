@@ -271,6 +271,7 @@ class FaultProxy:
         self.swallow_answer_to: str | None = None  # e.g. "11": ILS acts, station hears nothing
         self.requests: list[bytes] = []
         self.answers: list[bytes] = []  # as they reached the station
+        self.connections = 0  # how many times the station connected (the ILS up or not)
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -286,6 +287,7 @@ class FaultProxy:
                 conn, _ = self._listener.accept()
             except (TimeoutError, OSError):
                 continue
+            self.connections += 1
             t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             self._threads.append(t)
             t.start()

@@ -96,7 +96,8 @@ def test_with_the_ils_away_every_item_of_the_bag_is_queued_and_sent_once_later(
     # No card yet: a check-in job learns the hold patron's card from the ILS's answer.
     assert [(j.item_barcode, j.state, j.attempts, j.card) for j in checkin_jobs(session)] == [
         (b, "queued", 0, "") for b in barcodes]
-    assert proxy.requests == []  # the first failure stops the tries: nothing went out
+    # The first failure stops the tries: one attempt to reach the ILS, not one per item.
+    assert proxy.requests == [] and proxy.connections == 1, proxy.connections
     server.start()
     proxy.upstream_port = server.port
     station.ils.connect()
