@@ -9,6 +9,7 @@ with fresh attempts.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -85,14 +86,19 @@ def test_with_holds_from_ils_only_an_imported_order_is_shelved_without_a_check_i
 
 @pytest.mark.parametrize("extra", [{"checkin_on_shelve": True}])
 def test_with_the_ils_away_every_item_of_the_bag_is_queued_and_sent_once_later(
-        session, station, library, server, proxy, extra):
+        session, station, library, server, proxy, extra, caplog):
     order = make_order(session, card=CARD, items=3, status="packing")
     barcodes = [i.barcode for i in order.items]
     for barcode in barcodes:
         library.holds[barcode] = Hold(CARD)
     server.stop()
-    [note] = station.before_shelving(session, order, ACTOR)  # the API's and staff's hook
-    assert f"{', '.join(barcodes)} queued" in str(note)
+    with caplog.at_level(logging.INFO, logger="kiosk.ils.checkin"):
+        [note] = station.before_shelving(session, order, ACTOR)  # the API's and staff's hook
+    # IT's log says once why, with the link's own reason.
+    assert [r.getMessage() for r in caplog.records if r.name == "kiosk.ils.checkin"] == [
+        "ILS unavailable at shelving (the ILS closed the connection); check-ins queued"]
+    assert str(note) == (f"Check-in of {', '.join(barcodes)} queued: the library system did "
+                         "not answer; it is sent when the link is back")
     # No card yet: a check-in job learns the hold patron's card from the ILS's answer.
     assert [(j.item_barcode, j.state, j.attempts, j.card) for j in checkin_jobs(session)] == [
         (b, "queued", 0, "") for b in barcodes]
@@ -113,7 +119,7 @@ def test_a_refused_item_stops_the_shelving_and_names_only_itself(
     library.holds[first] = Hold(CARD)
     library.refuse_checkin[second] = "Eksemplaret er trukket tilbake"
     status, body = put(api, order.id, "A-01")
-    assert status == 409
+    assert status == 409 and body["detail"]["kind"] == "checkin_refused"
     assert body["detail"]["items"] == [{"barcode": second, "alert": None, "destination": None,
                                         "message": "Eksemplaret er trukket tilbake"}]
     assert session.get(Order, order.id).place_id is None
