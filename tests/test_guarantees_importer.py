@@ -203,3 +203,26 @@ def test_the_hook_sees_each_new_order_in_the_import_s_own_session(session, stati
     order = session.get(Order, created.id)
     assert (created.id, created.ref, created.branch, created.pickup_code) == (
         result.order_ids[0], None, "bryn", order.pickup_code)
+
+
+@pytest.mark.sqlite_only
+def test_on_sqlite_an_import_holds_the_write_lock_before_it_reads_ids_and_codes(session):
+    """The highest id and the codes in use, read next, stay the import's own until it
+    commits: another writer waits (here: is refused at once) instead of taking them."""
+    import sqlite3
+
+    from kiosk.extensions import db
+
+    conn = session.connection()
+    importer._begin_writing(conn)
+    other = sqlite3.connect(db.engine.url.database, timeout=0)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        importer._begin_writing(conn)  # inside its transaction already: nothing more to do
+        session.rollback()
+        other.execute("BEGIN IMMEDIATE")  # the lock went with the transaction
+        other.rollback()
+    finally:
+        other.close()
+
