@@ -11,7 +11,7 @@ import json
 
 import pytest
 from factories import make_order
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from kiosk.domain import importer, order_events, pickup_codes
 from kiosk.domain.import_files import Preview
@@ -79,6 +79,11 @@ def test_an_import_writes_each_order_whole_as_received_with_its_items_and_audit(
          "N100000001", "Kari"),
         (second.id, "received", None, None, "bryn", second.pickup_code, None, None, "Desk",
          "N100000002", None)]
+    # The ids were taken from the id sequence (PostgreSQL) or past the highest (SQLite):
+    # an order made one at a time afterwards gets the next one, not an imported one's.
+    if session.get_bind().dialect.name == "postgresql":
+        assert session.scalar(text("SELECT last_value FROM orders_id_seq")) == existing.id + 2
+    assert make_order(session).id == existing.id + 3
 
 
 def test_every_ref_already_taken_is_reported_however_many_lookups_it_takes(
