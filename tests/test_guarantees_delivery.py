@@ -311,3 +311,31 @@ def test_each_attempt_is_logged_with_the_event_the_receiver_and_what_came_of_it(
 def test_a_url_urllib_cannot_take_is_a_failed_attempt_never_an_exception(url):
     answer = delivery.http_post(url, b"{}", {}, timeout_s=1)
     assert answer.status is None and answer.error.startswith(("ValueError", "URLError")), answer
+
+
+@pytest.mark.postgres_only
+def test_an_event_one_station_is_posting_is_skipped_by_another_not_waited_for(app, session,
+                                                                             first, second):
+    """Two stations on one database: while one waits on a slow receiver, the other sends
+    the next event at once (SKIP LOCKED), and neither sends the held one twice."""
+    import threading
+
+    make_order(session)  # an event for each receiver; the first's has the lower id
+    first.gate = threading.Event()
+    patient = Deliverer(session_scope(app), [endpoint(first, timeout_s=60), endpoint(second)],
+                        clock=Clock())  # waits on the receiver longer than the bound below
+    slow = threading.Thread(target=patient.deliver_one, daemon=True)
+    slow.start()
+    assert first.entered.wait(30)  # the first station holds the first event's row
+    other = threading.Thread(target=sender(app, first, second).deliver_one, daemon=True)
+    other.start()
+    other.join(30)  # a liveness bound: with a waiting lock it would hang until the gate opens
+    try:
+        assert not other.is_alive(), "the second station waited for the first's row"
+        assert len(second.ids()) == 1 and len(first.ids()) == 1
+    finally:
+        first.gate.set()
+        slow.join(30)
+        other.join(30)
+    assert [r.state for r in rows(app)] == ["delivered", "delivered"]
+    assert len(first.ids()) == 1  # the held event was not sent twice
