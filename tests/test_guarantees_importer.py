@@ -231,3 +231,16 @@ def test_on_sqlite_an_import_holds_the_write_lock_before_it_reads_ids_and_codes(
     finally:
         other.close()
 
+
+
+def test_an_imported_order_stores_its_times_as_an_order_made_one_at_a_time(session, station):
+    """The bulk write hands the driver what the ORM would (on SQLite: the same text, with
+    no "+00:00" of sqlite3's own adapter), so times compare alike in SQL."""
+    made = make_order(session)
+    [imported] = run(session, station, b"card,item_barcode\nN100000001,1\n").order_ids
+    session.commit()
+    raw = {oid: session.execute(text("SELECT created_at, updated_at FROM orders WHERE id = :i"),
+                                {"i": oid}).one() for oid in (made.id, imported)}
+    shape = {oid: [(type(v), len(v) if isinstance(v, str) else None) for v in values]
+             for oid, values in raw.items()}
+    assert shape[imported] == shape[made.id], raw
