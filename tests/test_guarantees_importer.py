@@ -244,3 +244,13 @@ def test_an_imported_order_stores_its_times_as_an_order_made_one_at_a_time(sessi
     shape = {oid: [(type(v), len(v) if isinstance(v, str) else None) for v in values]
              for oid, values in raw.items()}
     assert shape[imported] == shape[made.id], raw
+
+
+def test_a_file_s_name_decides_its_format_when_its_content_cannot(session, station, tmp_path):
+    """orders.json that does not start as JSON is reported as broken JSON, not read as a CSV
+    with strange columns."""
+    broken = tmp_path / "orders.json"
+    broken.write_bytes(b'// exported 2026-12-02\n[{"card": "N100000001", "items": []}]\n')
+    pv = importer.preview(session, broken, station.cards, station.branch)
+    assert pv.format == "json"
+    assert [p.problem for p in pv.problems] == ["Not valid JSON: %(error)s"]
