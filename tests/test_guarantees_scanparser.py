@@ -101,7 +101,7 @@ def test_bytes_that_are_not_utf8_are_kept_raw_and_logged(caplog):
     caplog.set_level(logging.INFO, "kiosk.devices.scanparser")
     out = ScanParser(CARDS, "CR").feed(b"N12\xff\xfe\r", 0.0)
     assert [(c.raw, c.text, c.card) for c in out] == [(b"N12\xff\xfe", None, None)]
-    assert messages(caplog) == ["scanner: 5 bytes that are not UTF-8 dropped"]
+    assert messages(caplog) == ["scanner: dropped 5 bytes: not UTF-8"]
 
 
 def test_a_line_that_is_no_card_is_logged_and_a_card_is_not(caplog):
@@ -111,7 +111,9 @@ def test_a_line_that_is_no_card_is_logged_and_a_card_is_not(caplog):
     assert messages(caplog) == []
     out = parser.feed(b"hello\r", 0.1)
     assert [(c.text, c.card) for c in out] == [("hello", None)]
-    assert messages(caplog) == ["scanner: 5 bytes that are not a card number dropped"]
+    assert messages(caplog) == ["scanner: dropped 5 bytes: not a card number"]
+    assert [c.card for c in parser.feed(b"x\r", 0.2)] == [None]
+    assert messages(caplog)[-1] == "scanner: dropped 1 byte: not a card number"
 
 
 def test_a_half_scan_without_its_terminator_is_dropped_and_logged(caplog):
@@ -120,5 +122,5 @@ def test_a_half_scan_without_its_terminator_is_dropped_and_logged(caplog):
     assert parser.feed(b"N1234", 0.0) == []
     assert parser.poll(5.0) == []
     assert not parser.pending
-    assert messages(caplog) == ["scanner: 5 bytes without a terminator dropped"]
+    assert messages(caplog) == ["scanner: dropped 5 bytes: no terminator"]
     assert cards(parser.feed(b"N123456789\r", 6.0)) == ["N123456789"]

@@ -107,7 +107,7 @@ class ScanParser:
         if self.terminator is not None:
             # A scanner configured for a terminator that never sent one: a half scan.
             if chunk:
-                log.info("scanner: %s without a terminator dropped", _bytes(len(chunk)))
+                log.info("scanner: dropped %s: no terminator", _bytes(len(chunk)))
             return []
         return [self._candidate(chunk)] if chunk else []
 
@@ -127,7 +127,7 @@ class ScanParser:
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError:
-            log.info("scanner: %s that are not UTF-8 dropped", _bytes(len(chunk)))
+            log.info("scanner: dropped %s: not UTF-8", _bytes(len(chunk)))
             return Candidate(chunk, None, None)
         stripped = text.strip("\r\n")
         if self.prefix and stripped.startswith(self.prefix):
@@ -136,7 +136,7 @@ class ScanParser:
             stripped = stripped[: -len(self.suffix)]
         card = self.cards.card(stripped)
         if card is None:
-            log.info("scanner: %s that are not a card number dropped", _bytes(len(chunk)))
+            log.info("scanner: dropped %s: not a card number", _bytes(len(chunk)))
         return Candidate(chunk, text, card)
 
 
