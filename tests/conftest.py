@@ -260,6 +260,12 @@ def server(library):
 
 
 @pytest.fixture
+def ils(library, server):
+    """The library system's data and its running pysip2 server, as a pair."""
+    return library, server
+
+
+@pytest.fixture
 def proxy(server):
     """The station talks to the proxy, whose port stays put while the ILS comes and goes."""
     from helpers_sip2 import FaultProxy

@@ -11,24 +11,15 @@ from __future__ import annotations
 
 import pytest
 from factories import make_order
-from helpers_sip2 import FakeLibrary, Patron, SipServer, ils_config
+from helpers_sip2 import PATRON_CARD, ils_config
 from staff_helpers import login
 
 from kiosk.domain import audit
 from kiosk.models import IlsJob, Order
 
-CARD = "N000000001"
+CARD = PATRON_CARD
 TOKEN = "doors-token-0123456789abcdefghij"
 DOORS = ["kiosk", "staff", "api"]
-
-
-@pytest.fixture
-def ils():
-    lib = FakeLibrary()
-    lib.patrons[CARD] = Patron()
-    server = SipServer(lib).start()
-    yield lib, server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import pytest
 from factories import make_order
-from helpers_sip2 import FakeLibrary, Patron, SipServer, ils_config
+from helpers_sip2 import PATRON_CARD, Patron, ils_config
 
 from kiosk.domain import audit
 from kiosk.models import IlsJob, Order
 
-CARD = "N000000001"
-
-
-@pytest.fixture
-def ils():
-    lib = FakeLibrary()
-    lib.patrons[CARD] = Patron()
-    server = SipServer(lib).start()
-    yield lib, server
-    server.stop()
+CARD = PATRON_CARD
 
 
 @pytest.fixture

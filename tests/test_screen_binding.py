@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 from factories import make_order
-from helpers_sip2 import FakeLibrary, Patron, SipServer, ils_config
+from helpers_sip2 import PATRON_CARD, ils_config
 
 from kiosk.models import Order
 
-CARD = "N000000001"
+CARD = PATRON_CARD
 
 
 @pytest.fixture
@@ -66,15 +66,6 @@ def test_event_ids_are_random_not_counted(app, session, station):
            for _ in range(3)]
     assert len(set(ids)) == 3
     assert all(isinstance(i, str) and len(i) >= 16 and not i.isdigit() for i in ids)
-
-
-@pytest.fixture
-def ils():
-    lib = FakeLibrary()
-    lib.patrons[CARD] = Patron()
-    server = SipServer(lib).start()
-    yield lib, server
-    server.stop()
 
 
 def test_pins_only_from_the_screen_that_asked(make_settings, ils, tmp_path):

@@ -40,6 +40,11 @@ def _lang() -> str | None:
     return lang if lang in LANGUAGES else None
 
 
+def _bad_lang() -> Any:
+    return json_error(400, "bad request",
+                      f"The lang parameter must be one of {', '.join(LANGUAGES)}")
+
+
 def _wav(future: Future, private: bool = True) -> Any:
     try:
         wav = future.result(timeout=WAIT_S)
@@ -70,8 +75,7 @@ def _recent(event_id: int | str | None):
 def scan(event: str):
     lang = _lang()
     if lang is None:
-        return json_error(400, "bad request",
-                          f"The lang parameter must be one of {', '.join(LANGUAGES)}")
+        return _bad_lang()
     event_id = _event(event)
     data = _recent(event_id)
     if data is None:
@@ -83,8 +87,7 @@ def scan(event: str):
 def slip(event: str):
     lang = _lang()
     if lang is None:
-        return json_error(400, "bad request",
-                          f"The lang parameter must be one of {', '.join(LANGUAGES)}")
+        return _bad_lang()
     event_id = _event(event)
     data = _recent(event_id)
     if data is None or data.get("outcome") != "ready" or not data.get("pickups"):
