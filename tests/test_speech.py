@@ -216,6 +216,9 @@ def test_bad_speech_requests_are_4xx(client):
     assert client.get(f"/kiosk/speech/scan/{event}.wav?lang=xx").status_code == 400
     assert client.get(f"/kiosk/speech/scan/{event}.wav").status_code == 400
     assert client.get(f"/kiosk/speech/slip/{event}.wav?lang=nb").status_code == 404
+    bad_lang = client.get(f"/kiosk/speech/slip/{event}.wav?lang=xx")
+    assert bad_lang.status_code == 400
+    assert bad_lang.get_json()["detail"] == "The lang parameter must be one of nb, nn, en, ar"
     assert client.get("/kiosk/speech/message/nope.wav?lang=nb").status_code == 404
     assert client.get("/kiosk/speech/tone/loud.wav").status_code == 404
     assert client.get("/kiosk/speech/message/busy.wav?lang=en").status_code == 200
