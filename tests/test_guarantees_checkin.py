@@ -186,4 +186,3 @@ def test_a_check_in_another_station_made_a_moment_ago_is_taken_not_made_twice(
     assert outcome.items == {barcode: "checked_in"} and not outcome.problems
     assert [(j.state, j.card, j.attempts) for j in checkin_jobs(session)] == [("done", CARD, 1)]
     assert library.checkins == []  # the other station's check-in is not sent again
-
