@@ -232,7 +232,6 @@ def test_on_sqlite_an_import_holds_the_write_lock_before_it_reads_ids_and_codes(
         other.close()
 
 
-
 def test_an_imported_order_stores_its_times_as_an_order_made_one_at_a_time(session, station):
     """The bulk write hands the driver what the ORM would (on SQLite: the same text, with
     no "+00:00" of sqlite3's own adapter), so times compare alike in SQL."""
