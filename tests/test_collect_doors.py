@@ -43,8 +43,8 @@ def collect_at(door: str, app, client, order: Order) -> dict:
                         headers={"X-Requested-With": "fetch"})
         body = r.get_json()
         with app.app_context():
+            from kiosk.domain.pickup import ItemOutcome
             from kiosk.extensions import db
-            from kiosk.ils.lending import ItemOutcome
 
             jobs = db.session.query(IlsJob).filter_by(order_id=order.id) \
                 .order_by(IlsJob.id).all()

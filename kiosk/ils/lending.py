@@ -11,13 +11,14 @@ with an audit note for staff; the patron is told to leave those items and see
 staff. Collecting the same order again later tries only the items not yet lent.
 
 A bag with no card (an item bag whose owner the ILS has not named yet) cannot be lent
-to anyone: `card_needed` says so, and staff give the patron's card when they collect
+to anyone: `IlsLending.card_needed` says so, and staff give the patron's card when they collect
 it. The card that items were lent or queued to becomes the order's card, so that a
 later try lends the rest to the same patron.
 
-`collect_order` is the one collect behind every door (the kiosk's "I have collected
-it", the staff desk, `POST /api/v1/orders/<id>/collect`): it lends through the ILS
-when `[ils] checkout_on_collect` is on, so each door lends, queues and refuses alike.
+`IlsLending.collect` is the one collect behind every door (the kiosk's "I have collected
+it", the staff desk, `POST /api/v1/orders/<id>/collect`, all through `Station.collect`):
+it lends through the ILS when `[ils] checkout_on_collect` is on, so each door lends,
+queues and refuses alike.
 """
 
 from __future__ import annotations
@@ -41,29 +42,6 @@ from kiosk.models import Order, OrderStatus
 log = logging.getLogger(__name__)
 
 
-def card_needed(order: Order, ils: Any) -> bool:
-    """Return True when collecting order lends its items but the order has no card.
-
-    ils is the station's `[ils]` settings: lending at collect needs a SIP2 link and
-    `checkout_on_collect`; without them a bag with no card is collected as before.
-    """
-    return order.card is None and ils.kind == "sip2" and bool(ils.checkout_on_collect)
-
-
-def collect_order(session: Session, station: Any, order: Order, card: str | None,
-                  actor: order_ops.Actor, detail: str | None = None) -> PickupOutcome:
-    """Collect a ready order at any door, lending its items to card as `[ils]` configures.
-
-    Lending needs a SIP2 link, `checkout_on_collect` and a card; without any of them the
-    order is just marked collected. An order not on a shelf raises the usual OrderError
-    before anything is queued or sent.
-    """
-    if order.status != OrderStatus.READY:
-        order_ops.collect(session, order, actor, detail)  # raises: only ready orders move
-    link = attach(station) if station.settings.ils.checkout_on_collect and card else None
-    return collect_with_checkout(session, order, card or "", link, actor, detail=detail)
-
-
 @dataclass
 class IlsLending:
     """The station's lending when a library system is configured (`Station.lending`)."""
@@ -72,10 +50,26 @@ class IlsLending:
 
     def collect(self, session: Session, order: Order, card: str | None,
                 actor: order_ops.Actor, detail: str | None = None) -> PickupOutcome:
-        return collect_order(session, self.station, order, card, actor, detail)
+        """Collect a ready order, lending its items to card as `[ils]` configures.
+
+        Lending needs `checkout_on_collect` and a card; without either the order is just
+        marked collected. An order not on a shelf raises the usual OrderError before
+        anything is queued or sent.
+        """
+        if order.status != OrderStatus.READY:
+            order_ops.collect(session, order, actor, detail)  # raises: only ready orders move
+        lend = self.station.settings.ils.checkout_on_collect and card
+        link = attach(self.station) if lend else None
+        return collect_with_checkout(session, order, card or "", link, actor, detail=detail)
 
     def card_needed(self, order: Order) -> bool:
-        return card_needed(order, self.station.settings.ils)
+        """Return True when collecting order lends its items but the order has no card.
+
+        Lending at collect needs a SIP2 link and `checkout_on_collect`; without them a bag
+        with no card is collected as before.
+        """
+        ils = self.station.settings.ils
+        return order.card is None and ils.kind == "sip2" and bool(ils.checkout_on_collect)
 
 
 _STATE = {queue.DONE: "lent", queue.QUEUED: "queued", queue.REFUSED: "refused",
