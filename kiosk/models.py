@@ -24,12 +24,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kiosk import clock
 from kiosk.extensions import db
 
 
 def utcnow() -> dt.datetime:
     """Return the current time in UTC, timezone-aware."""
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 class OrderStatus(enum.StrEnum):

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 
+from kiosk import clock
 from kiosk.config import Settings
 from kiosk.domain import pickup
 from kiosk.domain.branches import KnownBranches, known_branches
@@ -48,12 +49,12 @@ class DeviceState:
 
     state: str = "absent"  # absent | connected | disconnected | error | ok
     detail: str = ""
-    since: float = field(default_factory=time.time)
+    since: float = field(default_factory=clock.timestamp)
     last_activity: float | None = None
 
     def set(self, state: str, detail: str = "") -> None:
         if state != self.state:
-            self.since = time.time()
+            self.since = clock.timestamp()
         self.state, self.detail = state, detail
 
     def as_dict(self) -> dict[str, Any]:
@@ -183,7 +184,7 @@ class Station:
         data = result.as_dict()
         data["source"] = source
         data["idle_seconds"] = self.settings.kiosk.idle_seconds
-        data["at"] = time.time()
+        data["at"] = clock.timestamp()
         data["event_id"] = self.bus.next_id()
         self.remember(data["event_id"], card, data,
                       frozenset((screen,)) if screen else frozenset(self.bus.screens()))

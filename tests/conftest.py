@@ -6,6 +6,7 @@ and every test gets a fresh PostgreSQL database cloned from a migrated template.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import os
 import shutil
@@ -14,8 +15,10 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -34,8 +37,61 @@ BASE_CONFIG = {
 }
 
 
+# --- the clock: the station's zone, and a whole run on another day ----------------------
+# Stations run in Europe/Oslo (Debian's /etc/localtime in Bærum), and so does the suite,
+# whatever zone the machine has (CI's is UTC): the hours where the UTC date and the
+# station's date differ (23:00-24:00 UTC in winter) then exist in tests as they do at a
+# library, instead of UTC hiding them. KIOSK_TEST_TZ=UTC runs the suite in another zone.
+TEST_TZ = os.environ.get("KIOSK_TEST_TZ") or "Europe/Oslo"
+os.environ["TZ"] = TEST_TZ
+time.tzset()
+OSLO = ZoneInfo("Europe/Oslo")
+
+# KIOSK_TEST_TODAY=2026-12-25 (10:00 in the test zone), 2026-12-25T10:00 (the test zone's
+# wall clock) or 2026-12-08T23:30Z (a moment with its offset) moves the process clock there
+# for the whole run, ticking on from it (time-machine, tick=True): every test must pass on
+# any day. Tests that pin their own day still get it. Browser tests are skipped in such a
+# run: Chromium's clock cannot be moved with the station's, so they run on the real day.
+TEST_TODAY = os.environ.get("KIOSK_TEST_TODAY", "")
+_moved_clock: time_machine.travel | None = None
+
+
+def _test_moment(text: str) -> dt.datetime:
+    """Return the KIOSK_TEST_TODAY moment, aware; a bare date means 10:00 in the test zone."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise pytest.UsageError(f"KIOSK_TEST_TODAY={text!r}: not an ISO date or date-time "
+                                "(2026-12-25, 2026-12-25T10:00, 2026-12-08T23:30Z)") from None
+    if len(text.strip()) == 10:
+        moment = moment.replace(hour=10)
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(TEST_TZ))
+
+
+def pytest_configure(config):
+    global _moved_clock
+    if not Path("/usr/share/zoneinfo", TEST_TZ).exists():
+        raise pytest.UsageError(f"the zone {TEST_TZ} is missing: apt-get install tzdata")
+    if TEST_TODAY:
+        _moved_clock = time_machine.travel(_test_moment(TEST_TODAY), tick=True)
+        _moved_clock.start()
+
+
+def pytest_unconfigure(config):
+    if _moved_clock is not None:
+        _moved_clock.stop()
+
+
+def pytest_report_header(config):
+    moved = f", moved to {_test_moment(TEST_TODAY).isoformat()}" if TEST_TODAY else ""
+    return f"clock: zone {TEST_TZ}{moved} (KIOSK_TEST_TZ, KIOSK_TEST_TODAY)"
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if TEST_TODAY and item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.skip(reason="KIOSK_TEST_TODAY: browser tests keep "
+                                                    "the real day (Chromium's clock)"))
         if ENGINE == "postgresql" and item.get_closest_marker("sqlite_only"):
             item.add_marker(pytest.mark.skip(reason="SQLite only; this run is on PostgreSQL"))
         if ENGINE == "sqlite" and item.get_closest_marker("postgres_only"):

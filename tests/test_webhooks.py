@@ -7,6 +7,7 @@ import json
 import threading
 
 import pytest
+from days import ORDINARY_TUESDAY
 from factories import ACTOR, make_order
 from sqlalchemy import select
 from staff_helpers import login
@@ -84,6 +85,7 @@ def test_events_through_the_api_are_signed_ordered_and_verified(app, client, rec
     assert {r.state for r in outbox(app)} == {"delivered"}
 
 
+@pytest.mark.time_machine(ORDINARY_TUESDAY)
 def test_every_door_writes_its_event(app, client, session, station, receiver, tmp_path):
     from click.testing import CliRunner
 
@@ -110,7 +112,7 @@ def test_every_door_writes_its_event(app, client, session, station, receiver, tm
     other = make_order(session, card="N400000013")
     assert staff.post(f"/staff/orders/{other.id}/cancel").status_code in (200, 302, 303)
     late = make_order(session, card="N400000014", slot="B-02", station=station)
-    late.deadline = dt.date.today() - dt.timedelta(days=2)
+    late.deadline = dt.date(2026, 12, 6)  # a closed Sunday: its last day was Monday 7
     session.commit()
     cleared = staff.post("/staff/clearance", data={"code": late.pickup_code})
     assert cleared.status_code in (200, 302, 303), cleared.data
@@ -239,11 +241,12 @@ def test_include_patron_adds_card_and_name(app, session, receiver, tmp_path, mak
     assert "card" not in payload(change, "order.received", False)["data"]
 
 
+@pytest.mark.time_machine(ORDINARY_TUESDAY)
 def test_shelving_and_clearance_events_carry_slot_and_day(app, session, station):
     order = make_order(session, card="N400000041")
     shelving.shelve(session, order, shelving.get_slot(session, "B-01"), ACTOR,
                     station.calendar, 7)
-    order.deadline = dt.date.today() - dt.timedelta(days=1)
+    order.deadline = dt.date(2026, 12, 7)  # yesterday, an open Monday
     clearance.clear_bag(session, order.pickup_code, ACTOR, station.calendar)
     session.commit()
     expired = json.loads(outbox(app)[-1].payload)

@@ -6,6 +6,7 @@ import datetime as dt
 
 import click
 
+from kiosk import clock
 from kiosk.cli.context import StationContext, pass_station
 from kiosk.domain.messages import plural
 from kiosk.offers.board import OfferBoard
@@ -47,7 +48,7 @@ def offers_check(station: StationContext, language: str | None) -> None:
         return
     board = OfferBoard(settings.offers, _ReadOnlyCache(cache_folder(settings)))
     board.refresh()
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     failed = 0
     for feed in board.feeds:
         if feed.last_error:

@@ -17,6 +17,8 @@ from typing import Any
 
 from escpos.printer import Dummy
 
+from kiosk import clock
+
 log = logging.getLogger(__name__)
 
 CODE_PAGES = ("CP865", "CP850", "CP858", "CP1252", "ISO_8859-15")
@@ -80,12 +82,12 @@ def slip_from_result(station: str, result: dict[str, Any], language: str = "nb",
     extra = None
     if isinstance(offer, dict) and offer.get("title") and offer.get("url"):
         extra = SlipOffer(str(offer["title"]), str(offer["url"]))
-    return Slip(station, now or dt.datetime.now(), lines, language, offer=extra)
+    return Slip(station, now or clock.local_now(), lines, language, offer=extra)
 
 
 def sample_slip(station: str, language: str = "nb", now: dt.datetime | None = None) -> Slip:
     """Return a test slip with a sample pickup code, slot and deadline."""
-    now = now or dt.datetime.now()
+    now = now or clock.local_now()
     line = SlipLine("KR-472", "A-01", 2, (now + dt.timedelta(days=7)).date())
     return Slip(station, now, [line], language, test=True)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, selectinload
 
+from kiosk import clock
 from kiosk.domain import audit, pickup_codes
 from kiosk.domain import orders as order_ops
 from kiosk.domain.calendar import OpeningCalendar
@@ -76,13 +77,13 @@ def is_overdue(order: Order, calendar: OpeningCalendar, today: dt.date | None = 
     """Return True if the order is on the shelf and its last day has passed."""
     last = effective_deadline(order, calendar)
     return (order.status == OrderStatus.READY and last is not None
-            and last < (today or dt.date.today()))
+            and last < (today or clock.today()))
 
 
 def clearance_list(session: Session, calendar: OpeningCalendar,
                    today: dt.date | None = None) -> ClearanceList:
     """Return the orders on the shelf past their deadline and those due today, by slot."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     rows = session.scalars(
         select(Order)
         .join(Place, Order.place_id == Place.id).join(Slot).join(Shelf)

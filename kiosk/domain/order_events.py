@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kiosk import clock
+
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +38,7 @@ class OrderChange:
     station: str
     card: str | None = None
     patron_name: str | None = None
-    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    at: dt.datetime = field(default_factory=clock.now)
 
     @classmethod
     def of(cls, order: Any, station: str, previous: str | None) -> OrderChange:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
+from kiosk import clock
 from kiosk.domain import audit, order_events
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.messages import N_, StationError, sentences
@@ -216,7 +217,7 @@ def shelve(session: Session, order: Order, slot: Slot, actor: Actor,
         order.packed_at = order.packed_at or utcnow()
         order.slot_label = slot.label
         order.shelved_at = order.shelved_at or utcnow()
-        start = today or dt.date.today()
+        start = today or clock.today()
         order.deadline = calendar.next_open(calendar.add_opening_days(start, days_on_shelf))
         if previous != OrderStatus.READY:
             order_events.order_changed(session, order, actor.station, previous)

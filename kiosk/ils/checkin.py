@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kiosk import clock
 from kiosk.domain import shelving
 from kiosk.domain.messages import N_, StationError
 from kiosk.ils import checkin_answer, queue
@@ -81,7 +82,7 @@ class CheckinOutcome:
 def check_in(session: Session, order: Order, link: IlsLink,
              today: dt.date | None = None) -> CheckinOutcome:
     """Check in the order's items that need it; queue them when the ILS is away."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     moving = order.status == OrderStatus.READY and order.place_id is not None
     outcome = CheckinOutcome()
     with link.queue_lock:

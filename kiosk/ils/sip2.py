@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from kiosk import clock
+
 CR = b"\r"
 DELIMITER = "|"
 
@@ -80,7 +82,7 @@ def verify(frame: bytes) -> bool:
 
 def sip_datetime(when: dt.datetime | None = None) -> str:
     """Return a time as SIP2's 18 characters: YYYYMMDD, four spaces (local time), HHMMSS."""
-    when = when or dt.datetime.now()
+    when = when or clock.local_now()
     return when.strftime("%Y%m%d") + "    " + when.strftime("%H%M%S")
 
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiosk import clock
 from kiosk.domain.messages import plural
 from kiosk.offers.cache import OfferCache, feed_key
 from kiosk.offers.feeds import load_feed
@@ -136,7 +137,7 @@ class OfferBoard:
     def showing(self, language: str | None = None,
                 now: dt.datetime | None = None) -> list[Offer]:
         """Return the offers on screen at now, for language (offers without one always show)."""
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or clock.now()
         return [o for o in self.all_offers()
                 if o.visible(now) and (language is None or o.speaks(language))]
 

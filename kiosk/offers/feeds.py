@@ -23,6 +23,7 @@ from typing import Any
 
 import feedparser
 
+from kiosk import clock
 from kiosk.domain.messages import plural
 from kiosk.offers import ical
 from kiosk.offers.sources import FeedError, Offer, as_moment, fetch, is_web_url, template
@@ -100,7 +101,7 @@ def parse_feed(data: bytes, kind: str, base: Offer, now: dt.datetime | None = No
                limit: int = MAX_PER_FEED, location: str = "") -> list[Offer]:
     """Return the offers in a feed, each built on base (kind, language, dates, image);
     relative links in RSS and Atom are resolved against location, the feed's address."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     found = detect(data) if kind == "auto" else kind
     if found == "ical":
         items, total = _from_ical(data, now)

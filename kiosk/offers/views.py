@@ -24,7 +24,7 @@ from flask import (
     request,
 )
 
-from kiosk import barcodes
+from kiosk import barcodes, clock
 from kiosk.domain.messages import N_
 from kiosk.extensions import limiter
 from kiosk.offers.board import OfferBoard
@@ -119,7 +119,7 @@ KINDS = {"ebooks": N_("E-books and audiobooks"), "podcast": N_("Podcast"), "even
 @login_required
 def staff_preview():
     settings = current_app.config["KIOSK_SETTINGS"]
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     rows = []
     for offer in board().all_offers():
         state = ("showing" if offer.visible(now) else

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from xml.sax.saxutils import escape
 
+from kiosk import clock
 from kiosk.speech.engine import Audio, Espeak, SpeechError, join, to_wav, tone
 from kiosk.speech.sentences import MESSAGES, Sentence, Speaker, document, spell
 
@@ -103,7 +104,7 @@ class SpeechService:
         voice = self.engine.voice_for(speaker.lang)
         if voice is None or speaker.lang != lang:
             return 0
-        today = dt.date.today()
+        today = clock.today()
         sentences = [Sentence(c, spell(c), True) for c in LETTERS]
         sentences += [Sentence(str(n), str(n), True) for n in range(1, WARM_NUMBERS + 1)]
         for key in MESSAGES:

@@ -13,7 +13,6 @@ carry an older cookie's flash messages back).
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,6 +20,7 @@ from flask import Flask, current_app, redirect, request, session, url_for
 from flask_babel import get_locale
 from werkzeug.exceptions import Forbidden
 
+from kiosk import clock
 from kiosk.domain import staff_sessions
 from kiosk.domain.orders import Actor
 from kiosk.domain.shelving import with_retry
@@ -46,7 +46,7 @@ def current_staff() -> StaffUser | None:
     if staff_id is not None:
         verdict = staff_sessions.check_session(
             db.session, staff_id, session.get("staff_gen"), session.get("staff_seen", 0),
-            time.time(), _timeout_s())
+            clock.timestamp(), _timeout_s())
         user = verdict.user
         if user is None:
             logout_user()
@@ -66,7 +66,7 @@ def login_user(user: StaffUser) -> None:
     session.permanent = True
     session["staff_id"] = user.id
     session["staff_gen"] = user.session_generation
-    session["staff_seen"] = int(time.time())
+    session["staff_seen"] = int(clock.timestamp())
     request.kiosk_staff = user
 
 

@@ -10,6 +10,7 @@ from flask import current_app, flash, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
 
+from kiosk import clock
 from kiosk.domain import orders as order_ops
 from kiosk.domain import shelving
 from kiosk.domain.clearance import effective_deadline
@@ -97,7 +98,7 @@ def days_since(when: dt.datetime | None) -> int | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return (dt.datetime.now(dt.UTC) - when).days
+    return (clock.now() - when).days
 
 
 def deadline_state(order: Order, today: dt.date | None = None) -> str:
@@ -105,7 +106,7 @@ def deadline_state(order: Order, today: dt.date | None = None) -> str:
     last = effective_deadline(order, station().calendar)
     if last is None:
         return "ok"
-    today = today or dt.date.today()
+    today = today or clock.today()
     if last < today:
         return "expired"
     return "today" if last == today else "ok"

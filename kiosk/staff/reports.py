@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, Response, abort, render_template, request, u
 from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 
+from kiosk import clock
 from kiosk.domain import clearance
 from kiosk.domain import labels as label_sheet
 from kiosk.domain import stats as stats_ops
@@ -143,7 +144,7 @@ def _refuse(form: ScanForm, message: str, status: int):
 
 def _period() -> tuple[dt.date, dt.date]:
     """Return the period asked for (?start=&end=, ISO dates), by default the last 28 days."""
-    today = dt.date.today()
+    today = clock.today()
     try:
         end = dt.date.fromisoformat(request.args.get("end") or today.isoformat())
         start = dt.date.fromisoformat(

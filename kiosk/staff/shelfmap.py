@@ -17,6 +17,7 @@ from flask import render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from kiosk import clock
 from kiosk.domain import orders as order_ops
 from kiosk.extensions import db
 from kiosk.models import Order, OrderStatus, Place, Shelf, Slot
@@ -66,7 +67,7 @@ def overview(today: dt.date) -> list[dict]:
 def shelf_map_rows(today: dt.date | None = None, shelf_ids: list[int] | None = None,
                    wanted: str | None = None) -> list[dict]:
     """Return shelves (all, or those of shelf_ids) with their slots, bags and colours."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     state = _deadline_states(today)
     bags: dict[int, list[dict]] = defaultdict(list)
     query = (select(Place.slot_id, Order.id, Order.pickup_code, Order.deadline,
@@ -115,7 +116,7 @@ def _find(code: str) -> tuple[Order | None, str | None]:
 
 @bp.get("/shelves")
 def shelf_map():
-    today = dt.date.today()
+    today = clock.today()
     wanted = request.args.get("state") if request.args.get("state") in STATES else None
     code = request.args.get("code", "").strip()
     found, message = _find(code) if code else (None, None)
