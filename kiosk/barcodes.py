@@ -12,6 +12,7 @@ import barcode
 import qrcode
 import qrcode.image.svg
 from barcode.writer import ImageWriter, SVGWriter
+from qrcode.exceptions import DataOverflowError
 
 _OPTIONS = {"module_width": 0.33, "module_height": 12.0, "quiet_zone": 4.0,
             "font_size": 0, "text_distance": 1.0, "write_text": False}
@@ -32,6 +33,17 @@ def code128_png(text: str, dpi: int = 300) -> bytes:
     out = io.BytesIO()
     barcode.get("code128", text, writer=ImageWriter()).write(out, options={**_OPTIONS, "dpi": dpi})
     return out.getvalue()
+
+
+def qr_fits(data: str) -> bool:
+    """Return True when one QR code (version 40 at most, level M) holds data."""
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
+    qr.add_data(data)
+    try:
+        qr.best_fit()  # sizes the code without drawing it
+    except (DataOverflowError, ValueError):  # qrcode 8 says "Invalid version (was 41...)"
+        return False
+    return True
 
 
 def qr_svg(data: str, box_size: int = 10) -> str:

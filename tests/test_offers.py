@@ -6,6 +6,7 @@ offer, the staff preview and `kiosk offers-check`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import subprocess
 import threading
@@ -20,6 +21,8 @@ from kiosk.cli import main as kiosk_main
 from kiosk.extensions import db
 from kiosk.models import StaffUser
 from kiosk.offers import runtime
+from kiosk.offers.cache import OfferCache
+from kiosk.offers.sources import Offer
 
 TODAY = dt.date.today()
 
@@ -248,6 +251,42 @@ def test_ready_scan_carries_one_after_pickup_offer(client, session, station):
 def test_no_after_pickup_offer_unless_configured(client, session, station):
     make_order(session, card="N123456789", slot="A-01", station=station)
     assert client.post("/kiosk/scan", json={"code": "N123456789"}).get_json()["offer"] is None
+
+
+LONG_URL = "https://example.org/" + "ø" * 1900  # 1,920 characters (allowed), 3,820 bytes
+
+
+def test_an_offer_too_long_for_a_qr_code_is_left_out_never_a_500(make_app, feed_server,  # noqa: F811
+                                                                    tmp_path, caplog):
+    items = [{"title": "For lang", "url": LONG_URL}, {"title": "Passer", "url": "https://e.org/"}]
+    url = feed_server.serve("/offers.json", json.dumps(items), "application/json")
+    entries = [{"kind": "ebooks", "feed": url, "after_pickup": True},
+               offer(title="Også for lang", url=LONG_URL, after_pickup=True)]
+    app = make_app(entries)
+    with caplog.at_level(logging.WARNING, logger="kiosk.offers"):
+        app.extensions["offers"].refresh()
+    assert "'For lang' left out" in caplog.text and "'Også for lang' left out" in caplog.text
+    assert_no_500_anywhere(app, ["Passer"], "N123456789")
+
+    # A cache written before this check (or by hand) holds the long url: a restart drops it.
+    cache = OfferCache(tmp_path / "offers-cache")
+    board = app.extensions["offers"]
+    cache.save(board.feeds[0].key, url, time.time(),
+               [Offer(kind="ebooks", title="For lang", text="", url=LONG_URL, after_pickup=True)])
+    feed_server.serve("/offers.json", "down", "text/plain", status=503)
+    restarted = make_app(entries)
+    assert restarted.extensions["offers"].feeds[0].from_cache
+    assert_no_500_anywhere(restarted, [], "N123456780")
+
+
+def assert_no_500_anywhere(app, shown: list[str], card: str) -> None:
+    client = app.test_client()
+    assert titles(client) == shown
+    with app.app_context():
+        make_order(db.session, card=card, slot="A-01", station=app.extensions["station"])
+    answer = client.post("/kiosk/scan", json={"code": card})
+    assert answer.status_code == 200 and answer.get_json()["outcome"] == "ready"
+    assert (answer.get_json()["offer"] or {}).get("title") in (*shown, None)
 
 
 # --- staff preview and the CLI --------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk import clock
+from kiosk.barcodes import qr_fits
 from kiosk.domain.messages import plural
 from kiosk.offers.cache import OfferCache, feed_key
 from kiosk.offers.feeds import load_feed
@@ -23,6 +24,18 @@ from kiosk.offers.sources import FeedError, Offer, config_offers
 log = logging.getLogger(__name__)
 
 RETRY_MAX_S = 5 * 60  # a failed feed is tried again after at most this long
+
+
+def scannable(offers: list[Offer], where: str) -> list[Offer]:
+    """Return the offers whose url fits in a QR code; log each one left out."""
+    kept = []
+    for offer in offers:
+        if qr_fits(offer.url):
+            kept.append(offer)
+        else:  # 2,000 characters may be 4,000+ bytes: more than a QR code holds
+            log.warning("%s: offer %r left out: its url (%d characters) does not fit in a "
+                        "QR code", where, offer.title[:60], len(offer.url))
+    return kept
 
 
 @dataclass
@@ -62,7 +75,7 @@ class OfferBoard:
         self._lock = threading.Lock()
         self._turn = itertools.count()
         self.rows: list[Offer | FeedState] = []
-        fixed = {o.source: o for o in config_offers(entries)}
+        fixed = {o.source: o for o in scannable(config_offers(entries), "offers")}
         for i, entry in enumerate(entries):
             if entry.get("feed"):
                 self.rows.append(self._restore(FeedState(index=i, entry=entry)))
@@ -72,7 +85,8 @@ class OfferBoard:
     def _restore(self, state: FeedState) -> FeedState:
         stored = self.cache.load(state.key) if self.cache else None
         if stored:
-            state.fetched_at, state.offers = stored
+            state.fetched_at, offers = stored
+            state.offers = scannable(offers, f"offers[{state.index}] cache")
             state.from_cache = True
         return state
 
@@ -96,7 +110,8 @@ class OfferBoard:
         period_s = int(state.entry.get("refresh_minutes") or 60) * 60
         state.last_attempt = time.time()
         try:
-            offers = load_feed(state.entry, now=now, source=f"offers[{state.index}]")
+            offers = scannable(load_feed(state.entry, now=now, source=f"offers[{state.index}]"),
+                               f"offers[{state.index}] feed {state.feed}")
         except FeedError as exc:
             log.warning("offers[%d] feed %s: %s; showing the last good set (%s)",
                         state.index, state.feed, exc,
