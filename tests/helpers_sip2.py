@@ -417,3 +417,107 @@ def ils_config(port: int, folder: Path, **extra) -> dict:
             "password_file": str(folder / "ils-password"), "institution": INSTITUTION,
             "location": "hall", "terminal_password_file": str(folder / "ils-terminal"),
             "timeout_s": 2, **extra}
+
+
+# --- library systems that misbehave on purpose (issue 26) --------------------------------
+
+def sip_frame(text: str, sequence: bytes | None) -> bytes:
+    """Return an answer frame: text, AY with the request's sequence, AZ checksum, CR."""
+    body = text.encode("utf-8")
+    if sequence is not None:
+        body += b"AY" + sequence + b"AZ"
+        body += calculate_checksum(body).encode("ascii")
+    return body + b"\r"
+
+
+def hostile_answer(request: bytes) -> bytes | None:
+    """Return a valid answer to a login (93), status (99) or patron information (63)."""
+    seq = request[request.rfind(b"AY") + 2:][:1] if b"AY" in request else None
+    now = "20261207    120000"
+    if request.startswith(b"93"):
+        return sip_frame("941", seq)
+    if request.startswith(b"99"):
+        return sip_frame("98YYYYNN010003" + now + "2.00AOtestlib|", seq)
+    if request.startswith(b"63"):
+        card = request.split(b"AA", 1)[1].split(b"|", 1)[0].decode()
+        return sip_frame("64" + " " * 14 + "000" + now + "0000" * 6
+                         + f"AO{INSTITUTION}|AA{card}|AEÅse Ødegård|BLY|"
+                         + "AF" + "Velkommen til biblioteket. " * 3 + "|", seq)
+    return None
+
+
+class HostileIls:
+    """A SIP2 server on a loopback port that misbehaves in one way (its `mode`).
+
+    trickle: answers correctly, one byte every `interval` s; silent: answers the login,
+    then nothing; hang: accepts and never reads; close: accepts and closes at once.
+    It counts connections, requests and answers sent in full, so tests can say what the
+    station tried and that it gave up before a trickled answer was complete.
+    """
+
+    def __init__(self, mode: str, interval: float = 0.05, trickle_login: bool = True):
+        self.mode, self.interval, self.trickle_login = mode, interval, trickle_login
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.answers_finished = 0  # answers whose last byte went out
+        self.bytes_sent = 0
+        self.asked = threading.Event()  # set at the first request: an exchange is under way
+        self._stop = threading.Event()
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            with self._lock:
+                self.connections += 1
+                self._socks.append(conn)
+            if self.mode == "close":
+                _close(conn)
+            elif self.mode != "hang":
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        for frame in _frames(conn):
+            self.requests.append(frame)
+            self.asked.set()
+            answer = hostile_answer(frame)
+            if answer is None or self._stop.is_set():
+                continue
+            if self.mode == "silent" and not frame.startswith(b"93"):
+                continue  # the ILS hangs after the login
+            if self.mode == "trickle" and (self.trickle_login or not frame.startswith(b"93")):
+                if not self._trickle(conn, answer):
+                    return
+            else:
+                conn.sendall(answer)
+                self.answers_finished += 1
+
+    def _trickle(self, conn: socket.socket, answer: bytes) -> bool:
+        for i in range(len(answer)):
+            if self._stop.wait(self.interval):
+                return False
+            try:
+                conn.sendall(answer[i:i + 1])
+            except OSError:
+                return False  # the station gave up and closed
+            self.bytes_sent += 1
+        self.answers_finished += 1
+        return True
+
+    def close(self) -> None:
+        """Stop serving and close every connection."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        with self._lock:
+            for sock in self._socks:
+                _close(sock)

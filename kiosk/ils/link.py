@@ -1,8 +1,11 @@
 """The station's link to the library system: connection state, reconnect, patrons, checkout.
 
-The link keeps one SIP2 connection. It reports its state in the station's
-`devices["ils"]` (shown by /healthz) and, after a failure, waits a growing while
-before it tries again, so a scan or a pickup never waits on a dead ILS twice.
+The link keeps one SIP2 connection. Each call has one deadline of `[ils] timeout_s`
+covering the wait for the link's lock, the connect, TLS, login and every read, so a call
+never waits longer than that, whatever the ILS does. It reports its state in the
+station's `devices["ils"]` (shown by /healthz, which never waits on the link) and, after
+a failure, a breaker (kiosk.ils.breaker) refuses calls at once for a growing while (5 s,
+doubling to 60 s) before one call probes again: scans then answer from local data.
 """
 
 from __future__ import annotations
@@ -13,16 +16,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kiosk.domain.cards import mask
 from kiosk.ils import sip2
+from kiosk.ils.breaker import Breaker
 from kiosk.ils.client import Endpoint, LinkDown, LoginRefused, SIP2Client
+from kiosk.ils.deadline import Clock, Deadline
 from kiosk.ils.sip2 import Message
 
 log = logging.getLogger(__name__)
 
-BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+T = TypeVar("T")
 
 
 def read_secret(path: str) -> str:
@@ -110,11 +115,12 @@ def patron_info(reply: Message) -> PatronInfo:
 
 
 class IlsLink:
-    """One station's connection to the ILS, with its state and retry timer."""
+    """One station's connection to the ILS, with its state, deadlines and breaker."""
 
     def __init__(self, endpoint: Endpoint, institution: str, terminal_password: str = "",
                  device: Any = None,
-                 client_factory: Callable[[Endpoint], SIP2Client] = SIP2Client):
+                 client_factory: Callable[[Endpoint], SIP2Client] = SIP2Client,
+                 breaker: Breaker | None = None, clock: Clock = time.monotonic):
         self.endpoint = endpoint
         self.institution = institution
         self.terminal_password = terminal_password
@@ -122,8 +128,8 @@ class IlsLink:
         self._client_factory = client_factory
         self._client: SIP2Client | None = None
         self._lock = threading.RLock()
-        self._failures = 0
-        self._retry_at = 0.0
+        self._clock = clock
+        self.breaker = breaker or Breaker(clock=clock)
         self.queue_lock = threading.Lock()  # one sender of queued jobs per process
         # How check-in answers are kept (set by kiosk.ils.attach from the station's settings):
         # the card reader that normalises the hold card (CY), and whether names (DA) are kept.
@@ -149,82 +155,117 @@ class IlsLink:
     @property
     def up(self) -> bool:
         """Return True while connected."""
-        return self._client is not None and self._client.connected
+        client = self._client
+        return client is not None and client.connected
+
+    @property
+    def _retry_at(self) -> float:
+        """When the breaker lets the next probe out (tests set 0 to skip the wait)."""
+        return self.breaker.open_until
+
+    @_retry_at.setter
+    def _retry_at(self, value: float) -> None:
+        self.breaker.open_until = value
 
     def _set_state(self, state: str, detail: str) -> None:
         if self.device is not None:
             self.device.set(state, detail)
 
-    def _connected_client(self, wait: bool) -> SIP2Client:
+    def _connected_client(self, d: Deadline) -> SIP2Client:
         if self._client is not None and self._client.connected:
             return self._client
-        if not wait and time.monotonic() < self._retry_at:
-            raise LinkDown(f"ILS unavailable ({self.last_error}); retrying later")
         client = self._client or self._client_factory(self.endpoint)
         self._client = client
+        client.connect(d)
         where = f"{self.endpoint.host}:{self.endpoint.port}"
-        try:
-            client.connect()
-        except LoginRefused as exc:
-            self._failed("error", str(exc))
-            raise
-        except LinkDown as exc:
-            self._failed("disconnected", str(exc))
-            raise
-        self._failures = 0
-        self._retry_at = 0.0
-        self.last_error = ""
         self._set_state("connected", f"{where}{' (TLS)' if self.endpoint.tls else ''}")
         log.info("ILS link up: %s", where)
         return client
 
     def _failed(self, state: str, reason: str) -> None:
-        delay = BACKOFF_S[min(self._failures, len(BACKOFF_S) - 1)]
-        self._failures += 1
-        self._retry_at = time.monotonic() + delay
+        delay = self.breaker.failed()
         if reason != self.last_error:
             log.warning("ILS link %s: %s (next try in %g s)", state, reason, delay)
         self.last_error = reason
         self._set_state(state, reason)
 
+    def _run(self, work: Callable[[Deadline], T], *, force: bool = False) -> T:
+        """Do work on the link within one deadline of `timeout_s`, through the breaker.
+
+        The deadline starts here, so the wait for the link's lock counts against it. While
+        the breaker is open the call is refused at once (force: connect anyway, as
+        `kiosk ils-test` does). A failure opens the breaker; a success closes it.
+        """
+        d = Deadline(self.endpoint.timeout_s, self._clock)
+        turn = "probe" if force else self.breaker.admit()
+        if turn == "refuse":
+            raise self._refused()
+        verdict = False
+        try:
+            if not self._lock.acquire(timeout=d.remaining()):
+                raise LinkDown(f"the ILS link stayed busy for {d.seconds:g} s")
+            try:
+                # Another call may have failed while this one waited for its turn.
+                if turn == "go" and self.breaker.tripped:
+                    raise self._refused()
+                verdict = True
+                try:
+                    result = work(d)
+                except LoginRefused as exc:
+                    self._failed("error", str(exc))
+                    raise
+                except LinkDown as exc:
+                    self._failed("disconnected", str(exc))
+                    raise
+                self.last_error = ""
+                self.breaker.succeeded()
+                return result
+            finally:
+                self._lock.release()
+        except BaseException:
+            if turn == "probe" and not verdict:
+                self.breaker.release()
+            raise
+
+    def _refused(self) -> LinkDown:
+        return LinkDown(f"ILS unavailable ({self.last_error or 'a call failed'}); "
+                        f"next try in {self.breaker.retry_in():.0f} s")
+
     def connect(self) -> None:
-        """Connect now, even while waiting to retry; raise LinkDown or LoginRefused."""
-        with self._lock:
-            self._connected_client(wait=True)
+        """Connect now, even while the breaker is open; raise LinkDown or LoginRefused."""
+        self._run(self._connected_client, force=True)
 
     def ready(self) -> None:
-        """Make sure a connection is open (unless waiting to retry); raise LinkDown if not."""
-        with self._lock:
-            self._connected_client(wait=False)
+        """Make sure a connection is open (unless the breaker is open); raise LinkDown if not."""
+        self._run(self._connected_client)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (after any exchange under way, which its deadline ends)."""
         with self._lock:
             if self._client is not None:
                 self._client.close()
             self._set_state("disconnected", "closed")
 
     def _call(self, parts: tuple[str, list, list], expect: str, *, retry: bool) -> Message:
-        """Send one request; on a stale connection reconnect once when retry is allowed."""
-        with self._lock:
+        """Send one request within one deadline; a stale connection is reconnected once when
+        retry is allowed and time is left."""
+
+        def exchange(d: Deadline) -> Message:
             fresh = not self.up
-            client = self._connected_client(wait=False)
+            client = self._connected_client(d)
             try:
-                reply = client.request(*parts, expect=expect)
+                reply = client.request(*parts, expect=expect, deadline=d)
             except LinkDown as exc:
-                if not retry or fresh:
-                    self._failed("disconnected", str(exc))
+                if not retry or fresh or d.expired:
                     raise
                 log.info("ILS connection went stale (%s); reconnecting", exc)
-                client = self._connected_client(wait=True)
-                try:
-                    reply = client.request(*parts, expect=expect)
-                except LinkDown as exc2:
-                    self._failed("disconnected", str(exc2))
-                    raise
+                client = self._connected_client(d)
+                reply = client.request(*parts, expect=expect, deadline=d)
             if self.device is not None:
                 self.device.last_activity = time.time()
             return reply
+
+        return self._run(exchange)
 
     # --- requests ---------------------------------------------------------------------
 
