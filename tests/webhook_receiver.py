@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +30,7 @@ class Receiver:
         self.entered = threading.Event()  # set when a request arrives
         self.gate: threading.Event | None = None  # when set: requests wait for it
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,6 +42,7 @@ class Receiver:
                 with receiver._lock:
                     receiver.log.append(entry)
                     gate, status, reason = receiver.gate, receiver.status, receiver.reason
+                    receiver._arrived.notify_all()
                 receiver.entered.set()
                 if gate is not None:
                     gate.wait(60)
@@ -69,6 +72,11 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
+    def wait_for(self, count: int, bound_s: float = 30) -> bool:
+        """Wait until count requests have arrived (bound_s is a liveness bound only)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self.log) >= count, bound_s)
+
     def ids(self) -> list[str]:
         with self._lock:
             return [e["id"] for e in self.log]
@@ -76,3 +84,58 @@ class Receiver:
     def events(self) -> list[dict]:
         with self._lock:
             return [e["json"] for e in self.log]
+
+
+class Trickler:
+    """A receiver that reads the request, then sends its answer's header a byte at a time.
+
+    Each byte comes `pace_s` after the last, for as long as the sender listens: a sender
+    whose timeout restarts with each byte is held for ever; one with a deadline is not.
+    """
+
+    def __init__(self, pace_s: float = 0.05):
+        self.requests = 0  # requests read whole
+        self.cut = 0  # answers the sender stopped listening to
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        trickler = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = self.request.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(body) < length:
+                    chunk = self.request.recv(4096)
+                    if not chunk:
+                        return
+                    body += chunk
+                with trickler._lock:
+                    trickler.requests += 1
+                try:
+                    self.request.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                    while not trickler.stop.wait(pace_s):
+                        self.request.sendall(b"a")
+                except OSError:
+                    with trickler._lock:
+                        trickler.cut += 1
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Trickler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()

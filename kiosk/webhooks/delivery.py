@@ -12,9 +12,13 @@ without waiting.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
+import io
 import logging
-import urllib.error
-import urllib.request
+import socket
+import ssl
+import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,28 +52,95 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is an answer that is not 2xx: tried again later
+class _DeadlineReader(io.RawIOBase):
+    """Read a socket with each read's timeout cut to what is left of one deadline.
+
+    A per-read timeout restarts with every byte, so a receiver sending one byte a second
+    could hold an attempt for ever; this makes the whole answer share one deadline.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self.sock, self.deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("deadline passed")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _DeadlineConnection(http.client.HTTPConnection):
+    """An HTTP connection whose connect, send and every read share one deadline."""
+
+    def __init__(self, host: str, port: int | None, deadline: float,
+                 context: ssl.SSLContext | None = None):
+        super().__init__(host, port, timeout=max(0.001, deadline - time.monotonic()))
+        self.deadline, self.context = deadline, context
+
+    def connect(self) -> None:
+        self.timeout = self._left()
+        super().connect()
+        if self.context is not None:
+            self.sock = self.context.wrap_socket(self.sock, server_hostname=self.host)
+        self.sock.settimeout(self._left())
+
+    def _left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("deadline passed")
+        return left
+
+    def send(self, data: Any) -> None:
+        if self.sock is None:
+            self.connect()
+        self.sock.settimeout(self._left())
+        super().send(data)
+
+    def response_class(self, sock: Any, *args: Any, **kwargs: Any) -> http.client.HTTPResponse:
+        return http.client.HTTPResponse(_DeadlineSocket(sock, self.deadline), *args, **kwargs)
+
+
+class _DeadlineSocket:
+    """What HTTPResponse reads from: a file over the socket that keeps the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self.sock, self.deadline = sock, deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self.sock, self.deadline))
 
 
 def http_post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> Answer:
-    """POST body to url; return the receiver's answer, never raise."""
-    try:  # a url urllib cannot even take (ValueError) is an answer like any other failure
-        request = urllib.request.Request(url, data=body, method="POST",
-                                         headers={**headers, "Content-Type": "application/json",
-                                                  "User-Agent": USER_AGENT})
-        with _opener.open(request, timeout=timeout_s) as response:
-            response.read(4096)
+    """POST body to url within timeout_s in all (connect, send, answer); never raise."""
+    deadline = time.monotonic() + timeout_s
+    conn = None
+    try:  # a url that cannot even be taken (ValueError) is an answer like any other failure
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) url: {url}")
+        context = ssl.create_default_context() if parts.scheme == "https" else None
+        conn = _DeadlineConnection(parts.hostname, parts.port, deadline, context)
+        target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        conn.request("POST", target, body=body,
+                     headers={**headers, "Content-Type": "application/json",
+                              "User-Agent": USER_AGENT})
+        response = conn.getresponse()
+        response.read(4096)
+        if 200 <= response.status < 300:
             return Answer(response.status)
-    except urllib.error.HTTPError as exc:
-        return Answer(exc.code, f"HTTP {exc.code} {exc.reason}"[:500])
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return Answer(None, f"{type(exc).__name__}: {reason}"[:500])
+        return Answer(response.status, f"HTTP {response.status} {response.reason}"[:500])
+    except TimeoutError as exc:
+        return Answer(None, f"TimeoutError: no whole answer within {timeout_s:g} s "
+                            f"({exc or 'timed out'})"[:500])
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        return Answer(None, f"{type(exc).__name__}: {exc}"[:500])
+    finally:
+        if conn is not None:
+            conn.close()
 
 
 def signed_headers(endpoint: Endpoint, msg_id: str, body: str, now: dt.datetime) -> dict[str, str]:
@@ -151,10 +222,13 @@ class Deliverer:
                         row.event_type, row.endpoint, row.last_error,
                         again.isoformat(timespec="seconds"))
 
-    def deliver_due(self, limit: int = 1000) -> int:
-        """Deliver (or try) every due event, at most limit; return how many were tried."""
+    def deliver_due(self, limit: int = 1000, stop: Callable[[], bool] | None = None) -> int:
+        """Deliver (or try) every due event, at most limit; return how many were tried.
+
+        stop, asked before each event, ends the round early (the station shutting down).
+        """
         tried = 0
-        while tried < limit and self.deliver_one():
+        while tried < limit and not (stop and stop()) and self.deliver_one():
             tried += 1
         return tried
 

@@ -1,0 +1,85 @@
+"""Issue 26: a webhook receiver that trickles its answer holds up nobody but itself.
+
+Real receivers on loopback: a healthy one, and one that answers a byte at a time for as
+long as it is listened to. Each attempt has one deadline; each receiver its own thread.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from factories import make_order
+from sqlalchemy import select
+from test_webhooks import Clock
+from webhook_receiver import SECRET, Receiver, Trickler, secret_file
+
+from kiosk.appsetup import session_scope
+from kiosk.extensions import db
+from kiosk.webhooks import runtime
+from kiosk.webhooks.delivery import Deliverer
+from kiosk.webhooks.outbox import Endpoint, WebhookDelivery
+
+
+@pytest.fixture
+def trickler():
+    with Trickler() as t:
+        yield t
+
+
+@pytest.fixture
+def healthy():
+    with Receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def config_overrides(tmp_path, trickler, healthy):
+    secret = secret_file(tmp_path)
+    # The trickler first: its events get the lower ids, so a single sender meets them first.
+    return {"webhooks": [{"url": trickler.url, "secret_file": secret, "timeout_s": 60},
+                         {"url": healthy.url, "secret_file": secret, "timeout_s": 5}]}
+
+
+def rows(app, url: str) -> list[WebhookDelivery]:
+    with app.app_context():
+        found = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint == url)
+                                   .order_by(WebhookDelivery.id)).all()
+        db.session.expunge_all()
+        return found
+
+
+def test_a_trickling_answer_is_cut_at_the_attempts_deadline(app, session, trickler):
+    """The deadline covers the whole answer: a byte every 50 ms does not restart it."""
+    make_order(session)
+    hooks = Deliverer(session_scope(app), [Endpoint(
+        url=trickler.url, secret=SECRET, events=frozenset({"order.received"}), timeout_s=0.5)],
+        clock=Clock())
+    attempt = threading.Thread(target=hooks.deliver_one, daemon=True)
+    attempt.start()
+    attempt.join(30)  # a liveness bound: with a per-read timeout it trickles on for ever
+    assert not attempt.is_alive(), "the attempt outlived its deadline"
+    [row] = rows(app, trickler.url)
+    assert (row.state, row.attempts, row.last_status) == ("pending", 1, None)
+    assert row.last_error.startswith("TimeoutError: no whole answer within 0.5 s")
+    assert trickler.requests == 1
+
+
+def test_a_trickling_receiver_never_delays_a_healthy_ones_events(app, session, trickler,
+                                                               healthy):
+    app.config["KIOSK_WEBHOOK_POLL_S"] = 0.05
+    for n in range(3):
+        make_order(session, card=f"N40000002{n}")
+    stop = runtime.start(app)
+    try:
+        assert healthy.wait_for(3), "the healthy receiver waited for the trickling one"
+        assert trickler.requests == 1  # its first event is still being trickled
+        assert [e["data"]["order_id"] for e in healthy.events()] == sorted(
+            e["data"]["order_id"] for e in healthy.events())
+        assert len(set(healthy.ids())) == 3
+        held = rows(app, trickler.url)
+        assert [(r.state, r.attempts) for r in held] == [("pending", 0)] * 3
+    finally:
+        trickler.stop.set()
+        stop()
+    assert [(r.state, r.attempts) for r in rows(app, healthy.url)] == [("delivered", 1)] * 3
