@@ -16,7 +16,7 @@ import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from flask import Flask
@@ -165,6 +165,28 @@ def _staff_account(app: Flask) -> str | None:
     return "demo"
 
 
+def terminal_scans(station: Any, lines: IO[str]) -> int:
+    """Play each line typed in the demo's terminal as a scan of the station's own scanner.
+
+    The result reaches the patron screen the way a serial scanner's does (its event stream);
+    return the number of scans played when the input ends.
+    """
+    played = 0
+    for line in lines:
+        code = line.strip()
+        if code:
+            station.handle_scan(code, source="terminal")
+            played += 1
+    return played
+
+
+def _background_terminal_scans(station: Any, lines: IO[str] | None) -> None:
+    if lines is None or lines.closed:
+        return
+    threading.Thread(target=terminal_scans, args=(station, lines), name="demo terminal scans",
+                     daemon=True).start()
+
+
 def run_demo(station_ctx: Any, host: str, port: int, serve: bool) -> None:
     """Set up the demo station, print the demo cards and serve it (unless serve is False)."""
     from kiosk import create_app
@@ -187,7 +209,9 @@ def run_demo(station_ctx: Any, host: str, port: int, serve: bool) -> None:
         base = f"http://{host}:{port}"
         click.echo(f"Demo station {settings.station.name!r}, database "
                    f"{settings.database_url}")
-        click.echo("Demo cards: type or scan one on the patron screen:")
+        click.echo("Demo cards: scan one at the patron screen with a USB scanner, or type it here "
+                   "and press Enter (typing on the screen's keyboard is too slow to count as a "
+                   "scan):")
         for demo, outcome in shown:
             click.echo(f"  {demo.card}  {demo.shows}  [{outcome}]")
         if user:
@@ -199,6 +223,7 @@ def run_demo(station_ctx: Any, host: str, port: int, serve: bool) -> None:
         if not serve:
             return
         click.echo(f"Patron screen: {base}/   (Ctrl+C stops the demo)")
+        _background_terminal_scans(app.extensions["station"], sys.stdin)
         if threading.current_thread() is threading.main_thread():
             # Stopped by a service manager: still clear the temporary folder.
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

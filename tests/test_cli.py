@@ -280,3 +280,17 @@ def test_check_config_counts_shelves_and_slots_in_words(tmp_path, database_url):
                    '[[shelves]]\nname = "B"\nslots = 3\ncapacity = 2\n')
     assert "  1 shelf, 1 slot\n" in kiosk("--config", one, "check-config").output
     assert "  2 shelves, 4 slots\n" in kiosk("--config", two, "check-config").output
+
+
+def test_version_names_the_installed_release():
+    from importlib.metadata import version
+
+    result = kiosk("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"kiosk {version('kiosk')}"
+
+
+@pytest.mark.parametrize("command", ["init", "import", "serve", "backup", "labels"])
+def test_each_command_s_help_mentions_config(command):
+    result = kiosk(command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "--config PATH" in result.output and "KIOSK_CONFIG" in result.output

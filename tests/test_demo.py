@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from kiosk.cli import cli
 from kiosk.extensions import db
 from kiosk.models import Order
 from kiosk.schema import upgrade_database
+from tests.test_devices_e2e import EventStream, wait_until
 
 
 @pytest.fixture
@@ -78,3 +82,42 @@ def test_cli_demo_no_serve_prints_cards_and_cleans_up(monkeypatch):
     assert "http://127.0.0.1:8099/api/v1/orders" in result.output
     folder = Path(result.output.split("sqlite:///")[1].split()[0]).parent
     assert folder.name.startswith("kiosk-demo-") and not folder.exists()
+
+
+def test_a_card_typed_in_the_demo_terminal_reaches_the_patron_screen(monkeypatch):
+    """Typing on the screen's keyboard is (rightly) not a scan, so the demo's terminal scans."""
+    monkeypatch.delenv("KIOSK_CONFIG", raising=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kiosk = Path(sys.executable).with_name("kiosk")
+    with subprocess.Popen([str(kiosk), "demo", "--port", str(port)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            printed = []
+            for line in proc.stdout:
+                printed.append(line)
+                if line.startswith("Patron screen:"):
+                    break
+            assert any("type it here and press Enter" in line for line in printed), printed
+            assert wait_until(lambda: _answers(port), timeout=20)
+            stream = EventStream(f"http://127.0.0.1:{port}")
+            try:
+                proc.stdin.write("N000000001\n")
+                proc.stdin.flush()
+                kind, data = stream.next_event()
+            finally:
+                stream.close()
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=20)
+    assert kind == "scan" and data["source"] == "terminal"
+    assert data["outcome"] == "ready"
+    assert [p["slot"] for p in data["pickups"]] == ["A-02", "B-05"]
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True

@@ -49,6 +49,7 @@ class StationGroup(click.Group):
 
 
 @click.group(cls=StationGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kiosk", prog_name="kiosk", message="%(prog)s %(version)s")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               envvar=config_mod.ENV_VAR,
               help="Station configuration (TOML); also accepted after the subcommand.")
@@ -58,8 +59,18 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = StationContext(config_path)
 
 
-for command in (init, serve, demo, check_config):
+CONFIG_EPILOG = ("Every command also takes --config PATH (before or after the command name), "
+                 "or reads the file named by KIOSK_CONFIG.")
+
+
+def _add(command: click.Command) -> None:
+    # click shows a group's options only in the group's help; say it on each command's too.
+    command.epilog = f"{command.epilog}\n\n{CONFIG_EPILOG}" if command.epilog else CONFIG_EPILOG
     cli.add_command(command)
+
+
+for command in (init, serve, demo, check_config):
+    _add(command)
 
 
 def _add_optional_commands() -> None:
@@ -73,7 +84,7 @@ def _add_optional_commands() -> None:
                 continue
             raise
         for command in module.COMMANDS:
-            cli.add_command(command)
+            _add(command)
 
 
 _add_optional_commands()
