@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -97,6 +100,40 @@ def test_init_is_idempotent(tmp_path):
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM slots").fetchone() == (3,)
         assert conn.execute("SELECT count(*) FROM places").fetchone() == (6,)
+
+
+def test_init_says_created_upgraded_or_up_to_date_and_keeps_the_files_private(tmp_path):
+    from flask_migrate import upgrade
+
+    from kiosk import create_app
+    from kiosk.config import parse
+
+    path = tmp_path / "station.toml"
+    db_path = tmp_path / "kiosk.db"
+    path.write_text(f'[database]\nurl = "sqlite:///{db_path}"\n')
+    umask = os.umask(0o022)  # a root shell's, as install.sh runs it
+    try:
+        first = kiosk("--config", path, "init")
+        assert first.exit_code == 0, first.output
+        assert first.output.startswith("Database created at revision ")
+        assert "up to date" not in first.output
+        assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.glob("kiosk.db*")} \
+            == {"kiosk.db": 0o600}
+        os.chmod(db_path, 0o644)  # made by an older init: tightened, owner and group kept
+        again = kiosk("--config", path, "init")
+        assert again.output == "Database is up to date\n"
+        assert stat.S_IMODE(db_path.stat().st_mode) == 0o640
+        head = first.output.split()[-1]
+        old_db = tmp_path / "old.db"
+        app = create_app(parse({"database": {"url": f"sqlite:///{old_db}"}}),
+                         {"TESTING": True, "SECRET_KEY": "x"})
+        with app.app_context():
+            upgrade(directory=app.extensions["migrate"].directory, revision="0009")
+        path.write_text(f'[database]\nurl = "sqlite:///{old_db}"\n')
+        upgraded = kiosk("--config", path, "init")
+        assert upgraded.output == f"Database upgraded from revision 0009 to {head}\n"
+    finally:
+        os.umask(umask)
 
 
 def test_import_csv_prints_a_summary(station_toml, database_url, tmp_path):
@@ -294,3 +331,16 @@ def test_each_command_s_help_mentions_config(command):
     result = kiosk(command, "--help")
     assert result.exit_code == 0, result.output
     assert "--config PATH" in result.output and "KIOSK_CONFIG" in result.output
+
+
+def test_the_docs_example_imports_with_the_configuration_install_sh_writes(tmp_path,
+                                                                            database_url):
+    """A new library's first import: install.sh's configuration, the README's example file."""
+    root = Path(__file__).parent.parent
+    script = (root / "systemd" / "install.sh").read_text()
+    written = script.split("<<'TOML'\n", 1)[1].split("\nTOML\n", 1)[0]
+    config = tmp_path / "station.toml"
+    config.write_text(written.replace("sqlite:////var/lib/kiosk/kiosk.db", database_url))
+    result = kiosk("--config", config, "import", root / "docs" / "examples" / "orders-example.csv")
+    assert result.exit_code == 0, result.output
+    assert len(orders_in(database_url)) == 3
