@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable
 
 from flask import Flask
@@ -21,6 +22,7 @@ STARTERS: list[str] = [
     "kiosk.staff.jobs:start",
     "kiosk.webhooks.runtime:start",
     "kiosk.fleet.runtime:start",
+    "kiosk.outage.runtime:start",
 ]
 
 
@@ -79,19 +81,73 @@ def stop_server(app: Flask, server, timeout_s: float = 5.0) -> None:
         server.close()
 
 
-def serve(app: Flask, host: str, port: int, on_ready: Callable[[], None] | None = None) -> None:
-    """Serve until interrupted; start background services first, stop them after."""
-    stoppers = start_services(app)
-    server = make_server(app, host, port)
-    log.info("station %s serving on http://%s:%s", app.config["KIOSK_SETTINGS"].station.name,
-             host, server.effective_port)
-    if on_ready:
-        on_ready()
+class ListenError(Exception):
+    """The web server could not listen on its address (port in use, no such address)."""
+
+
+class Reload(Exception):  # noqa: N818 (a request, not a failure)
+    """SIGHUP asked for a reload: the station has shut down and wants to start anew."""
+
+
+class _Signalled(KeyboardInterrupt):
+    """A stop signal, raised as KeyboardInterrupt: the one exception waitress's loop
+    lets through (it swallows the rest) and answers by ending `run()`."""
+
+
+def _install_signal_handlers(app: Flask, received: list[int],
+                             reloadable: bool) -> dict[int, object]:
+    """Make SIGTERM (systemd's stop), SIGINT and (reloadable) SIGHUP end the loop.
+
+    Return the handlers they had before.
+    """
+
+    def handler(signum: int, _frame) -> None:
+        if received:  # already stopping: let the shutdown code run to its end
+            return
+        received.append(signum)
+        app.extensions["station"].bus.close()  # event streams end, so workers can stop
+        raise _Signalled
+
+    return {sig: signal.signal(sig, handler)
+            for sig in (signal.SIGTERM, signal.SIGINT, *([signal.SIGHUP] if reloadable else []))}
+
+
+def serve(app: Flask, host: str, port: int, on_ready: Callable[[], None] | None = None,
+          reloadable: bool = False) -> None:
+    """Serve until SIGTERM or SIGINT; start background services first, stop them after.
+
+    With reloadable, SIGHUP shuts down the same way, then raises Reload for the caller
+    to start anew (`kiosk serve` re-executes itself: systemctl reload).
+    Raises ListenError when the address cannot be listened on.
+    """
+    name = app.config["KIOSK_SETTINGS"].station.name
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+        server = make_server(app, host, port)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    received: list[int] = []
+    previous = _install_signal_handlers(app, received, reloadable)
+    stoppers = []
+    try:
+        try:
+            stoppers = start_services(app)
+            log.info("station %s serving on http://%s:%s", name, host, server.effective_port)
+            if on_ready:
+                on_ready()
+            server.run()  # returns after a stop signal (waitress ends its loop on it)
+        except _Signalled:  # the signal came before the loop ran
+            pass
     finally:
+        if received:  # the rest of the shutdown is not interrupted by a second signal
+            for sig in previous:
+                signal.signal(sig, signal.SIG_IGN)
+        why = signal.Signals(received[0]).name if received else "its loop ended"
+        from kiosk.systemd import notify
+
+        notify("STOPPING=1" if why != "SIGHUP" else "RELOADING=1")
+        watchdog = app.extensions.pop("kiosk.watchdog", None)
+        if watchdog is not None:
+            watchdog.stop()
         app.extensions["station"].bus.close()
         server.close()  # run() has returned: its loop and workers are done
         for stop in stoppers:
@@ -99,3 +155,8 @@ def serve(app: Flask, host: str, port: int, on_ready: Callable[[], None] | None 
                 stop()
             except Exception:
                 log.exception("stopping a service failed")
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        log.info("station %s stopped (%s): services and web server shut down", name, why)
+    if received and received[0] == signal.SIGHUP:
+        raise Reload

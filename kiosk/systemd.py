@@ -81,6 +81,20 @@ class OneLineFormatter(logging.Formatter):
         return text
 
 
+def err_prefix(stream=None) -> str:
+    """Return "<3>" (the journal's err priority) when stream (default stderr) is the journal."""
+    return "<3>" if under_journald(stream) else ""
+
+
+def reexec() -> None:
+    """Replace this process by the same command anew (same PID, configuration read again)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # orig_argv is the command as started (interpreter, script or -c, arguments).
+    os.execv(sys.executable, sys.orig_argv)
+
+
 def watchdog_interval() -> float | None:
     """Return seconds between WATCHDOG=1 pings (a third of WatchdogSec), or None if off."""
     usec = os.environ.get("WATCHDOG_USEC", "")
@@ -131,9 +145,26 @@ def scanner_check(app: Flask) -> Check | None:
     return check
 
 
+def database_file_check(app: Flask) -> Check:
+    """Return a check that the SQLite file is still the one opened (not removed or replaced).
+
+    `SELECT 1` still answers from the open file after it was removed; only a restart
+    opens (and creates) the database at its path again, so this check failing makes
+    the watchdog stop pinging and systemd restart the station.
+    """
+
+    def check() -> str | None:
+        watch = app.extensions.get("db_watch")
+        problem = watch.file_problem() if watch is not None else None
+        return f"the database file {watch.path} was {problem}" if problem else None
+
+    return check
+
+
 def health_checks(app: Flask) -> list[Check]:
-    """Return the checks the watchdog runs: database, scanner and any a service registered."""
-    checks = [database_check(app)]
+    """Return the checks the watchdog runs: database (answers, its file is there), scanner,
+    and any a service registered."""
+    checks = [database_check(app), database_file_check(app)]
     scanner = scanner_check(app)
     if scanner:
         checks.append(scanner)

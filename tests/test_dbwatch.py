@@ -132,3 +132,22 @@ def test_a_removed_or_replaced_database_file_refuses_writes(app, client, how, tm
             db.engine.dispose()
             assert db.session.execute(text(
                 "SELECT count(*) FROM orders WHERE ref = 'ils-2'")).scalar() == 0
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_the_watchdog_stops_pinging_when_the_database_file_goes(app, client, how, tmp_path):
+    from kiosk import systemd
+
+    checks = systemd.health_checks(app)
+    assert client.get("/healthz").status_code == 200
+    assert systemd.problems(checks) == []
+    path = _path(app)
+    if how == "removed":
+        os.unlink(path)
+    else:
+        shutil.copy(path, tmp_path / "other.db")
+        os.replace(tmp_path / "other.db", path)
+    # SELECT 1 still answers from the open file; only a restart opens the path again,
+    # so the watchdog must withhold its ping and let systemd restart the station.
+    assert systemd.database_check(app)() is None
+    assert systemd.problems(checks) == [f"the database file {path} was {how}"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -146,3 +147,95 @@ def test_scanner_check_follows_the_reader_thread(app, config_overrides):
 
 def test_no_scanner_check_without_a_serial_scanner(app):
     assert systemd.scanner_check(app) is None
+
+
+def start_serve(tmp_path, database_url, extra_env=None, name="Notify test", stderr=None):
+    """Start `kiosk serve` on a free port; return the process and its port."""
+    port = free_port()
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[station]\nname = "{name}"\n[database]\nurl = "{database_url}"\n'
+                      '[kiosk]\nrate_limit = "off"\n')
+    env = {**os.environ, "KIOSK_CONFIG": str(config), **(extra_env or {})}
+    for key in ("WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
+        if key not in (extra_env or {}):
+            env.pop(key, None)
+    proc = subprocess.Popen([*KIOSK, "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=stderr or subprocess.STDOUT)
+    return proc, port
+
+
+def test_sigterm_runs_the_shutdown_code(notify_socket, database_url, tmp_path):
+    proc, _port = start_serve(tmp_path, database_url)
+    try:
+        assert receive(notify_socket)[0] == "READY=1"
+        proc.send_signal(signal.SIGTERM)  # what systemctl stop and restart send
+        assert receive(notify_socket) == ["STOPPING=1"]
+        output = proc.communicate(timeout=30)[0].decode()
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    assert ("station Notify test stopped (SIGTERM): services and web server shut down"
+            in output), output
+
+
+def test_sighup_starts_the_station_anew_with_the_new_configuration(notify_socket, database_url,
+                                                                  tmp_path):
+    proc, port = start_serve(tmp_path, database_url)
+    try:
+        assert receive(notify_socket)[0] == "READY=1"
+        config = tmp_path / "kiosk.toml"
+        config.write_text(config.read_text().replace("Notify test", "Reloaded"))
+        proc.send_signal(signal.SIGHUP)  # systemctl reload, after check-config passed
+        assert receive(notify_socket) == ["RELOADING=1"]
+        lines = receive(notify_socket)
+        assert lines[0] == "READY=1", lines
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            assert resp.status == 200
+        assert proc.poll() is None  # the same process (systemd's main PID) serves again
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0].decode()
+    finally:
+        proc.kill()
+    assert "station Notify test stopped (SIGHUP)" in output
+    assert "station Reloaded serving on" in output
+    assert "station Reloaded stopped (SIGTERM)" in output
+
+
+def journal_file(tmp_path):
+    """Return a file and the $JOURNAL_STREAM naming it, as journald sets for a service."""
+    path = tmp_path / "journal"
+    handle = path.open("w+b")
+    st = os.fstat(handle.fileno())
+    return handle, {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+
+
+def test_a_bad_configuration_reaches_the_journal_as_an_error_naming_the_key(tmp_path):
+    handle, env = journal_file(tmp_path)
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[server]\nport = "eighty"\n')
+    with handle:
+        proc = subprocess.run([*KIOSK, "--config", str(config), "serve"], stderr=handle,
+                              env={**os.environ, **env}, timeout=60)
+        handle.seek(0)
+        lines = handle.read().decode().splitlines()
+    assert proc.returncode == 2
+    assert lines and all(line.startswith("<3>Error: ") for line in lines), lines
+    assert any("port" in line and "kiosk.toml" in line for line in lines), lines
+
+
+def test_a_port_in_use_is_one_error_line_not_a_traceback(tmp_path, database_url):
+    handle, env = journal_file(tmp_path)
+    with socket.socket() as taken, handle:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "kiosk.toml"
+        config.write_text(f'[database]\nurl = "{database_url}"\n[server]\nport = {port}\n')
+        proc = subprocess.run([*KIOSK, "--config", str(config), "serve"], stderr=handle,
+                              env={**os.environ, **env}, timeout=60)
+        handle.seek(0)
+        lines = handle.read().decode().splitlines()
+    assert proc.returncode == 1
+    assert [line for line in lines if line.startswith("<3>")] == [
+        f"<3>Error: Cannot listen on 127.0.0.1:{port}: Address already in use"], lines
+    assert not any("Traceback" in line for line in lines), lines

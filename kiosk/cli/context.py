@@ -7,6 +7,7 @@ from flask import Flask
 
 from kiosk import config as config_mod
 from kiosk.domain.messages import sentence_start
+from kiosk.systemd import err_prefix
 
 
 class StationContext:
@@ -24,8 +25,8 @@ class StationContext:
             try:
                 self._settings = config_mod.load(self.config_path)
             except config_mod.ConfigError as exc:
-                for problem in exc.problems:
-                    click.echo(f"Error: {problem}", err=True)
+                for problem in exc.problems:  # "<3>": the journal's err priority
+                    click.echo(f"{err_prefix()}Error: {problem}", err=True)
                 raise SystemExit(2) from None
         return self._settings
 
@@ -83,5 +84,5 @@ def fail(message: str, code: int = 1) -> None:
 
     As click's own errors: "Error: " and the message, which starts with a capital.
     """
-    click.echo(f"Error: {sentence_start(message)}", err=True)
+    click.echo(f"{err_prefix()}Error: {sentence_start(message)}", err=True)
     raise SystemExit(code)

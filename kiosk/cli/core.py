@@ -12,15 +12,23 @@ from kiosk.domain.messages import plural
 @pass_station
 def init(station: StationContext) -> None:
     """Create or upgrade the database schema and shelves (idempotent)."""
+    import os
+
     from kiosk.schema import upgrade_database
 
+    # New database files (SQLite and its -wal/-shm) for the owner only, whatever the
+    # shell's umask: install.sh runs this as the kiosk user from a root shell (022).
+    umask = os.umask(0o077)
     try:
         changes = upgrade_database(station.app())
     except Exception as exc:  # a database that cannot be reached or upgraded
         fail(f"could not initialise the database: {exc}")
+    finally:
+        os.umask(umask)
     for change in changes:
         click.echo(change)
-    click.echo("Database is up to date")
+    if not changes:
+        click.echo("Database is up to date")
 
 
 @click.command()
@@ -29,19 +37,31 @@ def init(station: StationContext) -> None:
 @pass_station
 def serve(station: StationContext, host: str | None, port: int | None) -> None:
     """Run the station: web server plus scanner, printer and ILS link as configured."""
-    from kiosk.schema import upgrade_database
-    from kiosk.serving import serve as run
+    import logging
 
+    from kiosk.schema import upgrade_database
+    from kiosk.serving import ListenError, Reload
+    from kiosk.serving import serve as run
+    from kiosk.systemd import ready_hook, reexec
+
+    log = logging.getLogger("kiosk.serve")
     settings = station.settings
     app = station.app()
     try:
         upgrade_database(app)
     except Exception as exc:
         fail(f"database not ready: {exc}")
-    from kiosk.systemd import ready_hook
-
     host, port = host or settings.server.host, port or settings.server.port
-    run(app, host, port, on_ready=ready_hook(app, f"http://{host}:{port}"))
+    try:
+        run(app, host, port, on_ready=ready_hook(app, f"http://{host}:{port}"), reloadable=True)
+    except ListenError as exc:
+        fail(str(exc))
+    except Reload:
+        station.close()
+        reexec()  # the same process (and PID) starts again and reads the configuration anew
+    except Exception:
+        log.exception("the station stopped on an unexpected error")
+        raise SystemExit(1) from None
 
 
 @click.command()
