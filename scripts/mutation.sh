@@ -7,7 +7,7 @@
 # settings are [tool.mutmut]. Each module runs in its own copy of the project under
 # .mutation/<module>/ (so runs of different modules never mix), niced, with one worker.
 # Prints killed / survived / score per module, and the surviving mutants' names; see one with
-#   (cd .mutation/<module> && ../../.venv/bin/mutmut show NAME)
+#   (cd .mutation/<module> && ../../.venv-test/bin/mutmut show NAME)
 #
 # --postgres runs only the module's mutants whose names match the PATTERNs (fnmatch, e.g.
 # 'kiosk.domain.importer.x__new_ids*') with the tests on PostgreSQL, in .mutation/<module>_pg/:
@@ -18,8 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-py=$root/.venv/bin/python
-[ -x "$root/.venv/bin/mutmut" ] || "$py" -m pip install -q 'mutmut>=3.8,<4'
+py=$root/.venv-test/bin/python
+[ -x "$root/.venv-test/bin/mutmut" ] || "$py" -m pip install -q 'mutmut>=3.8,<4'
 
 postgres=
 if [ "${1:-}" = --postgres ]; then
@@ -70,10 +70,10 @@ text = text.replace('pytest_add_cli_args_test_selection = ["tests/"]',
 path.write_text(text)
 print(f"== kiosk/{mod}{' on PostgreSQL' if postgres else ''}: tests {' '.join(tests)}")
 PY
-  (cd "$work" && KIOSK_SKIP_SETUP=1 PATH="$root/.venv/bin:$PATH" \
-     nice -n 19 "$root/.venv/bin/mutmut" run --max-children "${MUTATION_JOBS:-1}" "${patterns[@]}" \
+  (cd "$work" && KIOSK_SKIP_SETUP=1 PATH="$root/.venv-test/bin:$PATH" \
+     nice -n 19 "$root/.venv-test/bin/mutmut" run --max-children "${MUTATION_JOBS:-1}" "${patterns[@]}" \
      > "$work/run.log" 2>&1) || { echo "mutmut failed for $mod, see $work/run.log" >&2; tail -20 "$work/run.log" >&2; exit 1; }
-  (cd "$work" && "$root/.venv/bin/mutmut" results --all true > results.txt 2>&1 || true)
+  (cd "$work" && "$root/.venv-test/bin/mutmut" results --all true > results.txt 2>&1 || true)
   line=$("$py" - "$work/results.txt" "$mod${postgres:+ on PostgreSQL, only ${patterns[*]}}" "${patterns[@]}" <<'PY'
 import collections, fnmatch, sys
 counts = collections.Counter()

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Install what the tests need (Debian packages when missing, a venv in .venv), then run them.
+# Install what the tests need (Debian packages when missing, a venv of its own in .venv-test),
+# then run them. The venv is not the README's demo venv (.venv): an editable install of the
+# tests must never replace the package a running demo serves its templates from.
 # --setup-only: install and stop; KIOSK_SKIP_SETUP=1: run the tests on what is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +22,11 @@ if (( ${#need[@]} )); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+venv=${KIOSK_TEST_VENV:-.venv-test}
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q -e '.[test]'
 fi
 [ "${1:-}" = --setup-only ] && exit 0
 
-.venv/bin/python -m pytest "$@"
+exec "${KIOSK_TEST_VENV:-.venv-test}/bin/python" -m pytest "$@"
