@@ -12,7 +12,7 @@ import pytest
 
 from kiosk import create_app
 from kiosk.extensions import db
-from kiosk.offers import feeds
+from kiosk.offers import expansion, feeds, ical
 from kiosk.offers.sources import FeedError, Offer
 from kiosk.offers.views import public
 
@@ -164,6 +164,42 @@ RRULE:FREQ=DAILY\nURL:https://example.org/daily""")
     past = calendar("""UID:old\nSUMMARY:Gammel\nDTSTART:20200101T120000Z
 URL:https://example.org/old""")
     assert screen(past, utc(2026, 11, 28, 12)) == []  # nothing to come is no error
+
+
+EVERY = {part: ",".join(str(n) for n in range(top))
+         for part, top in (("BYHOUR", 24), ("BYMINUTE", 60), ("BYSECOND", 60))}
+BOMB = (f"RRULE:FREQ=DAILY;BYHOUR={EVERY['BYHOUR']};BYMINUTE={EVERY['BYMINUTE']};"
+        f"BYSECOND={EVERY['BYSECOND']}")  # every second, written as a daily rule: 617 bytes
+HOSTILE = {
+    "every second as a daily rule": f"DTSTART:20261128T000000Z\n{BOMB}",
+    "a second RRULE line every second": "DTSTART:20261127T120000Z\nRRULE:FREQ=WEEKLY\n"
+                                        "RRULE:FREQ=SECONDLY",
+    "a second RRULE line every minute": "DTSTART:20261127T120000Z\nRRULE:FREQ=WEEKLY\n"
+                                        "RRULE:FREQ=MINUTELY",
+    "500 listed dates": "DTSTART:20261128T121500Z\nRDATE:" + ",".join(
+        f"20261128T{12 + i // 3600:02d}{i // 60 % 60:02d}{i % 60:02d}Z" for i in range(500)),
+}
+
+
+@pytest.mark.parametrize("rule", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_series_too_costly_to_expand_is_left_out_whatever_its_rule_says(rule, caplog):
+    # A short look ahead keeps the old expansion of these small enough to finish in a test;
+    # over the real window it took gigabytes.
+    data = calendar(f"UID:bomb\nSUMMARY:Bombe\n{rule}\nURL:https://example.org/bomb",
+                    """UID:three\nSUMMARY:Tre ganger om dagen\nDTSTART:20261101T080000Z
+RRULE:FREQ=DAILY;BYHOUR=8,12,16\nURL:https://example.org/three""")
+    found, _total = ical.upcoming(data, utc(2026, 11, 28, 12, 30), dt.timedelta(hours=6))
+    assert [(o.summary, o.start.hour) for o in found] == [("Tre ganger om dagen", 16)]
+    assert "1 of 2 series left out" in caplog.text
+
+
+def test_a_huge_calendar_is_expanded_within_the_budget_in_file_order(caplog):
+    many = [f"UID:s{i}\nSUMMARY:Serie {i}\nDTSTART:20261101T{8 + i % 10:02d}0000Z\n"
+            f"RRULE:FREQ=DAILY\nURL:https://example.org/{i}" for i in range(400)]
+    found, total = ical.upcoming(calendar(*many), utc(2026, 11, 28, 12, 30))
+    kept = expansion.MAX_OCCURRENCES // expansion.PER_SERIES  # each looks 64 days ahead
+    assert total == kept and {o.summary for o in found} == {f"Serie {i}" for i in range(kept)}
+    assert f"{400 - kept} of 400 series left out" in caplog.text
 
 
 def test_a_broken_series_spoils_only_itself():

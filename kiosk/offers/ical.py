@@ -5,7 +5,8 @@ Those two do the calendar: every RRULE (daily to yearly, BYDAY=1TU, BYSETPOS,
 COUNT, UNTIL), RDATE, EXDATE, RECURRENCE-ID overrides, VTIMEZONE definitions
 (also Outlook's Windows zone names), Google's X-WR-TIMEZONE, all-day and floating
 events. This module only picks what the screen shows: of each event (UID), its
-next occurrence that is not over and not cancelled, within WINDOW.
+next occurrence that is not over and not cancelled, within WINDOW, looking only as
+far ahead as `kiosk.offers.expansion` lets each series be expanded.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
+from kiosk.offers import expansion
 from kiosk.offers.sources import FeedError, is_web_url, local_midnight
 
 WINDOW = dt.timedelta(days=400)  # a yearly event shows its next meeting
-SUB_DAILY = ("SECONDLY", "MINUTELY", "HOURLY")  # not a library's meetings; costly to expand
 _OLD_ONSET = re.compile(rb"^DTSTART:(1[0-8]\d\d|19[0-6]\d)(\d{4})(T\d{6})\r?$", re.M)
 _TIMEZONES = re.compile(rb"BEGIN:VTIMEZONE.*?END:VTIMEZONE", re.S)
 
@@ -90,28 +91,21 @@ def _occurrence(event: Any) -> Occurrence | None:
                       end=max(end, start), all_day=not isinstance(first, dt.datetime))
 
 
-def _frequency(event: Any) -> str:
-    try:
-        return str(event["RRULE"]["FREQ"][0]).upper() if "RRULE" in event else ""
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-        return ""  # a broken rule: recurring-ical-events skips that series
-
-
 def upcoming(data: bytes, now: dt.datetime,
              window: dt.timedelta = WINDOW) -> tuple[list[Occurrence], int]:
     """Return (the next occurrence of each event not yet over at now, soonest first;
     how many there are)."""
     calendar = read_calendar(data)
-    events = calendar.walk("VEVENT")
-    for event in events:
-        if _frequency(event) in SUB_DAILY:
-            calendar.subcomponents.remove(event)  # left out, whatever else it says
-    query = recurring_ical_events.of(calendar, skip_bad_series=True)
-    try:
-        occurrences = [(o, e) for e in query.between(now, now + window)
-                       if (o := _occurrence(e)) is not None]
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise FeedError(f"iCalendar feed not understood: {str(exc)[:200]}") from exc
+    others = [c for c in calendar.subcomponents if c.name != "VEVENT"]  # VTIMEZONE and all
+    occurrences = []
+    for days, events in expansion.plan(calendar.walk("VEVENT"), now, window).items():
+        calendar.subcomponents = others + events  # one query per look-ahead, few in all
+        query = recurring_ical_events.of(calendar, skip_bad_series=True)
+        try:
+            occurrences += [(o, e) for e in query.between(now, now + dt.timedelta(days=days))
+                            if (o := _occurrence(e)) is not None]
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise FeedError(f"iCalendar feed not understood: {str(exc)[:200]}") from exc
     found: dict[str, Occurrence] = {}
     for occurrence, event in sorted(occurrences, key=lambda pair: pair[0].start):
         over = (occurrence.end <= now if occurrence.end > occurrence.start
