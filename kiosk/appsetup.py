@@ -113,6 +113,9 @@ def configure_database(app: Flask) -> None:
     options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     if url.get_backend_name() != "sqlite":  # a server drops idle connections; a file does not
         options.setdefault("pool_pre_ping", True)
+        # A server that went away with the line to it: give up in seconds, so the station
+        # answers from its snapshot (kiosk.outage) instead of waiting on the kernel's timeout.
+        options.setdefault("connect_args", {}).setdefault("connect_timeout", 3)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             # A connection to a file is cheap to keep: one per request thread (and the

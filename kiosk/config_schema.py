@@ -134,7 +134,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         # desk: staff pages, labels and printer; no patron screen, no server-side scanner
         "role": Key(_STR, "kiosk", _one_of("kiosk", "desk")),
     },
-    "database": {"url": Key(_STR, "", _database_url)},
+    "database": {
+        "url": Key(_STR, "", _database_url),
+        # PostgreSQL only: the branch's local copy for outages (default: the state directory)
+        "snapshot": Key(_STR, "", None),
+    },
     "server": {
         "host": Key(_STR, "127.0.0.1", _nonempty),
         "port": Key(_INT, 8080, _port),

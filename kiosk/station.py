@@ -43,6 +43,18 @@ class Lending(Protocol):
     def card_needed(self, order: Any) -> bool: ...
 
 
+class Offline(Protocol):
+    """Answers scans while the database cannot be reached (kiosk.outage, on PostgreSQL)."""
+
+    def serving(self) -> bool: ...
+
+    def database_failed(self, exc: BaseException) -> bool: ...
+
+    def lookup(self, card: str) -> LookupResult: ...
+
+    def collect(self, card: str, order_id: int) -> dict[str, Any]: ...
+
+
 @dataclass
 class DeviceState:
     """What /healthz reports for one device: state, detail and when it last worked."""
@@ -84,6 +96,8 @@ class Station:
         # Lends a bag's items as it is collected: set by kiosk.ils when `[ils]` has a link.
         self.lending: Lending | None = None
         self.lookup_hooks: list[Callable[[Any, str, LookupResult], None]] = []
+        # Answers scans from a local copy while the database is away: set by kiosk.outage.
+        self.offline: Offline | None = None
         # Run before a bag goes on a slot (session, order, actor); a hook refuses by raising
         # an OrderError and may return notes (StationErrors) for staff. See before_shelving.
         self.shelve_hooks: list[Callable[[Any, Any, Any], list | None]] = []
@@ -121,13 +135,25 @@ class Station:
         return entry[1], entry[2]
 
     def lookup(self, card: str) -> LookupResult:
-        """Look the card up in the database (and any ILS hook) and return the result."""
+        """Look the card up in the database (and any ILS hook) and return the result.
+
+        While the database cannot be reached, the offline copy answers instead (if any).
+        """
         k = self.settings.kiosk
+        offline = self.offline
+        if offline is not None and offline.serving():
+            return offline.lookup(card)
         with self._session_scope() as session:
-            result = find_pickups(session, card, self.branch,
-                                  show_titles=k.show_titles, show_names=k.show_names)
-            for hook in self.lookup_hooks:
-                hook(session, card, result)
+            try:
+                result = find_pickups(session, card, self.branch,
+                                      show_titles=k.show_titles, show_names=k.show_names)
+                for hook in self.lookup_hooks:
+                    hook(session, card, result)
+            except Exception as exc:  # the scan reads through the bare driver too
+                if offline is None or not offline.database_failed(exc):
+                    raise
+                session.rollback()
+                return offline.lookup(card)
         return result
 
     def collect(self, session: Any, order: Any, card: str | None, actor: Any,
@@ -153,6 +179,8 @@ class Station:
         """Return the staff card scanned, if it is one and staff mode by card + PIN is on."""
         if not self.settings.kiosk.staff_pin or not isinstance(raw, str):
             return None
+        if self.offline is not None and self.offline.serving():
+            return None  # staff cannot log in without the database anyway
         # Staff cards are stored as entered; a scanner may send them in either case.
         wanted = {c for c in (self.cards.normalise(raw), raw.strip()) if 0 < len(c) <= 64}
         if not wanted:

@@ -34,6 +34,11 @@ TEMPLATES: dict[str, str | tuple[str, str]] = {
     "ref_freed": N_("Reference %(ref)s freed for a new order"),
     "branch_changed": N_("Branch %(old)s → %(new)s"),
     "card_changed": N_("Patron card %(old)s → %(new)s"),
+    "offline_collect": N_("Collected at the entrance at %(at)s while the database could not "
+                          "be reached"),
+    "offline_collect_late": N_("Collected at the entrance at %(at)s while the database could "
+                               "not be reached, after the order had become %(status)s: "
+                               "check it at the desk"),
     "lent": Nn_("%(num)d item lent", "%(num)d items lent"),
     "lent_queued": Nn_("%(num)d item lent (queued for the library system)",
                        "%(num)d items lent (queued for the library system)"),

@@ -11,7 +11,7 @@ from kiosk.views.errors import register_error_handlers
 BLUEPRINTS = ("kiosk.views.patron", "kiosk.views.health", "kiosk.api", "kiosk.offers.views",
               "kiosk.views.printing", "kiosk.views.pickup", "kiosk.ils.staffpage",
               "kiosk.metrics", "kiosk.webhooks", "kiosk.fleet",
-              "kiosk.speech.views")
+              "kiosk.speech.views", "kiosk.outage")
 OPTIONAL = ("kiosk.staff",)
 
 

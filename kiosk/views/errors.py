@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from kiosk.dbwatch import DatabaseFileGone, is_disk_full
 from kiosk.domain.messages import N_
 from kiosk.domain.orders import OrderError
+from kiosk.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,15 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError):
+        # A station that can tell an unreachable database (kiosk.outage) answers its 503.
+        unreachable = app.extensions.get("database_unreachable")
+        answer = unreachable(exc) if unreachable is not None else None
+        if answer is not None:
+            try:
+                db.session.rollback()
+            except SQLAlchemyError:  # nothing to roll back on a dead connection
+                pass
+            return answer
         if not is_disk_full(exc):
             return unexpected(exc)
         log.error("write refused on %s %s: the database disk is full", request.method,

@@ -28,19 +28,31 @@ def database_ok() -> tuple[bool, str]:
 @limiter.exempt
 def healthz():
     station = current_app.extensions["station"]
-    ok, detail = database_ok()
+    outage = current_app.extensions.get("outage")  # kiosk.outage, on PostgreSQL stations
+    if outage is not None and outage.down():  # known away: no connection attempt to wait on
+        ok, detail = False, outage.detail
+    else:
+        ok, detail = database_ok()
     state = "ok" if ok else "error"
     trouble = current_app.extensions["db_watch"].state() if ok else None
     if trouble:  # it answers, but cannot keep what it is given
         ok, (state, detail) = False, trouble
+    serving = False  # patrons served although the database is away (from the snapshot)
+    if outage is not None:
+        snapshot = outage.health()
+        serving = not ok and snapshot["answering_scans"]
+        if outage.down():
+            state = "unreachable"
     body = {
         "station": station.name,
         "branch": station.branch,
         "database": {"state": state, "detail": detail},
         **{name: dev.as_dict() for name, dev in station.devices.items()},
     }
-    body["status"] = "ok" if ok else "unavailable"
-    return jsonify(body), 200 if ok else 503
+    if outage is not None:
+        body["snapshot"] = snapshot
+    body["status"] = "ok" if ok else "degraded" if serving else "unavailable"
+    return jsonify(body), 200 if ok or serving else 503
 
 
 def init_app(app: Flask) -> None:

@@ -6,6 +6,7 @@ import logging
 import re
 
 from flask import Blueprint, Flask, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from kiosk import webpolicy
 from kiosk.domain import orders as order_ops
@@ -71,7 +72,16 @@ def collect():
     shown = {p["order_id"] for p in result.get("pickups", [])}
     if args["order_id"] not in shown:
         return json_error(404, "order not shown", "That order was not on this scan's screen")
-    order = db.session.get(Order, args["order_id"])
+    offline = station.offline  # the database away: the journal keeps it (kiosk.outage)
+    if offline is not None and offline.serving():
+        return jsonify(offline.collect(card, args["order_id"])), 200
+    try:
+        order = db.session.get(Order, args["order_id"])
+    except SQLAlchemyError as exc:
+        if offline is None or not offline.database_failed(exc):
+            raise
+        db.session.rollback()
+        return jsonify(offline.collect(card, args["order_id"])), 200
     holds_mode = station.settings.ils.kind == "sip2" and station.settings.ils.holds_from_ils
     if order is None or (order.card != card and not holds_mode):  # ILS holds: its list rules
         return json_error(404, "order not shown", "That order was not on this scan's screen")
