@@ -71,10 +71,20 @@ def _replace_once(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
+METRICS_BLOCK = ("    # location = /metrics {\n    #     allow 192.0.2.20;\n    #     deny all;\n"
+                 "    #     proxy_pass http://kiosk_station;\n    # }")
+
+
 def site_config(upstream_port: int, https_port: int, http_port: int,
-                certs: Certificates) -> str:
-    """Return the shipped site file with test ports, upstream and certificate paths."""
+                certs: Certificates, metrics: bool = False) -> str:
+    """Return the shipped site file with test ports, upstream and certificate paths.
+
+    metrics: the /metrics block enabled as IT would, for the staff PC's address.
+    """
     text = SITE.read_text()
+    if metrics:
+        text = _replace_once(text, METRICS_BLOCK, METRICS_BLOCK.replace("    #", "   ")
+                             .replace("192.0.2.20", "127.0.0.2"))
     for old, new in [
         ("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream_port};"),
         ("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;"),
@@ -112,8 +122,9 @@ class NginxProxy:
     """nginx with the station's site file, run from folder; a context manager."""
 
     def __init__(self, folder: Path, upstream_port: int, certs: Certificates,
-                 binary: str | None = None):
+                 binary: str | None = None, metrics: bool = False):
         self.folder = folder
+        self.metrics = metrics
         self.upstream_port = upstream_port
         self.certs = certs
         self.binary = binary or nginx_binary() or "nginx"
@@ -132,7 +143,8 @@ class NginxProxy:
         for _ in range(attempts):  # a free port may be taken between asking and binding
             self.https_port, self.http_port = free_port(), free_port()
             (self.folder / "site.conf").write_text(site_config(
-                self.upstream_port, self.https_port, self.http_port, self.certs))
+                self.upstream_port, self.https_port, self.http_port, self.certs,
+                self.metrics))
             self.process = subprocess.Popen(
                 [self.binary, "-p", str(self.folder), "-c", str(conf),
                  "-e", str(self.folder / "error.log")],

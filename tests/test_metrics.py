@@ -91,6 +91,29 @@ def test_only_loopback_may_scrape_without_a_token(client):
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
 
 
+@pytest.mark.parametrize("header", ["Via", "Forwarded", "X-Real-IP"])
+def test_a_request_a_proxy_passed_on_is_not_loopback_even_without_x_forwarded_for(client,
+                                                                                  header):
+    """waitress drops X-Forwarded-For when the proxy is not trusted; Via stays (issue 26)."""
+    assert client.get("/metrics", headers={header: "1.1 kiosk-nginx"}).status_code == 403
+
+
+def test_no_label_holds_a_url_whatever_an_integration_names(app, client):
+    secret_url = "https://hooks.example.org/t/s3cr3t-token"
+
+    def source(session):
+        from prometheus_client.core import GaugeMetricFamily
+        gauge = GaugeMetricFamily("kiosk_test_neighbour", "A test source.", labels=["peer"])
+        gauge.add_metric([secret_url], 1.0)
+        yield gauge
+
+    app.extensions.setdefault("metrics_sources", []).append(source)
+    response = client.get("/metrics")
+    assert "s3cr3t" not in response.text and "://" not in response.text
+    [sample] = scrape(client)["kiosk_test_neighbour"]
+    assert sample.labels["peer"].startswith("url-") and len(sample.labels["peer"]) == 16
+
+
 @pytest.fixture
 def config_overrides(tmp_path, request):
     if "token_file" not in request.node.name:

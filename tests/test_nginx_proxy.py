@@ -72,14 +72,21 @@ def limits() -> dict:
 
 
 @pytest.fixture
-def proxied(trusted, limits, nginx, certs, make_settings, tmp_path):
+def metrics_block() -> bool:
+    """Whether the site file's /metrics block is enabled (parametrised below)."""
+    return False
+
+
+@pytest.fixture
+def proxied(trusted, limits, metrics_block, nginx, certs, make_settings, tmp_path):
     """A station served by waitress on loopback with nginx in front; yield (app, proxy)."""
     app = _station(make_settings, trusted, limits)
     server = make_server(app, "127.0.0.1", 0)
     app.config["TEST_SERVER"] = server
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    proxy = NginxProxy(tmp_path / "nginx", server.effective_port, certs, nginx)
+    proxy = NginxProxy(tmp_path / "nginx", server.effective_port, certs, nginx,
+                       metrics=metrics_block)
     try:
         with proxy:
             yield app, proxy
@@ -175,6 +182,17 @@ def test_the_station_sees_the_client_only_with_trusted_proxy(proxied, certs):
         assert seen == {"remote_addr": STAFF_PC, "scheme": "https"}
     else:  # the proxy's own address and the station's own scheme
         assert seen == {"remote_addr": "127.0.0.1", "scheme": "http"}
+
+
+@pytest.mark.parametrize("metrics_block", [True])
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted_proxy", "untrusted_proxy"])
+def test_metrics_through_the_proxy_need_the_token(proxied, certs):
+    """Issue 26: with trusted_proxy off, waitress drops X-Forwarded-For, and the station
+    took the proxy's request for one from its own loopback: 200 without any token."""
+    _app, proxy = proxied
+    status, _headers, body = get(proxy, certs, "/metrics")
+    assert status == 403, body
+    assert json.loads(body)["error"] == "forbidden"
 
 
 def test_http_sends_staff_to_https(proxied):

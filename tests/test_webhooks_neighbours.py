@@ -83,3 +83,14 @@ def test_a_trickling_receiver_never_delays_a_healthy_ones_events(app, session, t
         trickler.stop.set()
         stop()
     assert [(r.state, r.attempts) for r in rows(app, healthy.url)] == [("delivered", 1)] * 3
+
+
+def test_metrics_name_receivers_by_number_never_by_url(app, client, session, trickler,
+                                                       healthy):
+    """A receiver's url may carry a secret; the backlog is labelled by its place in the
+    configuration (issue 26)."""
+    make_order(session)
+    text = client.get("/metrics").text
+    assert trickler.url not in text and healthy.url not in text and "://" not in text
+    assert 'kiosk_webhook_backlog{webhook="1"} 1.0' in text
+    assert 'kiosk_webhook_backlog{webhook="2"} 1.0' in text

@@ -76,11 +76,23 @@ def _loopback(address: str | None) -> bool:
         return False
 
 
+# Headers a reverse proxy adds. waitress drops the X-Forwarded-* ones and Forwarded when
+# `[server] trusted_proxy` is off, so the site file (deploy/nginx-kiosk.conf) also sends
+# Via, which waitress leaves alone: a request through the proxy is known as one either way.
+PROXY_HEADERS = ("Via", "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Real-IP")
+
+
+def _through_proxy() -> bool:
+    if "werkzeug.proxy_fix.orig" in request.environ:  # ProxyFix took a forwarded address
+        return True
+    return any(name in request.headers for name in PROXY_HEADERS)
+
+
 def refusal() -> tuple[Response, int] | None:
     """Return the answer refusing this scrape, or None when it may read the metrics.
 
-    With `[metrics] token_file` set, a bearer token from it is required (also through a
-    TLS front). Without one, only loopback may read, and not through a proxy.
+    With `[metrics] token_file` set, a bearer token from it is required however the
+    request arrives. Without one, only loopback may read, and never through a proxy.
     """
     metrics: StationMetrics = current_app.extensions["metrics"]
     if metrics.tokens is not None:
@@ -89,7 +101,7 @@ def refusal() -> tuple[Response, int] | None:
         response = jsonify({"error": "unauthorized", "detail": "a bearer token is required"})
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response, 401
-    if _loopback(request.remote_addr) and "X-Forwarded-For" not in request.headers:
+    if _loopback(request.remote_addr) and not _through_proxy():
         return None
     return jsonify({"error": "forbidden",
                     "detail": "metrics are served to loopback only; set [metrics] token_file"}), 403

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -82,6 +83,25 @@ def database_metrics(session: Any, station: Any) -> Iterator[Metric]:
                             value=max(0.0, time.time() - _timestamp(oldest)) if oldest else 0.0)
 
 
+def _no_url(value: str) -> str:
+    if "://" not in value:
+        return value
+    return "url-" + hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def without_urls(metrics: Iterable[Metric]) -> Iterator[Metric]:
+    """Yield metrics with any label value that is a url replaced by a short hash of it.
+
+    Integrations name their neighbours by number; this catches one that would not, since
+    a url may hold a secret and metrics are read by more people than the configuration.
+    """
+    for metric in metrics:
+        metric.samples = [sample._replace(labels={k: _no_url(v) for k, v in
+                                                  sample.labels.items()})
+                          for sample in metric.samples]
+        yield metric
+
+
 class StationCollector(Collector):
     """Read the station's gauges on each scrape; a database error shows as database_up 0."""
 
@@ -100,7 +120,7 @@ class StationCollector(Collector):
             with self.scope() as session:
                 gathered.extend(database_metrics(session, station))
                 for source in self.app.extensions.get("metrics_sources", []):
-                    gathered.extend(source(session))
+                    gathered.extend(without_urls(source(session)))
                 session.rollback()  # read only; leave no transaction open
         except Exception:
             log.exception("reading metrics from the database failed")

@@ -10,6 +10,7 @@ receiver. `/staff/webhooks` (admins) shows deliveries and failures, and retries.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -72,8 +73,20 @@ def _epoch(value: Any) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
 
 
-def backlog_metrics(session: Any) -> Iterator[Any]:
-    """Yield the outbox's backlog per receiver, for /metrics."""
+def receiver_label(endpoints: list[Endpoint], url: str) -> str:
+    """Return a receiver's name in metrics: its place in `[[webhooks]]`, never its url.
+
+    A url may carry a secret (a token in its path or query); "other" stands for the
+    receivers this station no longer has (or another station's, on a shared database).
+    """
+    for n, endpoint in enumerate(endpoints, start=1):
+        if endpoint.url == url:
+            return str(n)
+    return "other"
+
+
+def backlog_metrics(session: Any, endpoints: list[Endpoint] | None = None) -> Iterator[Any]:
+    """Yield the outbox's backlog per receiver (labelled by number), for /metrics."""
     backlog = GaugeMetricFamily("kiosk_webhook_backlog", "Webhook events not yet delivered.",
                                 labels=["webhook"])
     oldest = GaugeMetricFamily("kiosk_webhook_oldest_age_seconds",
@@ -86,21 +99,30 @@ def backlog_metrics(session: Any) -> Iterator[Any]:
                                   func.min(WebhookDelivery.created_at))
                            .where(WebhookDelivery.state.in_([PENDING, FAILED]))
                            .group_by(WebhookDelivery.endpoint, WebhookDelivery.state)).all()
-    for url, state, count, first in rows:
+    pending: dict[str, tuple[float, float]] = {}
+    given_up: dict[str, float] = {}
+    for url, state, count, first in rows:  # "other" may gather several urls: add them up
+        label = receiver_label(endpoints or [], url)
         if state == PENDING:
-            backlog.add_metric([url], float(count))
-            oldest.add_metric([url], max(0.0, time.time() - _epoch(first)))
+            total, age = pending.get(label, (0.0, 0.0))
+            pending[label] = (total + count, max(age, time.time() - _epoch(first)))
         else:
-            failed.add_metric([url], float(count))
+            given_up[label] = given_up.get(label, 0.0) + count
+    for label, (total, age) in sorted(pending.items()):
+        backlog.add_metric([label], total)
+        oldest.add_metric([label], max(0.0, age))
+    for label, total in sorted(given_up.items()):
+        failed.add_metric([label], total)
     yield from (backlog, oldest, failed)
 
 
 def init_app(app: Flask) -> None:
     """Read the receivers, subscribe the outbox to order changes, add the staff page."""
     settings = app.config["KIOSK_SETTINGS"]
-    app.extensions["webhooks"] = Webhooks(endpoints_from(settings.webhooks))
+    hooks = app.extensions["webhooks"] = Webhooks(endpoints_from(settings.webhooks))
     order_events.subscribe(write)
-    app.extensions.setdefault("metrics_sources", []).append(backlog_metrics)
+    app.extensions.setdefault("metrics_sources", []).append(
+        functools.partial(backlog_metrics, endpoints=hooks.endpoints))
     from kiosk.webhooks import staffpage
 
     staffpage.init_app(app)
