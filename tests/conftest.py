@@ -65,7 +65,9 @@ def _test_moment(text: str) -> dt.datetime:
                                 "(2026-12-25, 2026-12-25T10:00, 2026-12-08T23:30Z)") from None
     if len(text.strip()) == 10:
         moment = moment.replace(hour=10)
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(TEST_TZ))
+    # in the test zone's own terms: time-machine sets TZ=UTC for a moment given in UTC
+    zone = ZoneInfo(TEST_TZ)
+    return moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def pytest_configure(config):
