@@ -3,6 +3,9 @@
 #
 #   sudo systemd/install.sh              station + Chromium kiosk screen on tty1
 #   sudo systemd/install.sh --no-screen  station only (the screen is another machine)
+#   sudo systemd/install.sh --wheels DIR the station and its dependencies from wheels in DIR
+#                                        (pip wheel '.[postgres]' -w DIR), no package index;
+#                                        with it, apt runs only for packages that are missing
 #
 # What it does: Debian packages, the users kiosk and kiosk-display, /etc/kiosk and
 # /var/lib/kiosk, a virtualenv in /opt/kiosk/venv with this checkout installed,
@@ -15,13 +18,16 @@ SRC="$(cd "$(dirname "$0")/.." && pwd)"
 PREFIX=/opt/kiosk
 CONFIG=/etc/kiosk/kiosk.toml
 SCREEN=1
+WHEELS=""
 
-for arg in "$@"; do
-  case "$arg" in
+while (( $# )); do
+  case "$1" in
     --no-screen) SCREEN=0 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-    *) echo "unknown option: $arg (see --help)" >&2; exit 2 ;;
+    --wheels) WHEELS="$(cd "${2:?--wheels needs a folder}" && pwd)"; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
+  shift
 done
 [ "$(id -u)" = 0 ] || { echo "run as root (sudo $0)" >&2; exit 1; }
 command -v apt-get >/dev/null || { echo "this installer is for Debian 12" >&2; exit 1; }
@@ -30,14 +36,19 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "Debian packages"
 packages=(python3 python3-venv python3-pip postgresql-client)
-(( SCREEN )) && packages+=(chromium cage fonts-dejavu-core espeak-ng)  # espeak-ng: [kiosk] speech
+# xwayland: Debian's cage will not start without /usr/bin/Xwayland (and it is only a
+# Recommends, which --no-install-recommends leaves out). espeak-ng: [kiosk] speech.
+(( SCREEN )) && packages+=(chromium cage xwayland fonts-dejavu-core espeak-ng)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if (( ${#missing[@]} )); then
+  echo "installing: ${missing[*]}"
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "all present: ${packages[*]}"
 fi
 
 step "users and directories"
@@ -50,9 +61,16 @@ step "the station in $PREFIX/venv"
 # An upgrade: stop the running station so old and new code never mix.
 systemctl stop kiosk.service 2>/dev/null || true
 [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
-"$PREFIX/venv/bin/python" -m pip install -q --upgrade pip
-"$PREFIX/venv/bin/python" -m pip install -q --upgrade "$SRC[postgres]"
-"$PREFIX/venv/bin/python" -m pip install -q --force-reinstall --no-deps "$SRC"
+if [ -n "$WHEELS" ]; then
+  "$PREFIX/venv/bin/python" -m pip install -q --no-index --find-links "$WHEELS" --upgrade \
+    'kiosk[postgres]'
+  "$PREFIX/venv/bin/python" -m pip install -q --no-index --find-links "$WHEELS" \
+    --force-reinstall --no-deps kiosk
+else
+  "$PREFIX/venv/bin/python" -m pip install -q --upgrade pip
+  "$PREFIX/venv/bin/python" -m pip install -q --upgrade "$SRC[postgres]"
+  "$PREFIX/venv/bin/python" -m pip install -q --force-reinstall --no-deps "$SRC"
+fi
 # The unit's file system is read-only: compile now, not at first start.
 "$PREFIX/venv/bin/python" -m compileall -q "$PREFIX/venv/lib" >/dev/null || true
 
@@ -106,11 +124,32 @@ step "database (kiosk init: create or migrate)"
 step "start"
 systemctl enable kiosk.service
 systemctl restart kiosk.service
+screen="no screen unit (--no-screen)"
 if (( SCREEN )); then
   systemctl set-default graphical.target
   systemctl enable kiosk-browser.service
   systemctl restart kiosk-browser.service
+  # A unit whose condition fails is skipped without an error: say so, not "done".
+  if [ "$(systemctl show -P ConditionResult kiosk-browser.service)" = no ]; then
+    screen="SKIPPED the screen unit kiosk-browser.service: /dev/tty1 is missing (its \
+ConditionPathExists=); no patron screen runs on this machine"
+  elif systemctl is-active -q kiosk-browser.service; then
+    screen="the patron screen runs on tty1 (kiosk-browser.service)"
+  else
+    screen="the screen unit kiosk-browser.service FAILED: journalctl -u kiosk-browser"
+  fi
 fi
 systemctl --no-pager --lines=5 status kiosk.service || true
 echo
-echo "done: the station serves http://127.0.0.1:8080 (logs: journalctl -u kiosk)"
+if systemctl is-active -q kiosk.service; then
+  echo "station: serves http://127.0.0.1:8080 (logs: journalctl -u kiosk)"
+else
+  echo "station: kiosk.service is NOT running: journalctl -u kiosk -b -p warning" >&2
+fi
+echo "screen: $screen"
+systemctl is-active -q kiosk.service || exit 1
+case "$screen" in
+  *FAILED*) exit 1 ;;
+  SKIPPED*) echo "done, WITHOUT the patron screen (--no-screen if that is meant)" ;;
+  *) echo "done" ;;
+esac

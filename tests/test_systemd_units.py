@@ -80,7 +80,12 @@ def test_station_unit_is_notify_with_watchdog_and_restart():
     assert s["Service.Type"] == ["notify"]
     assert s["Service.Restart"] == ["on-failure"]
     assert int(s["Service.WatchdogSec"][0]) >= 3  # pinged every third of it
-    assert int(s["Unit.StartLimitBurst"][0]) > 0 and int(s["Unit.StartLimitIntervalSec"][0]) > 0
+    # No start limit: manual starts must not use up the watchdog's restarts.
+    assert s["Unit.StartLimitIntervalSec"] == ["0"] and "Unit.StartLimitBurst" not in s
+    assert int(s["Service.RestartSec"][0]) >= 1  # so a failing station does not spin
+    # reload: a bad configuration fails it (the station keeps running), then SIGHUP
+    assert s["Service.ExecReload"] == ["/opt/kiosk/venv/bin/kiosk check-config",
+                                       "/bin/kill -HUP $MAINPID"]
     assert s["Service.ExecStart"][0].endswith("kiosk serve")
     assert "KIOSK_CONFIG=/etc/kiosk/kiosk.toml" in s["Service.Environment"][0]
 
@@ -97,6 +102,16 @@ def test_station_unit_user_directories_devices_network():
     assert s["Service.IPAddressDeny"] == ["any"]
     assert s["Service.IPAddressAllow"] == ["localhost"]
     assert "PrivateUsers" not in " ".join(s)  # would unmap dialout: the scanner must open
+    # PrivateDevices=no (the scanner) would share the host's /dev/shm
+    assert s["Service.PrivateDevices"] == ["no"]
+    assert s["Service.TemporaryFileSystem"] == ["/dev/shm:mode=1777"]
+
+
+def test_installer_installs_xwayland_with_cage():
+    # Debian's cage exits "Cannot find Xwayland binary" without it (only a Recommends).
+    text = (SYSTEMD / "install.sh").read_text()
+    screen = next(line for line in text.splitlines() if "packages+=(" in line and "cage" in line)
+    assert "xwayland" in screen.split()
 
 
 def test_browser_unit_shows_the_station_in_kiosk_mode():
