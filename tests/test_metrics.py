@@ -6,6 +6,7 @@ import datetime as dt
 import io
 
 import pytest
+from days import ORDINARY_TUESDAY
 from factories import ACTOR, make_order
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -29,11 +30,12 @@ def value(families: dict, name: str, **labels) -> float:
     raise AssertionError(f"no sample {name} {labels}")
 
 
+@pytest.mark.time_machine(ORDINARY_TUESDAY)
 def test_scans_orders_shelves_and_devices_are_counted(app, client, session, station):
     make_order(session, card="N300000001", slot="A-01", station=station)
     make_order(session, card="N300000002")
     late = make_order(session, card="N300000003", slot="B-01", station=station)
-    late.deadline = dt.date.today() - dt.timedelta(days=3)
+    late.deadline = dt.date(2026, 12, 5)  # last Saturday: past
     session.commit()
     for code in ("N300000001", "N300000001", "N399999999", "hello"):
         client.post("/kiosk/scan", json={"code": code})

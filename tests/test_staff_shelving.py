@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from days import ORDINARY_TUESDAY
 from factories import make_order
 from staff_helpers import login
 
@@ -98,15 +99,14 @@ def test_move_and_unshelve(staff, session, station):
     assert r.status_code == 409 and "not on a shelf" in r.json["message"]
 
 
+@pytest.mark.time_machine(ORDINARY_TUESDAY)
 def test_shelf_map_shows_occupancy_age_and_deadline_colours(staff, session, station):
-    today = dt.date.today()
+    today = dt.date(2026, 12, 8)  # an open Tuesday: a bag due today is fetched today
     expired = make_order(session, slot="A-01", station=station)
     due = make_order(session, slot="A-01", station=station)
     fresh = make_order(session, slot="B-02", station=station)
     expired.deadline = today - dt.timedelta(days=10)
     due.deadline = today
-    # A last day on a closed day (a Sunday, a holiday) moves to the next open day, as in clearance.
-    due_class = "bag-today" if station.calendar.is_open(today) else "bag-ok"
     expired.shelved_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=9)
     session.commit()
     html = staff.get("/staff/shelves").get_data(as_text=True)
@@ -116,7 +116,7 @@ def test_shelf_map_shows_occupancy_age_and_deadline_colours(staff, session, stat
     assert 'class="slot slot-free" data-slot="A-03"' in html
     assert '<span class="occupancy">2/2</span>' in html
     assert "9 d" in html
-    for order, cls in ((expired, "bag-expired"), (due, due_class), (fresh, "bag-ok")):
+    for order, cls in ((expired, "bag-expired"), (due, "bag-today"), (fresh, "bag-ok")):
         assert f'class="bag {cls}"><a href="/staff/orders/{order.id}">{order.pickup_code}' in html
 
 

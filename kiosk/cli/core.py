@@ -6,6 +6,7 @@ import click
 
 from kiosk.cli.context import StationContext, fail, pass_station
 from kiosk.domain.messages import plural
+from kiosk.systemd import err_prefix
 
 
 @click.command()
@@ -77,10 +78,19 @@ def demo(station: StationContext, port: int, host: str, no_serve: bool) -> None:
 
 
 @click.command("check-config")
+@click.option("--connect", is_flag=True,
+              help="Also connect to the database (PostgreSQL) as init would.")
 @pass_station
-def check_config(station: StationContext) -> None:
+def check_config(station: StationContext, connect: bool) -> None:
     """Validate the configuration and report every problem."""
+    from kiosk.dbcheck import database_problems
+
     settings = station.settings  # exits 2 with every problem listed
+    problems = database_problems(settings.database_url, connect=connect)
+    for problem in problems:
+        click.echo(f"{err_prefix()}{settings.source}: {problem}", err=True)
+    if problems:
+        raise SystemExit(2)
     click.echo(f"{settings.source}: Configuration is valid")
     click.echo(f"  station {settings.station.name}, branch {settings.station.branch}, "
                f"role {settings.station.role}")
