@@ -27,16 +27,19 @@ class FeedServer:
     """Serve bodies by path from a ThreadingHTTPServer on 127.0.0.1; count the requests."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, str, bytes]] = {}
+        self.routes: dict[str, tuple[int, str, bytes, dict[str, str]]] = {}
         self.hits: dict[str, int] = {}
         routes, hits = self.routes, self.hits
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 hits[self.path] = hits.get(self.path, 0) + 1
-                status, ctype, body = routes.get(self.path, (404, "text/plain", b"not here"))
+                status, ctype, body, headers = routes.get(
+                    self.path, (404, "text/plain", b"not here", {}))
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -53,9 +56,13 @@ class FeedServer:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
     def serve(self, path: str, body: str | bytes, ctype: str = "application/xml",
-              status: int = 200) -> str:
-        self.routes[path] = (status, ctype, body.encode() if isinstance(body, str) else body)
+              status: int = 200, headers: dict[str, str] | None = None) -> str:
+        self.routes[path] = (status, ctype, body.encode() if isinstance(body, str) else body,
+                             headers or {})
         return self.url(path)
+
+    def redirect(self, path: str, to: str) -> str:
+        return self.serve(path, "", "text/plain", 302, {"Location": to})
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -297,12 +304,51 @@ def test_fetch_gives_up_on_a_server_that_trickles():
     thread = threading.Thread(target=trickle, daemon=True)
     thread.start()
     try:
-        with pytest.raises(FeedError, match="too long"):
+        with pytest.raises(FeedError, match="gave up"):
             fetch(f"http://127.0.0.1:{listener.getsockname()[1]}/feed", timeout=0.5)
     finally:
         stop.set()
         thread.join(timeout=5)
         listener.close()
+
+
+def test_fetch_gives_up_on_headers_sent_a_byte_at_a_time():
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(400):  # a header byte now and then for 20 s, never the blank line
+                if stop.wait(0.05):
+                    break
+                conn.sendall(b"X-Slow: y\r\n"[_ % 11:_ % 11 + 1])
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(FeedError, match="took more than 0.5 s; gave up"):
+            fetch(f"http://127.0.0.1:{listener.getsockname()[1]}/feed", timeout=0.5)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_redirects_stay_on_http_and_on_the_feeds_port_at_most_three(feed_server):
+    final = feed_server.serve("/feed.xml", RSS)
+    hops = [feed_server.redirect(f"/hop{i}", final if i == 3 else feed_server.url(f"/hop{i + 1}"))
+            for i in range(4)]
+    assert feeds.parse_feed(fetch(hops[1]), "rss", BASE, now=NOW)  # three redirects: read
+    with pytest.raises(FeedError, match="more than 3 redirects"):
+        fetch(hops[0])
+    for target, problem in [("ftp://127.0.0.1/feed.xml", "not an http"),
+                            ("file:///etc/passwd", "not an http"),
+                            ("http://127.0.0.1:9/internal", "another port")]:
+        with pytest.raises(FeedError, match=problem):
+            fetch(feed_server.redirect("/away", target))
+    assert "/feed.xml" not in feed_server.hits or feed_server.hits["/feed.xml"] == 1
 
 
 def test_fetch_from_a_dead_server_is_feed_error():

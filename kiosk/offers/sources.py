@@ -2,26 +2,41 @@
 
 The bottom of the offers package: it imports nothing of its own. A feed is read
 from http(s)://, file:// or a plain path, never more than MAX_FEED_BYTES, and given
-up once FETCH_TIMEOUT_S have passed (a stalled read waits at most that long again);
-`kiosk.offers.feeds` turns the bytes into offers.
+up once FETCH_TIMEOUT_S have passed since the connection began, however slowly the
+server sends its headers or body; redirects are followed only to http(s), at most
+MAX_REDIRECTS. `kiosk.offers.feeds` turns the bytes into offers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.client
 import logging
+import socket
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import Request, url2pathname, urlopen
+from urllib.error import HTTPError
+from urllib.parse import urljoin, urlsplit
+from urllib.request import (
+    HTTPHandler,
+    HTTPRedirectHandler,
+    HTTPSHandler,
+    OpenerDirector,
+    Request,
+    build_opener,
+    url2pathname,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_FEED_BYTES = 2 * 1024 * 1024
-FETCH_TIMEOUT_S = 10.0
+FETCH_TIMEOUT_S = 10.0  # the whole fetch: connect, redirects, headers and body
+MAX_REDIRECTS = 3
+DEFAULT_PORTS = {"http": 80, "https": 443}
 USER_AGENT = "kiosk-offers/0.1 (library pickup station)"
 WEB_SCHEMES = ("http://", "https://")
 
@@ -128,19 +143,133 @@ def feed_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in entries if e.get("feed")]
 
 
-def _read_by(response: Any, deadline: float, limit: int) -> bytes:
-    """Return up to limit bytes of response, giving up at deadline (a server that trickles
-    a byte now and then would otherwise hold the refresher as long as it likes)."""
+class _Watch:
+    """The sockets of one fetch, cut when its deadline passes (a server that sends its
+    headers or body a byte at a time would otherwise restart every read's timeout)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self.cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def message(self, location: str) -> str:
+        return f"{location[:200] or 'feed'} took more than {self.seconds:g} s; gave up"
+
+    def left(self) -> float:
+        return max(0.01, self.deadline - time.monotonic())
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if not self.expired:
+                return
+        self.cut()
+
+    def cut(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # a blocked read returns at once
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+
+def _opener(watch: _Watch, origin: str) -> OpenerDirector:
+    """Return a urllib opener whose connections the watch can cut and whose redirects stay
+    on http(s), at most MAX_REDIRECTS, to the feed's own port or the scheme's usual one."""
+    own_port = urlsplit(origin).port
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.timeout = watch.left()  # connect within what is left of the fetch
+            super().connect()
+            watch.add(self.sock)
+
+    class SecureConn(http.client.HTTPSConnection):
+        def connect(self) -> None:
+            self.timeout = watch.left()  # connect within what is left of the fetch
+            super().connect()
+            watch.add(self.sock)
+
+    class Plain(HTTPHandler):
+        def http_open(self, req: Request) -> Any:
+            return self.do_open(Conn, req)
+
+    class Secure(HTTPSHandler):
+        def https_open(self, req: Request) -> Any:
+            return self.do_open(SecureConn, req, context=self._context)
+
+    class Redirects(HTTPRedirectHandler):
+        max_redirections = MAX_REDIRECTS
+
+        def http_error_302(self, req: Request, fp: Any, code: int, msg: str,
+                           headers: Any) -> Any:
+            target = urljoin(req.full_url, headers.get("location") or headers.get("uri") or "")
+            parts = urlsplit(target)
+            scheme = parts.scheme.lower()
+            if scheme not in DEFAULT_PORTS:
+                raise FeedError(f"redirected to {target[:200]!r}: not an http(s) address")
+            if (parts.port or DEFAULT_PORTS[scheme]) not in (DEFAULT_PORTS[scheme], own_port):
+                raise FeedError(f"redirected to {target[:200]!r}: another port")
+            return super().http_error_302(req, fp, code, msg, headers)
+
+        http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+    return build_opener(Plain, Secure, Redirects)
+
+
+def get(location: str, timeout: float = FETCH_TIMEOUT_S,
+        max_bytes: int = MAX_FEED_BYTES) -> tuple[bytes, str]:
+    """Return (the body, its Content-Type) at an http(s) location, all within timeout
+    seconds from connect to the last byte; raise FeedError saying why not."""
+    if urlsplit(location).scheme.lower() not in ("http", "https"):
+        raise FeedError(f"unsupported address {location[:200]!r}: not http(s)")
+    watch = _Watch(timeout)
+    try:
+        request = Request(location, headers={"User-Agent": USER_AGENT})
+        with _opener(watch, location).open(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > max_bytes:
+                raise FeedError(f"{location[:200]} is {int(length)} bytes, more than {max_bytes}")
+            data = _read_by(response, watch, max_bytes + 1)
+            kind = response.headers.get("Content-Type", "")
+    except FeedError:
+        raise
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        if watch.expired:
+            raise FeedError(watch.message(location)) from exc
+        if isinstance(exc, HTTPError) and str(exc.msg).startswith(HTTPRedirectHandler.inf_msg):
+            raise FeedError(f"cannot read {location}: more than {MAX_REDIRECTS} redirects") from exc
+        raise FeedError(f"cannot read {location}: {exc}") from exc
+    finally:
+        watch.stop()
+    if len(data) > max_bytes:
+        raise FeedError(f"{location[:200]} is larger than {max_bytes} bytes")
+    return data, kind
+
+
+def _read_by(response: Any, watch: _Watch, limit: int) -> bytes:
+    """Return up to limit bytes of response, giving up at the watch's deadline."""
     chunks: list[bytes] = []
     size = 0
     while size < limit:
-        if time.monotonic() > deadline:
-            raise FeedError("feed took too long to arrive; gave up")
+        if watch.expired or time.monotonic() > watch.deadline:
+            raise FeedError(watch.message(""))
         chunk = response.read1(min(65536, limit - size))
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
+    if watch.expired:  # the cut ends a read as if the body were complete
+        raise FeedError(watch.message(""))
     return b"".join(chunks)
 
 
@@ -148,26 +277,16 @@ def fetch(location: str, timeout: float = FETCH_TIMEOUT_S,
           max_bytes: int = MAX_FEED_BYTES) -> bytes:
     """Return the bytes of the feed at location, or raise FeedError saying why not."""
     scheme = urlsplit(location).scheme.lower()
+    if scheme in ("http", "https"):
+        return get(location, timeout, max_bytes)[0]
+    if not (scheme == "file" or scheme == "" or len(scheme) == 1):  # one letter: a drive
+        raise FeedError(f"unsupported address {location!r}: use http(s)://, file:// or a path")
+    path = url2pathname(urlsplit(location).path) if scheme == "file" else location
     try:
-        if scheme in ("http", "https"):
-            request = Request(location, headers={"User-Agent": USER_AGENT})
-            deadline = time.monotonic() + timeout
-            with urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked
-                length = response.headers.get("Content-Length", "")
-                if length.isdigit() and int(length) > max_bytes:
-                    raise FeedError(f"feed is {int(length)} bytes, more than {max_bytes}")
-                data = _read_by(response, deadline, max_bytes + 1)
-        elif scheme == "file" or scheme == "" or len(scheme) == 1:  # one letter: a Windows drive
-            path = url2pathname(urlsplit(location).path) if scheme == "file" else location
-            with Path(path).open("rb") as fh:
-                data = fh.read(max_bytes + 1)
-        else:
-            raise FeedError(f"unsupported address {location!r}: use http(s)://, file:// or a path")
-    except FeedError:
-        raise
-    except (OSError, ValueError, http.client.HTTPException) as exc:
+        with Path(path).open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except (OSError, ValueError) as exc:
         raise FeedError(f"cannot read {location}: {exc}") from exc
     if len(data) > max_bytes:
         raise FeedError(f"feed is larger than {max_bytes} bytes")
     return data
-
