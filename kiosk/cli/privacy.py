@@ -23,6 +23,8 @@ def anonymise(station: StationContext, days: int | None) -> None:
     with app.app_context():
         try:
             count = anonymise_closed(db.session, after)
+            for forget in app.extensions.get("anonymise_hooks", []):  # integrations' copies
+                forget(db.session)
             db.session.commit()
         except SQLAlchemyError as exc:
             db.session.rollback()

@@ -29,6 +29,8 @@ def run_once(app: Flask) -> int:
     with app.app_context():
         try:
             count = anonymise_closed(db.session, days)
+            for forget in app.extensions.get("anonymise_hooks", []):  # e.g. the webhook outbox
+                forget(db.session)
             db.session.commit()
         except Exception:
             db.session.rollback()

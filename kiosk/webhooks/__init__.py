@@ -23,7 +23,15 @@ from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
 from kiosk.domain import order_events
-from kiosk.webhooks.outbox import EVENT_TYPES, FAILED, PENDING, Endpoint, WebhookDelivery, write
+from kiosk.webhooks.outbox import (
+    EVENT_TYPES,
+    FAILED,
+    PENDING,
+    Endpoint,
+    WebhookDelivery,
+    forget_patrons,
+    write,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +129,8 @@ def init_app(app: Flask) -> None:
     settings = app.config["KIOSK_SETTINGS"]
     hooks = app.extensions["webhooks"] = Webhooks(endpoints_from(settings.webhooks))
     order_events.subscribe(write)
+    # Anonymising an order forgets its card and name in the outbox as well.
+    app.extensions.setdefault("anonymise_hooks", []).append(forget_patrons)
     app.extensions.setdefault("metrics_sources", []).append(
         functools.partial(backlog_metrics, endpoints=hooks.endpoints))
     from kiosk.webhooks import staffpage

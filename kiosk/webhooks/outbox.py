@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, Text, insert
+from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, Text, insert, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kiosk.domain.order_events import OrderChange
 from kiosk.extensions import db
-from kiosk.models import utcnow
+from kiosk.models import Order, utcnow
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 EVENT_TYPES = ("order.received", "order.ready", "order.collected", "order.expired",
@@ -119,3 +119,31 @@ def write(session: Session, changes: Sequence[OrderChange]) -> None:
     rows = rows_for(changes, hooks.endpoints, utcnow())
     if rows:
         session.execute(insert(WebhookDelivery.__table__), rows)
+
+
+# How a card or name looks in a stored payload (compact JSON, as rows_for writes it).
+_PATRON_MARKS = ('"card":"', '"patron_name":"')
+
+
+def forget_patrons(session: Session, batch: int = 500) -> int:
+    """Drop card and name from the outbox rows of anonymised orders; return how many rows.
+
+    Run with `kiosk anonymise` and the hourly job, right after the orders themselves: an
+    event that still waits is sent later without them, with the same webhook-id.
+    """
+    W = WebhookDelivery
+    total = 0
+    while True:
+        rows = session.scalars(
+            select(W).join(Order, Order.id == W.order_id)
+            .where(Order.anonymised_at.is_not(None),
+                   or_(*(W.payload.contains(mark) for mark in _PATRON_MARKS)))
+            .order_by(W.id).limit(batch)).all()
+        for row in rows:
+            body = json.loads(row.payload)
+            body["data"]["card"] = body["data"]["patron_name"] = None
+            row.payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        session.flush()
+        total += len(rows)
+        if len(rows) < batch:
+            return total
