@@ -105,7 +105,7 @@ def test_flash_messages_come_translated(app, client):
     order_id = an_order(app)
     response = client.post(f"/staff/orders/{order_id}/cancel", follow_redirects=True)
     assert response.status_code == 200
-    assert re.search(r"Bestilling [\w-]+ er kansellert\.", response.get_data(as_text=True))
+    assert re.search(r"Bestilling [\w-]+ er avbestilt\.", response.get_data(as_text=True))
     response = client.post("/staff/packing/open", data={"code": "NO-SUCH"},
                            headers={"X-Requested-With": "fetch"})
     assert response.status_code == 404

@@ -41,7 +41,7 @@ def cells(page: str, css: str) -> list[str]:
 
 def test_history_is_stored_as_codes_and_told_in_the_readers_language(staff, session, station):
     order = make_order(session, items=2, slot="B-03", station=station)
-    shelving.shelve(session, order, shelving.get_slot(session, "A-04"), ACTOR,
+    shelving.shelve(session, order, shelving.get_slot(session, "A-04", "main"), ACTOR,
                     station.calendar, 7)
     order_ops.collect(session, order, ACTOR, audit.detail("staff_scan"))
     session.commit()
@@ -156,3 +156,26 @@ def test_order_statuses_keep_their_codes_in_the_api(session):
     with pytest.raises(order_ops.OrderError) as caught:
         order_ops.finish_packing(session, order, ACTOR)
     assert str(caught.value) == "1 item not packed"
+
+
+# One word per thing: the station had "Kanseller bestillingen" beside the status "avbestilt",
+# and "hentenummer" beside "hentekode" for the code on the bag label.
+FORBIDDEN = {"nb": ("kansell", "hentenummer"), "nn": ("kansell", "hentenummer")}
+
+
+@pytest.mark.parametrize("lang", sorted(FORBIDDEN))
+def test_one_word_per_thing_in_the_catalogue(lang):
+    with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalog = read_po(fh)
+    found = [(message.id, word) for message in catalog if message.id
+             for text in (message.string if isinstance(message.string, tuple)
+                          else (message.string,))
+             for word in FORBIDDEN[lang] if word in (text or "").lower()]
+    assert found == []
+
+
+def test_one_person_s_role_is_named_in_the_singular(staff, app):
+    make_user(app, "ola", "staff")
+    page = staff.get("/staff/users?lang=nb").get_data(as_text=True)
+    row = next(r for r in re.findall(r"<tr>.*?</tr>", page, re.S) if ">ola<" in r)
+    assert "<td>Ansatt</td>" in row

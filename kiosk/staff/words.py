@@ -27,7 +27,7 @@ ACTIONS = {
 }
 SOURCES = {"import": N_("Import file"), "staff": N_("Staff"), "api": N_("Order system (API)"),
            "ils": N_("Library system"), "demo": N_("Demo")}
-ROLES = {"admin": N_("Administrator"), "staff": N_("Staff")}
+ROLES = {"admin": N_("Administrator"), "staff": N_("Staff member")}
 DEVICE_STATES = {"absent": N_("not configured"), "connected": N_("connected"),
                  "disconnected": N_("not connected"), "error": N_("error"), "ok": N_("ready")}
 
