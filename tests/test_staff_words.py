@@ -179,3 +179,24 @@ def test_one_person_s_role_is_named_in_the_singular(staff, app):
     page = staff.get("/staff/users?lang=nb").get_data(as_text=True)
     row = next(r for r in re.findall(r"<tr>.*?</tr>", page, re.S) if ">ola<" in r)
     assert "<td>Ansatt</td>" in row
+
+
+@pytest.mark.parametrize("config_overrides", [  # open every day: today is an opening day
+    {"pickup": {"closed_weekdays": [], "holidays_country": ""}}])
+@pytest.mark.parametrize("lang,one,many", [("nb", "1 pose", "2 poser"),
+                                           ("nn", "1 pose", "2 posar"),
+                                           ("en", "1 bag", "2 bags")])
+def test_clearance_counts_bags_in_words(staff, session, station, lang, one, many):
+    from kiosk import clock
+
+    late = make_order(session, slot="A-01", station=station)
+    late.deadline = clock.today() - dt.timedelta(days=30)  # over the deadline whatever the day
+    for slot in ("A-02", "A-03"):
+        due = make_order(session, slot=slot, station=station)
+        due.deadline = clock.today()
+    session.commit()
+    refresh()
+    page = staff.get(f"/staff/clearance?lang={lang}").get_data(as_text=True)
+    overdue, today = page.split('class="clearance-due-today"')
+    assert f"<small>{one}</small>" in overdue
+    assert f"<small>{many} · " in today
