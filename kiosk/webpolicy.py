@@ -56,13 +56,14 @@ from kiosk.floodgate import HashesBusy, HashSlots, LoginFloodGate
 from kiosk.models import StaffUser
 from kiosk.views.errors import json_error
 
-# Offer images come from the library's sites and feeds (http or https, as configured);
-# QR codes are data: URLs. Images cannot run anything.
+# Images only from the station itself: offer pictures are fetched and served by the station
+# (kiosk/offers/images.py), so no page makes a browser reach an address a feed names; QR
+# codes are data: URLs.
 CSP = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data: https: http:",
+    "img-src 'self' data:",
     "connect-src 'self'",
     "font-src 'self'",
     "object-src 'none'",

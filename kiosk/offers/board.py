@@ -19,6 +19,7 @@ from kiosk.barcodes import qr_fits
 from kiosk.domain.messages import plural
 from kiosk.offers.cache import OfferCache, feed_key
 from kiosk.offers.feeds import load_feed
+from kiosk.offers.images import ImageStore
 from kiosk.offers.sources import FeedError, Offer, config_offers
 
 log = logging.getLogger(__name__)
@@ -70,23 +71,32 @@ class FeedState:
 class OfferBoard:
     """All offers in configuration order; feeds' sets replaced whole on a good fetch."""
 
-    def __init__(self, entries: list[dict[str, Any]], cache: OfferCache | None = None):
+    def __init__(self, entries: list[dict[str, Any]], cache: OfferCache | None = None,
+                 images: ImageStore | None = None):
         self.cache = cache
+        self.images = images
         self._lock = threading.Lock()
         self._turn = itertools.count()
         self.rows: list[Offer | FeedState] = []
         fixed = {o.source: o for o in scannable(config_offers(entries), "offers")}
+        # The configured pictures' addresses: fetched by the refresher, shown once at hand.
+        self.pictures = {source: o for source, o in fixed.items() if o.image}
+        self._pictures_due = 0.0  # monotonic
         for i, entry in enumerate(entries):
             if entry.get("feed"):
                 self.rows.append(self._restore(FeedState(index=i, entry=entry)))
             elif f"offers[{i}]" in fixed:
-                self.rows.append(fixed[f"offers[{i}]"])
+                self.rows.extend(self._local([fixed[f"offers[{i}]"]]))
+
+    def _local(self, offers: list[Offer], fetch: bool = False) -> list[Offer]:
+        """Return offers whose pictures the station serves (or that have none)."""
+        return self.images.localise(offers, fetch) if self.images else offers
 
     def _restore(self, state: FeedState) -> FeedState:
         stored = self.cache.load(state.key) if self.cache else None
         if stored:
             state.fetched_at, offers = stored
-            state.offers = scannable(offers, f"offers[{state.index}] cache")
+            state.offers = self._local(scannable(offers, f"offers[{state.index}] cache"))
             state.from_cache = True
         return state
 
@@ -97,6 +107,7 @@ class OfferBoard:
 
     def refresh(self, only_due: bool = False, now: dt.datetime | None = None) -> list[FeedState]:
         """Fetch every feed (or only those due); keep the last good set of any that fail."""
+        self.fetch_pictures()
         done = []
         for state in self.feeds:
             if only_due and state.next_due > time.monotonic():
@@ -105,6 +116,19 @@ class OfferBoard:
             done.append(state)
         return done
 
+    def fetch_pictures(self) -> None:
+        """Fetch the configured offers' pictures not yet at hand (once each)."""
+        if not self.images or time.monotonic() < self._pictures_due:
+            return
+        self._pictures_due = time.monotonic() + RETRY_MAX_S  # a missing one: tried again later
+        for source, offer in list(self.pictures.items()):
+            local = self._local([offer], fetch=True)[0]
+            with self._lock:
+                self.rows = [local if isinstance(r, Offer) and r.source == source else r
+                             for r in self.rows]
+            if local.image:
+                del self.pictures[source]
+
     def refresh_feed(self, state: FeedState, now: dt.datetime | None = None) -> bool:
         """Fetch one feed now; return True when it gave a good set."""
         period_s = int(state.entry.get("refresh_minutes") or 60) * 60
@@ -112,6 +136,7 @@ class OfferBoard:
         try:
             offers = scannable(load_feed(state.entry, now=now, source=f"offers[{state.index}]"),
                                f"offers[{state.index}] feed {state.feed}")
+            offers = self._local(offers, fetch=True)
         except FeedError as exc:
             log.warning("offers[%d] feed %s: %s; showing the last good set (%s)",
                         state.index, state.feed, exc,

@@ -1,4 +1,5 @@
-"""Keep the offers fresh: one thread fetches each feed when due, so no request waits."""
+"""Keep the offers fresh: one thread fetches each feed (and the configured offers'
+pictures) when due, so no request waits."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def run(board: OfferBoard, stop: threading.Event) -> None:
 def start(app: Flask) -> Callable[[], None]:
     """Start refreshing the app's offer feeds in a thread; return a function that stops it."""
     board: OfferBoard | None = app.extensions.get("offers")
-    if board is None or not board.feeds:
+    if board is None or not (board.feeds or board.pictures):
         return lambda: None
     stop = threading.Event()
     thread = threading.Thread(target=run, args=(board, stop), name="offers-refresh",

@@ -17,6 +17,7 @@ from babel.dates import format_date, format_time, get_datetime_format
 from flask import (
     Blueprint,
     Flask,
+    Response,
     current_app,
     has_request_context,
     jsonify,
@@ -29,15 +30,18 @@ from kiosk.domain.messages import N_
 from kiosk.extensions import limiter
 from kiosk.offers.board import OfferBoard
 from kiosk.offers.cache import OfferCache, cache_folder
+from kiosk.offers.images import MIMETYPES, ROUTE, ImageStore
 from kiosk.offers.sources import Offer
 from kiosk.staff import register_nav
 from kiosk.staff.auth import login_required
 from kiosk.staff.words import namer
+from kiosk.views.errors import json_error
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("offers", __name__)
 PUBLIC_FIELDS = ("kind", "title", "text", "url", "image", "language")
+IMAGES = "images"  # the pictures' folder inside the offers cache
 LOCALES = {"en": "en_GB"}  # English on a European station: 24-hour clock, day before month
 
 
@@ -98,6 +102,22 @@ def current_language(default: str) -> str:
     return locale.language if locale else default
 
 
+@bp.get(f"{ROUTE}<name>")
+@limiter.exempt
+def image(name: str):
+    """Serve an offer's picture, fetched and checked by the refresher."""
+    store = board().images
+    path = store.path(name) if store else None
+    if path is None:
+        return json_error(404, "no such picture", "The offer's picture is not on this station")
+    try:
+        data = path.read_bytes()  # at most images.MAX_IMAGE_BYTES
+    except OSError:
+        return json_error(404, "no such picture", "The offer's picture is not on this station")
+    return Response(data, mimetype=MIMETYPES[path.suffix[1:]],
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
 @bp.get("/kiosk/offers")
 @limiter.exempt
 def offers():
@@ -155,7 +175,8 @@ def _add_to_pickup(app: Flask, ob: OfferBoard):
 def init_app(app: Flask) -> None:
     """Build the offers board (from the cache), register the pages and the after-pickup hook."""
     settings = app.config["KIOSK_SETTINGS"]
-    ob = OfferBoard(settings.offers, OfferCache(cache_folder(settings)))
+    folder = cache_folder(settings)
+    ob = OfferBoard(settings.offers, OfferCache(folder), ImageStore(folder / IMAGES))
     app.extensions["offers"] = ob
     app.register_blueprint(bp)
     station = app.extensions.get("station")
