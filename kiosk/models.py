@@ -50,9 +50,13 @@ _STATUS_SQL = "status IN ('received','packing','ready','collected','expired','ca
 
 
 class Shelf(db.Model):
+    """A shelf of one branch's pickup wall; its name is unique within the branch (0010)."""
+
     __tablename__ = "shelves"
+    __table_args__ = (UniqueConstraint("branch", "name", name="uq_shelves_branch_name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(8), unique=True)
+    branch: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(8))
     position: Mapped[int] = mapped_column(Integer, default=0)
     slots: Mapped[list[Slot]] = relationship(
         back_populates="shelf", order_by="Slot.number", cascade="all, delete-orphan"
@@ -60,15 +64,20 @@ class Shelf(db.Model):
 
 
 class Slot(db.Model):
+    """A slot of a shelf; its printed label ("A-07") is unique within its shelf's branch,
+    which the slot carries too so a scanned label is found with one index seek."""
+
     __tablename__ = "slots"
     __table_args__ = (
         UniqueConstraint("shelf_id", "number"),
+        UniqueConstraint("branch", "label", name="uq_slots_branch_label"),
         CheckConstraint("capacity > 0", name="slot_capacity_positive"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     shelf_id: Mapped[int] = mapped_column(ForeignKey("shelves.id", ondelete="CASCADE"))
+    branch: Mapped[str] = mapped_column(String(64))
     number: Mapped[int] = mapped_column(Integer)
-    label: Mapped[str] = mapped_column(String(16), unique=True)
+    label: Mapped[str] = mapped_column(String(16))
     capacity: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
     shelf: Mapped[Shelf] = relationship(back_populates="slots")
@@ -139,6 +148,10 @@ class Order(db.Model):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     anonymised_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     pack_note: Mapped[str | None] = mapped_column(Text)
+    # Raised by every write of the row; an UPDATE carries the number it read, so of two
+    # changes made at once only the first lands and the other raises StaleDataError (0009).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
     place: Mapped[Place | None] = relationship()
     items: Mapped[list[Item]] = relationship(

@@ -91,3 +91,37 @@ def test_0006_session_generation_keeps_the_accounts(empty_url):
             "SELECT username, failed_logins FROM staff_users")).all() == [("kari", 0)]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_0009_order_version_starts_old_orders_at_one_and_refuses_a_stale_write(empty_url):
+    app = create_app(parse(merge(BASE_CONFIG, {"database": {"url": empty_url}})),
+                     {"TESTING": True})
+    folder = app.extensions["migrate"].directory
+    with app.app_context():
+        upgrade(directory=folder, revision="0008")
+        db.session.execute(text(
+            "INSERT INTO orders (id, ref, card, branch, status, pickup_code, source, "
+            "created_at, updated_at) VALUES (9, 'OLD-9', 'N500000009', 'main', 'received', "
+            "'KR-479', 'import', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        db.session.commit()
+        upgrade(directory=folder, revision="0009")
+        assert db.session.execute(text("SELECT ref, version FROM orders")).one() == ("OLD-9", 1)
+        from sqlalchemy.orm.exc import StaleDataError
+
+        from kiosk.domain import orders as order_ops
+
+        order = order_ops.get(db.session, 9)
+        # Another station changes the order after this one read it: this write is refused.
+        with db.engine.begin() as other:
+            other.execute(text("UPDATE orders SET status = 'cancelled', version = 2 "
+                               "WHERE id = 9"))
+        order_ops.start_packing(db.session, order, order_ops.Actor("tester", "Test station"))
+        with pytest.raises(StaleDataError):
+            db.session.commit()
+        db.session.rollback()
+        assert db.session.execute(text("SELECT status FROM orders")).scalar() == "cancelled"
+        db.session.commit()  # PostgreSQL: the ALTER TABLE below waits for open reads
+        downgrade(directory=folder, revision="0008")
+        assert db.session.execute(text("SELECT ref FROM orders")).scalar() == "OLD-9"
+        db.session.remove()
+        db.engine.dispose()
