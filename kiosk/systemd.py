@@ -113,6 +113,9 @@ def database_check(app: Flask) -> Check:
     from kiosk.extensions import db
 
     def check() -> str | None:
+        outage = app.extensions.get("outage")  # kiosk.outage: patrons served from the copy
+        if outage is not None and outage.serving():
+            return None
         with app.app_context():
             try:
                 db.session.execute(text("SELECT 1"))

@@ -30,6 +30,7 @@ from kiosk.extensions import db
 from kiosk.models import AuditEvent, Order
 from kiosk.outage import replay, runtime
 from kiosk.schema import upgrade_database
+from kiosk.systemd import database_check
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_TEMP = str(ROOT / "scripts" / "pg-temp.sh")
@@ -192,6 +193,7 @@ def test_scans_answer_from_the_snapshot_while_the_database_is_away(stations, ser
     assert api.status_code == 503 and api.get_json()["error"] == "database unreachable"
     metrics = client.get("/metrics").get_data(as_text=True)
     assert "kiosk_snapshot_age_seconds" in metrics and "kiosk_snapshot_serving 1.0" in metrics
+    assert database_check(app)() is None  # systemd's watchdog lets a serving station live
 
     server.start()
     wait(app, lambda o: not o.down(), "the database back")
