@@ -18,6 +18,7 @@ from kiosk.appsetup import (
     session_scope,
     static_folder,
 )
+from kiosk.domain.import_files import MAX_REQUEST_BYTES
 from kiosk.extensions import csrf, db, limiter, migrate
 
 
@@ -30,7 +31,7 @@ def create_app(settings: config_mod.Settings | None = None,
     app.config.update(
         KIOSK_SETTINGS=settings,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,  # the upload limit, in one place
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=settings.staff.session_minutes * 60,

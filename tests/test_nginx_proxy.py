@@ -195,6 +195,24 @@ def test_metrics_through_the_proxy_need_the_token(proxied, certs):
     assert json.loads(body)["error"] == "forbidden"
 
 
+def test_a_body_past_nginxs_limit_is_refused_by_the_stations_page(proxied, certs):
+    """nginx's own 413 page was English; error_page hands the refusal to the station,
+    which names the one upload limit in the staff's language (issue 26)."""
+    _app, proxy = proxied
+    conn = http.client.HTTPSConnection("127.0.0.1", proxy.https_port, context=tls(certs),
+                                       source_address=(STAFF_PC, 0), timeout=30)
+    try:
+        conn.request("POST", "/staff/import?lang=nb", body=b"x" * (17 * 1024 * 1024),
+                     headers={"Content-Type": "multipart/form-data; boundary=b"})
+        response = conn.getresponse()
+        body = response.read().decode()
+    finally:
+        conn.close()
+    assert response.status == 413
+    assert "<center>nginx</center>" not in body
+    assert "8 MiB" in body and ("Filen er større" in body or "File larger" in body), body
+
+
 def test_http_sends_staff_to_https(proxied):
     _app, proxy = proxied
     conn = http.client.HTTPConnection("127.0.0.1", proxy.http_port, timeout=30)

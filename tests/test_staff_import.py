@@ -168,3 +168,41 @@ def test_the_pages_answer_while_a_big_import_runs(staff, app, session, monkeypat
     finish(app, token)
     assert staff.get(f"/staff/import/{token}/progress").json["state"] == "done"
     assert batches == [100, 100, 100, 50] and session.query(Order).count() == 350
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("nb", "Filen er større enn 8 MiB; del den opp i flere importer"),
+    ("nn", "Fila er større enn 8 MiB; del ho opp i fleire importar"),
+    ("en", "File larger than 8 MiB; split it into several imports")])
+def test_a_file_past_the_upload_limit_is_refused_in_the_staffs_language(staff, lang, words):
+    """One limit (8 MiB, import_files.MAX_BYTES) and its refusal in nb, nn and en (issue 26)."""
+    from kiosk.domain import import_files
+
+    staff.get(f"/staff/login?lang={lang}")
+    refresh()
+    r = post_file(staff, b"x" * (import_files.MAX_REQUEST_BYTES + 1))
+    assert r.status_code == 413
+    html = r.get_data(as_text=True)
+    assert words in html and "exceeds the capacity limit" not in html
+    fetched = post_file(staff, b"x" * (import_files.MAX_REQUEST_BYTES + 1),
+                        {"X-Requested-With": "fetch"})
+    assert fetched.status_code == 413 and fetched.get_json()["message"] == words
+
+
+def post_file(client, data: bytes, headers: dict | None = None):
+    """Post data as the form's file, the multipart body made here (the test client would
+    spool a large one to a temporary file it leaves open when the app refuses it)."""
+    boundary = "kioskboundary7f3a"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"orders.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode() + data + \
+        f"\r\n--{boundary}--\r\n".encode()
+    return client.post("/staff/import", data=body, headers=headers or {},
+                       content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def test_a_file_just_under_the_request_limit_but_over_the_file_limit_says_the_same(staff):
+    from kiosk.domain import import_files
+
+    r = post_file(staff, b"x" * (import_files.MAX_BYTES + 1))
+    assert r.status_code == 422
+    assert "File larger than 8 MiB; split it into several imports" in r.get_data(as_text=True)

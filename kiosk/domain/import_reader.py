@@ -45,8 +45,7 @@ def read_orders(data: bytes, fmt: str, cards: CardReader, default_branch: str) -
     pv = Preview(fmt)
     if len(data) > import_files.MAX_BYTES:
         mib = import_files.MAX_BYTES // (1024 * 1024)
-        pv.problems.append(Problem(N_("File larger than %(mib)d MiB; split it into several "
-                                      "imports"), params={"mib": mib}))
+        pv.problems.append(Problem(import_files.TOO_LARGE, params={"mib": mib}))
         return pv
     try:
         if fmt in import_tables.SPREADSHEETS or fmt == "xls":

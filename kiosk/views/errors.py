@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from kiosk.dbwatch import DatabaseFileGone, is_disk_full
+from kiosk.domain import import_files
 from kiosk.domain.messages import N_
 from kiosk.domain.orders import OrderError
 from kiosk.extensions import db
@@ -49,8 +50,20 @@ def storage_error(status: int, error: str, message: str):
     return render_template("error.html", code=status, message=text), status
 
 
+def too_large():
+    """Refuse a body past the upload limit in the staff's language, naming the limit."""
+    text = gettext(import_files.TOO_LARGE, mib=import_files.MAX_BYTES // (1024 * 1024))
+    if request.is_json or request.headers.get("X-Requested-With") == "fetch":
+        return jsonify({"error": "payload too large", "detail": text, "ok": False,
+                        "message": text}), 413
+    return render_template("error.html", code=413, message=text, translated=True), 413
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer every error in the form the client expects, never with a traceback."""
+    # nginx answers a body past its own limit with this page (error_page 413 in
+    # deploy/nginx-kiosk.conf), so that refusal too is in the staff's language.
+    app.add_url_rule("/staff/upload-too-large", "upload_too_large", too_large)
 
     @app.errorhandler(OrderError)
     def order_error(exc: OrderError):
@@ -61,6 +74,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if exc.code == 413 and not request.path.startswith(JSON_PREFIXES):
+            return too_large()
         if wants_json():
             response = json_error(exc.code or 500, exc.name.lower(), exc.description)
             if exc.code == 405 and exc.valid_methods:
