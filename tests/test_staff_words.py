@@ -200,3 +200,22 @@ def test_clearance_counts_bags_in_words(staff, session, station, lang, one, many
     overdue, today = page.split('class="clearance-due-today"')
     assert f"<small>{one}</small>" in overdue
     assert f"<small>{many} · " in today
+
+
+CONFIG_KEY = re.compile(r"\[\[?[a-z_]+\]\]?(?: [a-z_]+)?|\boffers\[\d+\]|\bkiosk [a-z-]+ ")
+
+
+@pytest.mark.parametrize("lang", ["nb", "nn"])
+def test_no_configuration_keys_or_command_lines_on_staff_pages(app, client, lang):
+    """Staff read their own words; keys and commands are for IT (logs, CLI, docs)."""
+    from test_i18n_staff import PAGES, log_in, visible_text
+
+    log_in(client, app, lang)
+    found = {}
+    for path in PAGES:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        hits = CONFIG_KEY.findall(visible_text(response.get_data(as_text=True)))
+        if hits:
+            found[path] = hits
+    assert found == {}

@@ -76,7 +76,7 @@ def reconcile_now():
     station = _station()
     link, status = attach(station), getattr(station, "holds", None)
     if link is None or status is None:
-        flash(_("Reconciliation needs holds from the library system ([ils] holds_from_ils)."),
+        flash(_("Reconciliation needs the station to read holds from the library system. IT can turn that on."),
               "error")
         return redirect(url_for("ils_staff.overview"))
     locations = list(station.settings.ils.pickup_locations) or [station.branch]
