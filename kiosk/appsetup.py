@@ -24,6 +24,9 @@ from kiosk.localtime import local_time
 PACKAGE = Path(__file__).parent
 MIGRATIONS = str(PACKAGE / "migrations")
 LANGUAGES = ("nb", "nn", "en", "ar")
+# libpq's TCP settings for a PostgreSQL station (kiosk.outage's watcher uses them too).
+PG_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                "keepalives_count": 2, "tcp_user_timeout": 10_000}
 
 
 def static_folder() -> Path:
@@ -115,7 +118,11 @@ def configure_database(app: Flask) -> None:
         options.setdefault("pool_pre_ping", True)
         # A server that went away with the line to it: give up in seconds, so the station
         # answers from its snapshot (kiosk.outage) instead of waiting on the kernel's timeout.
-        options.setdefault("connect_args", {}).setdefault("connect_timeout", 3)
+        # A line gone quiet under an open connection: TCP gives up within ~10 s, not minutes.
+        connect = options.setdefault("connect_args", {})
+        connect.setdefault("connect_timeout", 3)
+        for key, value in PG_KEEPALIVE.items():
+            connect.setdefault(key, value)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             # A connection to a file is cheap to keep: one per request thread (and the

@@ -21,6 +21,7 @@ import psycopg
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from kiosk.appsetup import PG_KEEPALIVE
 from kiosk.outage import replay, snapshot
 from kiosk.outage.notify import CHANNEL, EVERY_BRANCH
 from kiosk.outage.state import Outage
@@ -63,9 +64,7 @@ class Watcher:
         """Connect, LISTEN, catch up, then follow notifications until the connection fails."""
         branch = self.outage.station.branch
         with psycopg.connect(self.conninfo, autocommit=True,
-                             connect_timeout=CONNECT_TIMEOUT_S, keepalives=1,
-                             keepalives_idle=5, keepalives_interval=2,
-                             keepalives_count=2) as conn:
+                             connect_timeout=CONNECT_TIMEOUT_S, **PG_KEEPALIVE) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
             self.catch_up()
             due = time.monotonic() + self.poll_s
