@@ -188,7 +188,10 @@ def test_scans_answer_from_the_snapshot_while_the_database_is_away(stations, ser
 
     page = client.get("/staff/?lang=nb")
     assert page.status_code == 503
-    assert "Bibliotekets database kan ikke nås siden" in page.get_data(as_text=True)
+    words = page.get_data(as_text=True)
+    assert "Bibliotekets database kan ikke nås siden" in words
+    assert "inngangsskjermen svarer fortsatt lånerne fra kopien sin fra" in words
+    assert "cannot be reached since" in client.get("/staff/?lang=en").get_data(as_text=True)
     api = client.get("/api/v1/orders")
     assert api.status_code == 503 and api.get_json()["error"] == "database unreachable"
     metrics = client.get("/metrics").get_data(as_text=True)

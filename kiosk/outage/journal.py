@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from kiosk import clock
 
 PENDING, DONE = "pending", "done"
 
@@ -74,7 +75,7 @@ class Journal:
                 " WHERE order_id = ? AND state = ?", (order_id, PENDING)).fetchone()
             if row is not None:
                 return Entry(*row)
-            at = time.time() if at is None else at
+            at = clock.timestamp() if at is None else at
             cur = self._conn.execute(
                 "INSERT INTO collects (order_id, card, station, at) VALUES (?, ?, ?, ?)",
                 (order_id, card, station, at))
@@ -98,7 +99,7 @@ class Journal:
         """Mark entry applied, with what applying it did."""
         with self._lock:
             self._conn.execute("UPDATE collects SET state = ?, outcome = ?, done_at = ?"
-                               " WHERE id = ?", (DONE, outcome[:500], time.time(), entry.id))
+                               " WHERE id = ?", (DONE, outcome[:500], clock.timestamp(), entry.id))
             self._pending.discard(entry.order_id)
 
     def recent(self, limit: int = 50) -> list[Entry]:

@@ -21,6 +21,7 @@ import psycopg
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from kiosk import clock
 from kiosk.appsetup import PG_KEEPALIVE
 from kiosk.outage import replay, snapshot
 from kiosk.outage.notify import CHANNEL, EVERY_BRANCH
@@ -46,7 +47,7 @@ class Watcher:
         url = make_url(str(engine.url)).set(drivername="postgresql")
         self.conninfo = url.render_as_string(hide_password=False)
         self.stop = threading.Event()
-        self.written_at = 0.0
+        self.written_at = float("-inf")  # monotonic time the file was last written
         self.thread = threading.Thread(target=self.run, name="outage-watcher", daemon=True)
 
     def run(self) -> None:
@@ -100,12 +101,13 @@ class Watcher:
             rows = snapshot.read_orders(conn, station.branch, titles=k.show_titles,
                                         names=k.show_names)
             conn.rollback()
-        data = snapshot.build(station.branch, rows, time.time())
+        data = snapshot.build(station.branch, rows, clock.timestamp())
         old = self.outage.data
-        if old is None or old.digest != data.digest or time.time() - self.written_at > REWRITE_S:
+        stale_file = time.monotonic() - self.written_at > REWRITE_S
+        if old is None or old.digest != data.digest or stale_file:
             try:
                 snapshot.write(self.outage.path, data)
-                self.written_at = time.time()
+                self.written_at = time.monotonic()
             except OSError as exc:  # the copy in memory still serves this run
                 log.error("cannot write the snapshot %s: %s", self.outage.path, exc)
         self.outage.set_data(data)

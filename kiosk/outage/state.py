@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from kiosk import clock
 from kiosk.dbwatch import is_disk_full
 from kiosk.domain.lookup import LookupResult
 from kiosk.localtime import local_time
@@ -86,7 +86,7 @@ class Outage:
         """Note that the database cannot be reached (from now, unless already noted)."""
         with self.changed:
             if self.down_since is None:
-                self.down_since = time.time()
+                self.down_since = clock.timestamp()
                 log.warning("database unreachable (%s); %s", detail,
                             "scans answered from the snapshot" if self.data is not None
                             else "no snapshot to answer scans from")
@@ -98,7 +98,7 @@ class Outage:
         with self.changed:
             if self.down_since is not None:
                 log.warning("database reachable again after %.0f s",
-                            time.time() - self.down_since)
+                            clock.timestamp() - self.down_since)
             self.down_since, self.detail = None, ""
             self.changed.notify_all()
 
@@ -141,7 +141,7 @@ class Outage:
     def age(self) -> float | None:
         """Return the snapshot's age in seconds (None without one)."""
         data = self.data
-        return max(0.0, time.time() - data.taken_at) if data is not None else None
+        return max(0.0, clock.timestamp() - data.taken_at) if data is not None else None
 
     def health(self) -> dict[str, Any]:
         """Return /healthz's `snapshot` part."""
