@@ -136,6 +136,20 @@ def test_after_a_failure_calls_answer_at_once_until_the_probe(hostile):
     assert hostile.connections == 2 and link.breaker.retry_in() == 10
 
 
+@pytest.mark.parametrize("hostile", ["close"], indirect=True)
+def test_with_a_background_prober_a_scan_never_becomes_the_probe(hostile):
+    clock = FakeClock()
+    link = IlsLink(endpoint(hostile.port), INSTITUTION, clock=clock)
+    link.background_prober = True  # as kiosk.ils.runtime sets it while the station serves
+    assert not link.ensure(background=True)
+    clock.now += 5
+    with pytest.raises(LinkDown, match="next try in 0 s"):
+        link.patron(CARD)  # half-open, but a scan does not wait out timeout_s probing
+    assert hostile.connections == 1
+    assert not link.ensure(background=True)
+    assert hostile.connections == 2 and link.breaker.retry_in() == 10
+
+
 def test_a_call_waiting_for_the_link_gives_up_within_its_own_deadline(hostile):
     link = IlsLink(endpoint(hostile.port), INSTITUTION)
     stuck = threading.Thread(target=link.ensure)

@@ -46,12 +46,15 @@ class Breaker:
         """Return the seconds until the next probe may go out (0 when it may now)."""
         return max(0.0, self.open_until - self._clock()) if self.failures else 0.0
 
-    def admit(self) -> str:
-        """Return "go" (closed), "probe" (this call is the half-open probe) or "refuse"."""
+    def admit(self, may_probe: bool = True) -> str:
+        """Return "go" (closed), "probe" (this call is the half-open probe) or "refuse".
+
+        A caller that may not probe is refused until some other call's probe succeeds.
+        """
         with self._lock:
             if self.failures == 0:
                 return "go"
-            if self._clock() < self.open_until or self._probing:
+            if not may_probe or self._clock() < self.open_until or self._probing:
                 return "refuse"
             self._probing = True
             return "probe"

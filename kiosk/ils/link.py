@@ -130,6 +130,9 @@ class IlsLink:
         self._lock = threading.RLock()
         self._clock = clock
         self.breaker = breaker or Breaker(clock=clock)
+        # True while a background thread (kiosk.ils.runtime) probes the ILS: then only it
+        # does, and a scan never becomes the half-open probe that waits out timeout_s.
+        self.background_prober = False
         self.queue_lock = threading.Lock()  # one sender of queued jobs per process
         # How check-in answers are kept (set by kiosk.ils.attach from the station's settings):
         # the card reader that normalises the hold card (CY), and whether names (DA) are kept.
@@ -189,7 +192,8 @@ class IlsLink:
         self.last_error = reason
         self._set_state(state, reason)
 
-    def _run(self, work: Callable[[Deadline], T], *, force: bool = False) -> T:
+    def _run(self, work: Callable[[Deadline], T], *, force: bool = False,
+             background: bool = False) -> T:
         """Do work on the link within one deadline of `timeout_s`, through the breaker.
 
         The deadline starts here, so the wait for the link's lock counts against it. While
@@ -197,7 +201,8 @@ class IlsLink:
         `kiosk ils-test` does). A failure opens the breaker; a success closes it.
         """
         d = Deadline(self.endpoint.timeout_s, self._clock)
-        turn = "probe" if force else self.breaker.admit()
+        may_probe = background or not self.background_prober
+        turn = "probe" if force else self.breaker.admit(may_probe)
         if turn == "refuse":
             raise self._refused()
         verdict = False
@@ -246,7 +251,8 @@ class IlsLink:
                 self._client.close()
             self._set_state("disconnected", "closed")
 
-    def _call(self, parts: tuple[str, list, list], expect: str, *, retry: bool) -> Message:
+    def _call(self, parts: tuple[str, list, list], expect: str, *, retry: bool,
+              background: bool = False) -> Message:
         """Send one request within one deadline; a stale connection is reconnected once when
         retry is allowed and time is left."""
 
@@ -265,13 +271,13 @@ class IlsLink:
                 self.device.last_activity = time.time()
             return reply
 
-        return self._run(exchange)
+        return self._run(exchange, background=background)
 
     # --- requests ---------------------------------------------------------------------
 
-    def status(self) -> Message:
+    def status(self, background: bool = False) -> Message:
         """Send 99 SC Status (the keepalive) and return the 98 answer."""
-        return self._call(sip2.sc_status(), "98", retry=True)
+        return self._call(sip2.sc_status(), "98", retry=True, background=background)
 
     def patron(self, card: str, pin: str | None = None, summary: str = "") -> PatronInfo:
         """Ask 63 Patron Information for a card (with a PIN, and a list such as "hold")."""
@@ -322,10 +328,13 @@ class IlsLink:
                                     terminal_password=self.terminal_password), "36",
                    retry=False)
 
-    def ensure(self) -> bool:
-        """Return True when the link answers a keepalive now (reconnecting if it may)."""
+    def ensure(self, background: bool = False) -> bool:
+        """Return True when the link answers a keepalive now (reconnecting if it may).
+
+        background: the caller is the background prober, which may probe a half-open link.
+        """
         try:
-            self.status()
+            self.status(background)
             return True
         except (LinkDown, LoginRefused):
             return False

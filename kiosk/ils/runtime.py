@@ -1,5 +1,10 @@
 """The ILS link's background work while the station serves: keepalive, queue replay, and
-(with holds in the ILS) reconciliation of the shelves every `[ils] reconcile_minutes`."""
+(with holds in the ILS) reconciliation of the shelves every `[ils] reconcile_minutes`.
+
+While it runs, the keepalive thread is the link's only half-open probe after a failure
+(kiosk.ils.breaker): scans answer from local data until the probe has found the ILS back,
+rather than one unlucky scan waiting out `[ils] timeout_s` for it.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ def tick(session_scope: Callable[[], Any], link: Any, last_keepalive: float) -> 
     with session_scope() as session:
         waiting = bool(queue.pending(session, limit=1))
     if waiting or not link.up or now - last_keepalive >= KEEPALIVE_S:
-        if not link.ensure():
+        if not link.ensure(background=True):
             return last_keepalive
         last_keepalive = now
     if waiting:
@@ -60,6 +65,8 @@ def start(app: Any) -> Callable[[], None]:
     stop = threading.Event()
     interval = float(app.config.get("KIOSK_ILS_TICK_S", TICK_S))
 
+    link.background_prober = True  # from now on only this thread probes a tripped link
+
     def run() -> None:
         last = 0.0
         while not stop.is_set():
@@ -80,6 +87,7 @@ def start(app: Any) -> Callable[[], None]:
 
     def stopper() -> None:
         stop.set()
+        link.background_prober = False
         for thread in threads:
             thread.join(timeout=10)
         link.close()
