@@ -58,6 +58,8 @@ class Watcher:
                 self.outage.mark_down(f"{type(exc).__name__}: {str(exc).strip()[:150]}")
             except Exception:  # never let the thread die: log and try again
                 log.exception("outage watcher failed")
+            if self.stop.is_set():  # watch() may have used up the wake-up close() gave
+                return
             self.outage.wake.wait(self.retry_s)
             self.outage.wake.clear()
 
