@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from days import ORDINARY_TUESDAY
 from factories import ACTOR, make_order
 from staff_helpers import PASSWORD, login, make_user
 
@@ -12,7 +13,8 @@ from kiosk.domain import orders as order_ops
 from kiosk.domain import shelving
 from kiosk.models import Order
 
-TODAY = dt.date.today()
+pytestmark = pytest.mark.time_machine(ORDINARY_TUESDAY)  # the day every test here means
+TODAY = ORDINARY_TUESDAY.date()
 
 
 @pytest.fixture
