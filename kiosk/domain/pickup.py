@@ -45,6 +45,6 @@ class PickupOutcome:
 def collect(session: Session, order: Order, actor: order_ops.Actor,
             detail: str | None = None) -> PickupOutcome:
     """Mark a ready order collected and commit (an order not on a shelf raises OrderError)."""
-    order_ops.collect(session, order, actor, detail)
-    session.commit()
+    # lost to a change made at the same moment: ChangedMeanwhile (409), nothing kept
+    order_ops.commit_work(session, lambda: order_ops.collect(session, order, actor, detail))
     return PickupOutcome(order.id, True)

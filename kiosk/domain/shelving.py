@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from kiosk import clock
 from kiosk.domain import audit, order_events
+from kiosk.domain import orders as order_ops
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.messages import N_, StationError, sentences
 from kiosk.domain.orders import Actor, NotFound, OrderError, record
@@ -255,21 +256,6 @@ def suggest_slot(session: Session, order: Order) -> Slot | None:
     return max(free, key=lambda s: room[s.id] / s.capacity, default=None)
 
 
-_RETRYABLE = ("database is locked", "could not serialize", "deadlock detected")
-
-
 def with_retry(session: Session, work: Callable[[], T], attempts: int = 8) -> T:
-    """Run work and commit; on a lock or serialization conflict roll back and run it again."""
-    for attempt in range(attempts):
-        try:
-            result = work()
-            session.commit()
-            return result
-        except OperationalError as exc:
-            session.rollback()
-            if attempt == attempts - 1 or not any(s in str(exc) for s in _RETRYABLE):
-                raise
-        except Exception:
-            session.rollback()
-            raise
-    raise AssertionError("unreachable")
+    """Run work and commit, compare and set (kiosk.domain.orders.commit_work)."""
+    return order_ops.commit_work(session, work, attempts)

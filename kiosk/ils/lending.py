@@ -37,7 +37,7 @@ from kiosk.domain.pickup import ItemOutcome, PickupOutcome
 from kiosk.ils import attach, queue
 from kiosk.ils.client import LinkDown, LoginRefused
 from kiosk.ils.link import IlsLink
-from kiosk.models import Order, OrderStatus
+from kiosk.models import Order, OrderStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,10 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
     with link.queue_lock:
         open_items = [i for i in order.items if i.lent_at is None]
         jobs = [queue.job_for_item(session, item, card) for item in open_items]
-        session.commit()  # durable before anything is sent
+        # Claim the order with its jobs: a collect or cancel that landed since it was read
+        # makes this write fail (ChangedMeanwhile, 409) before anything is sent.
+        order.updated_at = utcnow()
+        order_ops.commit(session)  # durable before anything is sent
         offline = False
         for job in jobs:
             if not offline and job.state == queue.QUEUED:
@@ -104,15 +107,18 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
     if order.card is None and card and any(j.state in (queue.DONE, queue.QUEUED) for j in jobs):
         order.card = card  # the card its items went to: a later try lends the rest to it
     lent = [i for i in outcome.items if i.state != "refused"]
-    if not outcome.refused:
-        order_ops.collect(session, order, actor, detail=audit.join(
-            detail, audit.detail("lent_queued" if offline else "lent", num=len(lent))))
-        outcome.collected = True
-    else:
-        items = "; ".join(f"{i.barcode}: {i.message or '-'}" for i in outcome.refused)
-        order_ops.record(session, order, actor, "partly_lent", detail=audit.detail(
-            "refused", num=len(outcome.refused), items=items))
-        log.info("pickup of order %s by card %s: %s refused", order.id, mask(card),
-                 plural(len(outcome.refused), "%(num)d item", "%(num)d items"))
-    session.commit()
+
+    def close() -> None:
+        if not outcome.refused:
+            order_ops.collect(session, order, actor, detail=audit.join(
+                detail, audit.detail("lent_queued" if offline else "lent", num=len(lent))))
+            outcome.collected = True
+        else:
+            items = "; ".join(f"{i.barcode}: {i.message or '-'}" for i in outcome.refused)
+            order_ops.record(session, order, actor, "partly_lent", detail=audit.detail(
+                "refused", num=len(outcome.refused), items=items))
+            log.info("pickup of order %s by card %s: %s refused", order.id, mask(card),
+                     plural(len(outcome.refused), "%(num)d item", "%(num)d items"))
+
+    order_ops.commit(session, close)
     return outcome

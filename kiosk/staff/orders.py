@@ -283,7 +283,10 @@ def _collect(order: Order, raw_card: str | None = None) -> Refusal | None:
         detail = audit.detail("card_at_desk", card=mask(card))
         order_ops.record(db.session, order, who, "card_given",
                          detail=audit.detail("card_given", card=mask(card)))
-    outcome = st.collect(db.session, order, card, who, detail=detail)
+    try:
+        outcome = st.collect(db.session, order, card, who, detail=detail)
+    except order_ops.OrderError as exc:  # another desk or the kiosk was a moment faster
+        return Refusal(describe(exc), status=exc.status_code)
     if needed:
         log.info("staff %s collecting order %s with card %s given at the desk: %s",
                  who.name, order.id, mask(card),

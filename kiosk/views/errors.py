@@ -7,6 +7,7 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from kiosk.dbwatch import DatabaseFileGone, is_disk_full
@@ -82,6 +83,15 @@ def register_error_handlers(app: Flask) -> None:
                 response[0].headers["Allow"] = ", ".join(exc.valid_methods)
             return response
         return render_template("error.html", code=exc.code, message=exc.description), exc.code
+
+    @app.errorhandler(StaleDataError)
+    def changed_meanwhile(exc: StaleDataError):
+        # A write that lost to another change of the order at the same moment (issue 23):
+        # the domain's 409, whichever door forgot to say so itself.
+        db.session.rollback()
+        return order_error(OrderError(N_("The order was changed by someone else at the "
+                                         "same moment; nothing was done"),
+                                      {"kind": "changed_meanwhile"}))
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError):
