@@ -8,8 +8,12 @@ import json
 import math
 import re
 import shutil
+import threading
+import urllib.error
+import urllib.request
 import wave
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from click.testing import CliRunner
@@ -17,8 +21,9 @@ from factories import make_order
 
 from kiosk import config
 from kiosk.cli import cli
-from kiosk.speech.engine import Espeak
-from kiosk.speech.sentences import MESSAGES, SCAN_OUTCOMES, Speaker, translations
+from kiosk.speech import sentences as speech_sentences
+from kiosk.speech.engine import Espeak, SpeechError
+from kiosk.speech.sentences import MESSAGES, SCAN_OUTCOMES, Sentence, Speaker, translations
 from kiosk.speech.service import SpeechService
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,
@@ -164,6 +169,88 @@ def test_a_language_with_no_voice_falls_back_and_says_so(caplog):
     finally:
         neither.shutdown()
     assert Espeak().voice_for("nn") == "nb"
+
+
+BIG = {**READY, "pickups": [{**READY["pickups"][0], "items": 200,
+                              "titles": [f"Tittel {i} " + "og så videre " * 12
+                                         for i in range(200)]}]}
+
+
+@pytest.mark.parametrize("lang, more, bags", [
+    ("nb", "og 197 til.", "6 poser til er klare. Skjermen viser hvor."),
+    ("nn", "og 197 til.", "6 posar til er klare. Skjermen viser kvar."),
+    ("en", "and 197 more.", "6 more bags are ready. The screen shows where.")])
+def test_a_big_order_says_a_few_titles_and_how_many_more(lang, more, bags):
+    said = [s.text for s in Speaker(lang, private=True).scan(BIG)]
+    titles = next(t for t in said if "Tittel 0" in t)
+    assert "Tittel 2" in titles and "Tittel 3" not in " ".join(said)
+    assert more in said and len(titles) < 4 * speech_sentences.MAX_TITLE_CHARS
+    many = {**READY, "pickups": [{**READY["pickups"][0], "slot": f"A-{i}"} for i in range(10)]}
+    said = [s.text for s in Speaker(lang).scan(many)]
+    assert bags in said and sum("A" in t for t in said) <= speech_sentences.MAX_SLOTS * 2
+
+
+def test_audio_has_a_size_and_length_cap(service):
+    long = "Dette er en lang setning om bøker og bibliotek. " * 55  # about three minutes
+    audio = service.render([Sentence(long, escape(long), False)], "nb")
+    assert audio.seconds <= 60 and len(audio.frames) < 3 * 1024 * 1024
+    with pytest.raises(SpeechError, match="too long to speak"):
+        service.render([Sentence(long * 2, escape(long * 2), False)], "nb")
+    big = measure(service.scan_audio("big", BIG, "nb").result(timeout=60))
+    assert big[0] <= 60 and big[1] > 0.02
+
+
+class GatedEspeak(Espeak):
+    """The real espeak-ng, started only once the gate opens (a busy or slow machine)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def synthesize(self, *args, **kwargs):
+        self.gate.wait(60)
+        return super().synthesize(*args, **kwargs)
+
+
+def test_waiting_audio_never_holds_request_threads(app, live_server):
+    service = app.extensions["speech"]
+    service.engine = engine_ = GatedEspeak()
+    scans, waiters = 14, 4  # the service queues 8 answers; 4 request threads may wait
+    events = []
+    for i in range(scans):  # each scan's hook queues its audio; past max_queue none is queued
+        request = urllib.request.Request(f"{live_server}/kiosk/scan", method="POST",
+                                         data=json.dumps({"code": f"N9{i:08d}"}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200  # the scan is answered whatever speech is doing
+            events.append(json.loads(answer.read())["event_id"])
+    answers: list[tuple[int, str, str | None, bool]] = []
+    arrived = threading.Condition()
+
+    def fetch(event: int) -> None:
+        try:
+            with urllib.request.urlopen(f"{live_server}/kiosk/speech/scan/{event}.wav?lang=nb",
+                                        timeout=60) as got:
+                found = (got.status, "", None, engine_.gate.is_set())
+        except urllib.error.HTTPError as exc:
+            found = (exc.code, json.loads(exc.read())["error"], exc.headers["Retry-After"],
+                     engine_.gate.is_set())
+        with arrived:
+            answers.append(found)
+            arrived.notify_all()
+
+    threads = [threading.Thread(target=fetch, args=(e,)) for e in events]
+    for thread in threads:
+        thread.start()
+    with arrived:  # all but the few allowed to wait are answered while nothing is spoken
+        arrived.wait_for(lambda: len(answers) >= scans - waiters, 30)
+    engine_.gate.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    early = [a for a in answers if not a[3]]
+    assert len(early) >= scans - waiters
+    assert {a[:3] for a in early} == {(503, "speech busy", "1")}
+    assert {a[0] for a in answers if a[3]} <= {200}
 
 
 def test_tones_are_distinct_and_short():

@@ -24,10 +24,16 @@ ESPEAK = "espeak-ng"
 VOICES = {"nb": "nb", "nn": "nb", "en": "en-gb", "ar": "ar", "uk": "uk", "pl": "pl",
           "so": "so"}
 SYNTH_TIMEOUT_S = 10.0
+MAX_SSML_CHARS = 3000  # one engine call: a few sentences, never a catalogue
+MAX_SECONDS = 60.0  # one answer's audio, tones and pauses included (about 2.6 MB)
 
 
 class SpeechError(RuntimeError):
     """The engine is missing or failed to synthesise."""
+
+
+class SpeechBusy(SpeechError):
+    """Too much audio is waiting to be made; the caller should try again shortly."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,9 @@ class Espeak:
 
         background: at the lowest CPU priority (work done ahead must not slow a scan).
         """
+        if len(ssml) > MAX_SSML_CHARS:
+            raise SpeechError(f"text too long to speak ({len(ssml)} characters, at most "
+                              f"{MAX_SSML_CHARS})")
         cmd = [self.program, "-m", "-v", voice, "-s", str(int(rate)), "--stdout"]
         if background and shutil.which("nice"):
             cmd = ["nice", "-n", "19", *cmd]
@@ -151,16 +160,21 @@ def trim(audio: Audio, threshold: int = 300) -> Audio:
     return Audio(audio.frames[start * 2:end * 2], audio.rate)
 
 
-def join(parts: list[tuple[Audio, float]]) -> Audio:
-    """Return the parts one after the other, each followed by its pause (seconds)."""
+def join(parts: list[tuple[Audio, float]], max_seconds: float = MAX_SECONDS) -> Audio:
+    """Return the parts one after the other, each followed by its pause (seconds), cut
+    at max_seconds."""
     if not parts:
         raise SpeechError("nothing to join")
     rate = parts[0][0].rate
+    limit = int(max_seconds * rate) * 2
     frames = bytearray()
     for audio, pause in parts:
         if audio.rate == rate:
             frames += audio.frames + silence(pause, rate).frames
-    return Audio(bytes(frames), rate)
+        if len(frames) >= limit:
+            log.warning("speech: audio cut at %.0f s", max_seconds)
+            break
+    return Audio(bytes(frames[:limit]), rate)
 
 
 # Two short tones before any speech: a rising pair confirms a read, a low buzz signals a

@@ -28,6 +28,10 @@ MESSAGES = ("not_recognised", "busy", "error", "printed", "print_unavailable", "
             "idle")
 FAILED_READS = ("not_recognised", "busy", "error")  # the "fail" tone before them
 LETTER_PAUSE = 0.2  # between the letters of a spelled pickup code
+# What one scan may say, however big the order: a few titles ("and 195 more"), a few slots.
+MAX_TITLES = 3
+MAX_TITLE_CHARS = 80
+MAX_SLOTS = 4
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,15 @@ class Speaker:
                 out.append(self._say(_end(_("Hello, {name}!")),
                                      name=(data["name"], escape(str(data["name"])))))
             out += self._fixed(_("Your order is ready"))
-            for slot, pickups in _by_slot(data["pickups"]):
+            slots = _by_slot(data["pickups"])
+            for slot, pickups in slots[:MAX_SLOTS]:
                 out += self._bag(slot, pickups)
+            unsaid = sum(len(p) for _s, p in slots[MAX_SLOTS:])
+            if unsaid:
+                out.append(self._say(ngettext(
+                    "%(num)d more bag is ready. The screen shows where.",
+                    "%(num)d more bags are ready. The screen shows where.",
+                    unsaid) % {"num": unsaid}))
             waiting = int(data.get("waiting") or 0)
             if waiting:
                 out.append(self._say(ngettext(
@@ -136,8 +147,7 @@ class Speaker:
         for p in pickups:
             out += self._code(_("Pickup code {code}."), str(p.get("pickup_code", "")))
             if self.private and p.get("titles"):
-                titles = "; ".join(str(t) for t in p["titles"])
-                out.append(self._say(_("Titles: {titles}."), titles=(titles, escape(titles))))
+                out += self._titles([str(t) for t in p["titles"]])
         if items:
             out.append(self._say(_end(ngettext("%(num)d item", "%(num)d items", items)
                                       % {"num": items})))
@@ -145,6 +155,17 @@ class Speaker:
         when = _date_words(deadlines[0], self.lang) if deadlines else None
         if when:
             out.append(self._say(_end(_("Pick up by {date}")), True, date=(when, escape(when))))
+        return out
+
+    def _titles(self, titles: list[str]) -> list[Sentence]:
+        """Return the first MAX_TITLES titles (each cut short) and how many more there are."""
+        _, ngettext = self.gettext, self.ngettext
+        said = "; ".join(_cut(t) for t in titles[:MAX_TITLES])
+        out = [self._say(_("Titles: {titles}."), titles=(said, escape(said)))]
+        more = len(titles) - MAX_TITLES
+        if more > 0:
+            out.append(self._say(ngettext("and %(num)d more.", "and %(num)d more.", more)
+                                 % {"num": more}))
         return out
 
     def _code(self, template: str, code: str) -> list[Sentence]:
@@ -210,7 +231,8 @@ class Speaker:
         _, ngettext = self.gettext, self.ngettext
         out = self._fixed(_("Your slip is being printed."), _("The slip says:"))
         out.append(self._say("{station}.", True, station=(station, escape(station))))
-        for p in data.get("pickups") or []:
+        pickups = data.get("pickups") or []
+        for p in pickups[:MAX_SLOTS]:
             slot = str(p.get("slot", ""))
             out += self._code(_("Pickup code {code}."), str(p.get("pickup_code", "")))
             out += self._slot(_("Go to slot {slot}."), slot)
@@ -221,12 +243,18 @@ class Speaker:
             if when:
                 out.append(self._say(_end(_("Pick up by {date}")), True,
                                      date=(when, escape(when))))
+        if len(pickups) > MAX_SLOTS:
+            unsaid = len(pickups) - MAX_SLOTS
+            out.append(self._say(ngettext(
+                "%(num)d more bag is ready. The screen shows where.",
+                "%(num)d more bags are ready. The screen shows where.",
+                unsaid) % {"num": unsaid}))
         out += self._fixed(_("Bring your library card when you collect."))
         offer = data.get("offer")
         if isinstance(offer, dict) and offer.get("title"):
             title = str(offer["title"])
             out += self._fixed(_("Did you know?"))
-            out.append(self._say("{title}.", True, title=(title, escape(title))))
+            out.append(self._say("{title}.", True, title=(_cut(title), escape(_cut(title)))))
         return out
 
 
@@ -234,6 +262,14 @@ def _end(text: str) -> str:
     """Return text ending in a full stop (screen headings have none), so speech pauses."""
     text = text.rstrip()
     return text if text[-1:] in ".!?…:؟" else text + "."
+
+
+def _cut(title: str) -> str:
+    """Return a title of at most MAX_TITLE_CHARS, cut at a word."""
+    title = " ".join(title.split())
+    if len(title) <= MAX_TITLE_CHARS:
+        return title
+    return title[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + " …"
 
 
 def _by_slot(pickups: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:

@@ -20,13 +20,15 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from kiosk import clock
-from kiosk.speech.engine import Audio, Espeak, SpeechError, join, to_wav, tone
+from kiosk.speech.engine import Audio, Espeak, SpeechBusy, SpeechError, join, to_wav, tone
 from kiosk.speech.sentences import MESSAGES, Sentence, Speaker, document, spell
 
 log = logging.getLogger(__name__)
 
 FIXED_CACHE_BYTES = 16 * 1024 * 1024
 MAX_ENTRIES = 64  # scans (and slips, messages) whose audio is kept for the page
+MAX_QUEUE = 8  # answers waiting for (or in) synthesis; more are refused, not queued
+WAITERS = 4  # request threads that may wait for audio at once (waitress has 16)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 WARM_NUMBERS = 40  # slot numbers ready ahead; higher ones are kept once said
 SAMPLES = ({"outcome": "ready", "waiting": 1, "pickups": [
@@ -38,14 +40,19 @@ class SpeechService:
     """Synthesises what the station says and keeps it for the page to fetch."""
 
     def __init__(self, mode: str, rate: int, default_lang: str, engine: Espeak | None = None,
-                 keep_s: float = 120.0, workers: int = 2):
+                 keep_s: float = 120.0, workers: int = 2, max_queue: int = MAX_QUEUE,
+                 waiters: int = WAITERS):
         self.mode = mode
         self.rate = rate
         self.default_lang = default_lang
         self.engine = engine or Espeak()
         self.keep_s = keep_s
+        # Its own few threads: audio never takes a request thread, however much is asked.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="speech")
-        self._lock = threading.Lock()
+        self.max_queue = max_queue
+        self._pending = 0  # answers submitted and not yet done
+        self.waiting = threading.BoundedSemaphore(waiters)  # held by requests waiting on audio
+        self._lock = threading.RLock()  # a done callback may run inside _entry
         self._fixed: OrderedDict[tuple[str, str, int], Audio] = OrderedDict()
         self._fixed_bytes = 0
         self._entries: OrderedDict[tuple, tuple[float, Future]] = OrderedDict()
@@ -74,7 +81,8 @@ class SpeechService:
     # --- entry points -------------------------------------------------------------
 
     def scan_audio(self, event_id: int | str, data: dict[str, Any], lang: str) -> Future:
-        """Return (start if needed) the WAV of what is said after this scan."""
+        """Return (start if needed) the WAV of what is said after this scan; raise
+        SpeechBusy when max_queue answers are already waiting."""
         return self._entry(("scan", event_id, lang),
                            lambda sp: sp.scan(data), lang)
 
@@ -135,12 +143,20 @@ class SpeechService:
             if found is not None:
                 self._entries.move_to_end(key)
                 return found[1]
+            if self._pending >= self.max_queue:
+                raise SpeechBusy(f"{self._pending} answers are waiting to be spoken")
             speaker = self.speaker(lang)
             future = self._pool.submit(self._wav, build, speaker)
+            self._pending += 1
+            future.add_done_callback(self._done)
             self._entries[key] = (float("inf") if keep else now, future)
             while len(self._entries) > MAX_ENTRIES:
                 self._entries.popitem(last=False)
             return future
+
+    def _done(self, _future: Future) -> None:
+        with self._lock:
+            self._pending -= 1
 
     def _expire(self, now: float) -> None:
         for key in [k for k, (t, _f) in self._entries.items() if now - t > self.keep_s]:

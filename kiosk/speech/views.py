@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -20,7 +21,7 @@ from flask_babel import get_locale
 
 from kiosk.appsetup import LANGUAGES
 from kiosk.extensions import limiter
-from kiosk.speech.engine import TONES, SpeechError
+from kiosk.speech.engine import TONES, SpeechBusy, SpeechError
 from kiosk.speech.sentences import MESSAGES
 from kiosk.speech.service import SpeechService
 from kiosk.views.errors import json_error
@@ -45,7 +46,25 @@ def _bad_lang() -> Any:
                       f"The lang parameter must be one of {', '.join(LANGUAGES)}")
 
 
-def _wav(future: Future, private: bool = True) -> Any:
+def _busy() -> Any:
+    body, status = json_error(503, "speech busy",
+                              "The station is busy speaking; try again in a moment")
+    return body, status, {"Retry-After": "1"}
+
+
+def _wav(start: Callable[[], Future], private: bool = True) -> Any:
+    """Answer with the audio start() gives: at once when ready, after a bounded wait by one
+    of the service's few waiters, else 503 at once (no request thread queues for audio)."""
+    service = _service()
+    try:
+        future = start()
+    except SpeechBusy:
+        return _busy()
+    waited = False
+    if not future.done():
+        if not service.waiting.acquire(blocking=False):
+            return _busy()
+        waited = True
     try:
         wav = future.result(timeout=WAIT_S)
     except FutureTimeout:
@@ -53,6 +72,9 @@ def _wav(future: Future, private: bool = True) -> Any:
     except SpeechError as exc:
         log.error("speech: %s", exc)
         return json_error(503, "speech unavailable", "The station cannot speak just now")
+    finally:
+        if waited:
+            service.waiting.release()
     cache = "no-store" if private else "public, max-age=3600"
     return Response(wav, mimetype="audio/wav", headers={"Cache-Control": cache})
 
@@ -80,7 +102,7 @@ def scan(event: str):
     data = _recent(event_id)
     if data is None:
         return json_error(404, "scan not on screen", "This screen has gone idle")
-    return _wav(_service().scan_audio(event_id, data, lang))
+    return _wav(lambda: _service().scan_audio(event_id, data, lang))
 
 
 @bp.get("/slip/<event>.wav")
@@ -93,7 +115,7 @@ def slip(event: str):
     if data is None or data.get("outcome") != "ready" or not data.get("pickups"):
         return json_error(404, "no slip", "This scan has nothing on the shelf")
     station = current_app.extensions["station"]
-    return _wav(_service().slip_audio(event_id, data, lang, station.name))
+    return _wav(lambda: _service().slip_audio(event_id, data, lang, station.name))
 
 
 @bp.get("/message/<key>.wav")
@@ -101,7 +123,7 @@ def message(key: str):
     lang = _lang()
     if lang is None or key not in MESSAGES:
         return json_error(404, "no such message", f"Known messages: {', '.join(MESSAGES)}")
-    return _wav(_service().message_audio(key, lang), private=False)
+    return _wav(lambda: _service().message_audio(key, lang), private=False)
 
 
 @bp.get("/tone/<kind>.wav")
@@ -122,7 +144,10 @@ def _start_scan_audio(app: Flask, service: SpeechService):
             lang = str(locale) if locale is not None else None
         if lang not in LANGUAGES:
             lang = app.config["KIOSK_SETTINGS"].station.language
-        service.scan_audio(data["event_id"], data, lang)
+        try:
+            service.scan_audio(data["event_id"], data, lang)
+        except SpeechBusy:  # the scan is answered all the same; its audio is asked again
+            log.info("speech: busy, audio of scan %s not started", data["event_id"])
 
     return hook
 
