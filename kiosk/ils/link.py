@@ -5,7 +5,8 @@ covering the wait for the link's lock, the connect, TLS, login and every read, s
 never waits longer than that, whatever the ILS does. It reports its state in the
 station's `devices["ils"]` (shown by /healthz, which never waits on the link) and, after
 a failure, a breaker (kiosk.ils.breaker) refuses calls at once for a growing while (5 s,
-doubling to 60 s) before one call probes again: scans then answer from local data.
+doubling to 60 s) before one call (the keepalive thread, while the station serves) probes
+again: meanwhile scans answer from local data.
 """
 
 from __future__ import annotations
@@ -14,12 +15,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kiosk.domain.cards import mask
 from kiosk.ils import sip2
+from kiosk.ils.answers import (  # re-exported: callers import the answers from the link
+    CheckinResult,
+    CheckoutResult,
+    ItemInfo,
+    PatronInfo,
+    patron_info,
+)
 from kiosk.ils.breaker import Breaker
 from kiosk.ils.client import Endpoint, LinkDown, LoginRefused, SIP2Client
 from kiosk.ils.deadline import Clock, Deadline
@@ -36,82 +43,6 @@ def read_secret(path: str) -> str:
         return ""
     text = Path(path).read_text(encoding="utf-8")
     return text.splitlines()[0].strip() if text.strip() else ""
-
-
-@dataclass
-class PatronInfo:
-    """What the ILS says about a card: valid, PIN right, blocked, holds waiting."""
-
-    valid: bool
-    pin_ok: bool | None
-    blocked: bool
-    name: str
-    screen_message: str
-    hold_items: list[str] = field(default_factory=list)
-    charged_items: list[str] = field(default_factory=list)
-    message: Message | None = None
-
-    @property
-    def may_borrow(self) -> bool:
-        """Return True when the ILS lets this patron borrow."""
-        return self.valid and not self.blocked
-
-
-@dataclass
-class CheckoutResult:
-    """The ILS's answer to a checkout: lent or not, due date, its screen message."""
-
-    item: str
-    ok: bool
-    renewal: bool
-    due_date: str
-    message: str
-
-
-@dataclass
-class CheckinResult:
-    """The ILS's answer to a check-in: ok, the alert (CV) with hold card, name, destination."""
-
-    item: str
-    ok: bool
-    alert: str  # CV: "01" hold here, "02" hold elsewhere, "04" send home, "" none
-    hold_card: str  # CY
-    hold_name: str  # DA
-    destination: str  # CT
-    message: str  # AF
-
-
-@dataclass
-class ItemInfo:
-    """What the ILS says about an item: its circulation status and screen message."""
-
-    item: str
-    circulation_status: str
-    screen_message: str
-
-    @property
-    def waiting(self) -> bool:
-        """Return True when the item waits on the hold shelf for its patron."""
-        return self.circulation_status == sip2.WAITING_ON_HOLD_SHELF
-
-
-def patron_info(reply: Message) -> PatronInfo:
-    """Turn a 24 or 64 answer into a PatronInfo."""
-    status = reply.fixed.get("patron_status", " " * 14)
-    blocked = any(status[i] == "Y" for i in (sip2.PATRON_STATUS["charge_denied"],
-                                              sip2.PATRON_STATUS["card_lost"]))
-    valid_flag = reply.get("BL")
-    pin_flag = reply.get("CQ")
-    return PatronInfo(
-        valid=valid_flag == "Y" if valid_flag is not None else True,
-        pin_ok=None if pin_flag is None else pin_flag == "Y",
-        blocked=blocked,
-        name=reply.get("AE", "") or "",
-        screen_message=reply.screen_message,
-        hold_items=reply.get_all("AS"),
-        charged_items=reply.get_all("AU"),
-        message=reply,
-    )
 
 
 class IlsLink:
