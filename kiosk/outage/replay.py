@@ -19,7 +19,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kiosk.domain import audit, order_events
@@ -28,6 +27,7 @@ from kiosk.domain.orders import OrderError
 from kiosk.localtime import local_time
 from kiosk.models import Order, OrderStatus, utcnow
 from kiosk.outage.journal import Entry, Journal
+from kiosk.outage.state import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,13 @@ COLLECTED, ALREADY, LATE, GONE, REFUSED = (
 
 @dataclass
 class ReplayReport:
-    """What one replay did, by journal entry id; `stopped` when the database failed again."""
+    """What one replay did, by journal entry id; `stopped` when the database failed again.
+
+    `failed`: entries an error other than a lost database kept pending (tried again later).
+    """
 
     applied: dict[int, str] = field(default_factory=dict)
+    failed: list[int] = field(default_factory=list)
     stopped: bool = False
 
 
@@ -56,11 +60,17 @@ def replay(journal: Journal, station: Any,
                 except BaseException:
                     session.rollback()
                     raise
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("replay of outage collects paused at order %s: %s", entry.order_id,
-                        exc)
-            report.stopped = True
-            break
+        except Exception as exc:
+            if unreachable(exc):
+                log.warning("replay of outage collects paused at order %s: %s",
+                            entry.order_id, exc)
+                report.stopped = True
+                break
+            # Not the line: a rule or a race. The entry stays pending, is tried again at
+            # the next refresh, and shows in /healthz and /metrics until it goes through.
+            log.exception("outage collect of order %s could not be applied", entry.order_id)
+            report.failed.append(entry.id)
+            continue
         journal.done(entry, outcome)
         report.applied[entry.id] = outcome
         log.info("outage collect of order %s applied: %s", entry.order_id, outcome)

@@ -81,10 +81,11 @@ class Watcher:
                     if self.outage.down():
                         self.catch_up()
                 if dirty or time.monotonic() >= due:
-                    self.refresh()
+                    if self.outage.journal.pending_orders():  # some failed the last time
+                        self.catch_up()
+                    else:
+                        self.refresh()
                     due = time.monotonic() + self.poll_s
-                if self.outage.journal.pending_orders():  # left by a paused replay
-                    self.catch_up()
 
     def catch_up(self) -> None:
         """Replay pending collects and refresh the snapshot; then the database is back."""
