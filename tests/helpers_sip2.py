@@ -435,7 +435,7 @@ def hostile_answer(request: bytes) -> bytes | None:
     seq = request[request.rfind(b"AY") + 2:][:1] if b"AY" in request else None
     now = "20261207    120000"
     if request.startswith(b"93"):
-        return sip_frame("941", seq)
+        return sip_frame("941AFLogget inn som kiosk.|", seq)  # long enough to trickle
     if request.startswith(b"99"):
         return sip_frame("98YYYYNN010003" + now + "2.00AOtestlib|", seq)
     if request.startswith(b"63"):

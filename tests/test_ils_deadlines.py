@@ -97,10 +97,12 @@ def test_a_trickled_login_is_given_up_on_before_it_is_whole(hostile):
     assert not client.connected
 
 
-@pytest.mark.parametrize("hostile", ["hang", "close"], indirect=True)
-def test_a_server_that_hangs_or_closes_fails_the_connect_once(hostile):
-    with pytest.raises(LinkDown):
-        SIP2Client(endpoint(hostile.port)).connect()
+@pytest.mark.parametrize(("hostile", "tls"), [("hang", False), ("hang", True),
+                                               ("close", False)], indirect=["hostile"])
+def test_a_server_that_hangs_or_closes_fails_the_connect_once(hostile, tls):
+    ep = Endpoint(**{**endpoint(hostile.port).__dict__, "tls": tls})
+    with pytest.raises(LinkDown):  # a TLS handshake never answered is bounded too
+        SIP2Client(ep).connect()
     assert hostile.connections == 1
 
 
