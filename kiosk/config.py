@@ -147,9 +147,19 @@ def _cross_checks(s: Settings, problems: list[str]) -> None:
     metrics_tokens = s.sections["metrics"]["token_file"]
     if metrics_tokens and not os.access(metrics_tokens, os.R_OK):
         problems.append(f"metrics.token_file: cannot read {metrics_tokens}")
-    names = [sh["name"] for sh in s.shelves]
+    station = s.sections["station"]
+    for sh in s.shelves:  # a shelf without a branch is on this station's wall
+        sh["branch"] = sh["branch"] or station["branch"]
+    names = [(sh["branch"], sh["name"]) for sh in s.shelves]
     if len(set(names)) != len(names):
-        problems.append("shelves: shelf names must be different from each other")
+        problems.append("shelves: shelf names must be different from each other within "
+                        "a branch")
+    library = {*station["branches"], station["branch"]}
+    for i, sh in enumerate(s.shelves):
+        if station["branches"] and sh["branch"] not in library:
+            problems.append(f"shelves[{i}].branch: {sh['branch']!r} is not one of the "
+                            f"library's branches ([station] branches and branch: "
+                            f"{', '.join(sorted(library))})")
     for i, hook in enumerate(s.webhooks):
         problem = _webhook_secret_problem(hook["secret_file"])
         if problem:

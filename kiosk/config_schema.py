@@ -99,6 +99,12 @@ def _branch_names(v: list) -> str | None:
     return None
 
 
+def _branch_name(v: str) -> str | None:
+    if v and (not v.strip() or len(v) > 64):
+        return "must be a branch name (text of 1 to 64 characters)"
+    return None
+
+
 def _database_url(v: str) -> str | None:
     """Empty (the state directory's SQLite file), SQLite or PostgreSQL: what the station runs on."""
     if not v or re.match(r"(sqlite:///|postgresql\+psycopg://)", v):
@@ -192,6 +198,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "show_names": Key(_BOOL, False, None),
         "rate_limit": Key(_STR, "30/minute", _rate),
         "self_collect": Key(_BOOL, True, None),
+        # true: a patron whose bag waits at another branch is told which one (privacy: off)
+        "tell_other_branch": Key(_BOOL, False, None),
         "staff_pin": Key(_BOOL, False, None),
         "offer_seconds": Key(_INT, 12, _positive),
         # speech output (EN 301 549 5.1.3): names and titles are spoken into headphones only
@@ -246,6 +254,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
 TABLE_ARRAYS: dict[str, dict[str, Key]] = {
     "shelves": {
         "name": Key(_STR, None, _label_name),
+        # the branch whose wall the shelf is on; empty: this station's [station] branch
+        "branch": Key(_STR, "", _branch_name),
         # slot labels carry up to 3 digits (A-999); a typo of 100000000 is caught here,
         # not by a 100-million-row `kiosk init`
         "slots": Key(_INT, None, _between(1, MAX_SLOTS, " (slot labels have up to 3 digits)")),

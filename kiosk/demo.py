@@ -101,10 +101,10 @@ def _order(session: Session, station: Any, card: str, state: str, slot: str | No
         order_ops.pack_item(session, order, item.barcode, actor)
     order_ops.finish_packing(session, order, actor)
     try:
-        target = shelving.get_slot(session, slot) if slot else None
+        target = shelving.get_slot(session, slot, order.branch) if slot else None
     except order_ops.NotFound:  # a configuration without this slot: any free one will do
         target = None
-    target = target or shelving.suggest_slot(session, order)
+    target = target or shelving.suggest_slot(session, order, order.branch)
     if target is None:  # every slot full: the bag waits, packed
         return order
     shelving.shelve(session, order, target, actor, station.calendar,

@@ -20,10 +20,10 @@ from sqlalchemy import or_, select
 from kiosk import clock
 from kiosk.config import Settings
 from kiosk.domain import pickup
-from kiosk.domain.branches import KnownBranches, known_branches
+from kiosk.domain.branches import KnownBranches, branch_name, known_branches
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.cards import CardReader, mask
-from kiosk.domain.lookup import NOT_RECOGNISED, LookupResult, find_pickups
+from kiosk.domain.lookup import NOT_RECOGNISED, LookupResult, find_pickups, ready_elsewhere
 from kiosk.domain.messages import plural
 from kiosk.domain.pickup import PickupOutcome
 from kiosk.events import SCAN_RESULT, EventBus
@@ -147,6 +147,9 @@ class Station:
             try:
                 result = find_pickups(session, card, self.branch,
                                       show_titles=k.show_titles, show_names=k.show_names)
+                if k.tell_other_branch and not result.pickups:  # off: "nothing here"
+                    result.elsewhere = [branch_name(b) for b in
+                                        ready_elsewhere(session, card, self.branch)]
                 for hook in self.lookup_hooks:
                     hook(session, card, result)
             except Exception as exc:  # the scan reads through the bare driver too

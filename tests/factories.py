@@ -31,7 +31,7 @@ def make_order(session: Session, card: str | None = None, items: int = 2, *,
     )
     order = order_ops.create_order(session, new, ACTOR)
     if slot:
-        shelving.shelve(session, order, shelving.get_slot(session, slot), ACTOR,
+        shelving.shelve(session, order, shelving.get_slot(session, slot, branch), ACTOR,
                         station.calendar, 7)
     if status and status != order.status:
         order_ops.move(session, order, status, ACTOR)

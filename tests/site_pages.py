@@ -60,7 +60,7 @@ def populate(app: Flask) -> SiteData:
         ready = make_order(session, card=CARD, items=3, slot="B-03", station=station)
         make_order(session, card=CARD, items=2, slot="B-03", station=station)  # two in a slot
         second = make_order(session, card=CARD, items=1, slot="A-02", station=station)
-        shelving.shelve(session, second, shelving.get_slot(session, "A-04"), ACTOR,
+        shelving.shelve(session, second, shelving.get_slot(session, "A-04", "main"), ACTOR,
                         station.calendar, 7)  # moved: "moved from A-02 to A-04"
         late = make_order(session, items=1, slot="A-01", station=station)
         late.deadline = today - dt.timedelta(days=3)

@@ -121,7 +121,7 @@ def test_a_deadline_is_always_an_open_day_exactly_n_opening_days_on(start, days,
     {"pickup": {"closed_weekdays": ["sat", "sun"], "closed_dates": ["2025-12-24"]}}])
 def test_shelving_uses_the_configured_calendar(session, station, config_overrides):
     order = make_order(session)
-    shelving.shelve(session, order, shelving.get_slot(session, "B-01"), ACTOR,
+    shelving.shelve(session, order, shelving.get_slot(session, "B-01", "main"), ACTOR,
                     station.calendar, 3, today=D(2025, 12, 19))
     # Fri 19 Dec: Mon 22, Tue 23, then 24-28 closed: Monday 29.
     assert order.deadline == D(2025, 12, 29)

@@ -58,7 +58,7 @@ def test_a_deadline_on_a_day_closed_later_moves_to_the_next_open_day():
 def test_clearing_a_bag_expires_the_order_and_frees_its_place(session, station):
     order = shelve_with_deadline(session, station, "A-01", D(2025, 4, 20))
     make_order(session, slot="A-01", station=station)  # the slot is now full (capacity 2)
-    assert not shelving.free_places(session, shelving.get_slot(session, "A-01"))
+    assert not shelving.free_places(session, shelving.get_slot(session, "A-01", "main"))
 
     cleared = clearance.clear_bag(session, order.pickup_code.replace("-", "").lower(), ACTOR,
                                   station.calendar, today=TODAY)
@@ -68,7 +68,7 @@ def test_clearing_a_bag_expires_the_order_and_frees_its_place(session, station):
     assert order.status == "expired" and order.place_id is None and order.closed_at
     assert order.slot_label == "A-01"  # where it was, for the record
     assert order.audit[-1].action == "expired" and order.audit[-1].actor == ACTOR.name
-    assert len(shelving.free_places(session, shelving.get_slot(session, "A-01"))) == 1
+    assert len(shelving.free_places(session, shelving.get_slot(session, "A-01", "main"))) == 1
     assert clearance.clearance_list(session, station.calendar, today=TODAY).overdue == []
 
 

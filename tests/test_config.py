@@ -24,7 +24,7 @@ def test_defaults_need_no_file(monkeypatch, tmp_path):
     assert settings.source == "built-in defaults"
     assert settings.scanner.kind == "none" and settings.printer.kind == "none"
     assert settings.database_url == f"sqlite:///{tmp_path / 'kiosk' / 'kiosk.db'}"
-    assert settings.shelves == config.DEFAULT_SHELVES
+    assert settings.shelves == [{**s, "branch": "main"} for s in config.DEFAULT_SHELVES]
     assert settings.cards.patterns == [r"^N\d{9}$"]
 
 

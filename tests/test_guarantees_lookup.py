@@ -51,7 +51,8 @@ def test_the_answer_is_plain_json_all_the_way_down(session, station):
         "items": 2, "deadline": order.deadline.isoformat(),
         "titles": [i.title for i in order.items]}]
     assert plain["offer"]["qr"][0]["slot"] == "A-01" and plain["notices"] == ["pin_required"]
-    assert list(plain) == ["outcome", "pickups", "waiting", "name", "notices", "offer"]
+    assert list(plain) == ["outcome", "pickups", "waiting", "name", "notices", "offer",
+                           "elsewhere"]
 
 
 def test_a_scan_gives_its_connection_back_to_the_pool(session, station):

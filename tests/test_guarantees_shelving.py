@@ -25,7 +25,7 @@ WALL = [{"name": "A", "slots": 6, "capacity": 2}, {"name": "B", "slots": 4, "cap
 
 def test_a_place_another_station_took_first_is_skipped_for_the_next_free_one(
         session, station, monkeypatch):
-    slot = shelving.get_slot(session, "B-01")  # three places
+    slot = shelving.get_slot(session, "B-01", "main")  # three places
     first = make_order(session, slot="B-01", station=station)
     taken = first.place
     stale = [taken, *shelving.free_places(session, slot)]
@@ -43,7 +43,7 @@ def test_a_place_another_station_took_first_is_skipped_for_the_next_free_one(
 
 def test_when_every_listed_place_is_taken_by_others_the_slot_is_full_and_nothing_changes(
         session, station, monkeypatch):
-    slot = shelving.get_slot(session, "A-01")  # two places
+    slot = shelving.get_slot(session, "A-01", "main")  # two places
     a = make_order(session, slot="A-01", station=station)
     b = make_order(session, slot="A-01", station=station)
     monkeypatch.setattr(shelving, "free_places", lambda s, sl: [a.place, b.place])
@@ -64,7 +64,7 @@ def test_when_every_listed_place_is_taken_by_others_the_slot_is_full_and_nothing
 # --- what could_shelve, shelve and unshelve promise --------------------------------------
 
 def test_could_shelve_says_what_shelve_would_do(session, station):
-    a1, b1 = shelving.get_slot(session, "A-01"), shelving.get_slot(session, "B-01")
+    a1, b1 = shelving.get_slot(session, "A-01", "main"), shelving.get_slot(session, "B-01", "main")
     received = make_order(session)
     packing = make_order(session, status="packing")
     assert shelving.could_shelve(session, received, a1)
@@ -79,13 +79,13 @@ def test_could_shelve_says_what_shelve_would_do(session, station):
     assert not shelving.could_shelve(session, make_order(session, status="cancelled"), b1)
     shelving.sync_shelves(session, [WALL[0], {**WALL[1], "slots": 3}])  # B-04 out of use
     session.commit()
-    assert not shelving.could_shelve(session, received, shelving.get_slot(session, "B-04"))
+    assert not shelving.could_shelve(session, received, shelving.get_slot(session, "B-04", "main"))
 
 
 def test_refusals_say_why_in_words_and_in_their_detail(session, station):
     cancelled = make_order(session, status="cancelled")
     with pytest.raises(OrderError) as exc:
-        shelving.shelve(session, cancelled, shelving.get_slot(session, "B-01"), ACTOR,
+        shelving.shelve(session, cancelled, shelving.get_slot(session, "B-01", "main"), ACTOR,
                         station.calendar, 7)
     assert str(exc.value) == f"Order {cancelled.id} is cancelled and cannot be shelved"
     assert exc.value.detail == {"status": "cancelled"}
@@ -95,14 +95,14 @@ def test_refusals_say_why_in_words_and_in_their_detail(session, station):
     session.commit()
     order = make_order(session)
     with pytest.raises(OrderError) as exc:
-        shelving.shelve(session, order, shelving.get_slot(session, "B-04"), ACTOR,
+        shelving.shelve(session, order, shelving.get_slot(session, "B-04", "main"), ACTOR,
                         station.calendar, 7)
     assert str(exc.value) == "Slot B-04 is not in use" and exc.value.params == {"slot": "B-04"}
 
     make_order(session, slot="A-01", station=station)
     make_order(session, slot="A-01", station=station)
     with pytest.raises(shelving.SlotFull) as exc:
-        shelving.shelve(session, order, shelving.get_slot(session, "A-01"), ACTOR,
+        shelving.shelve(session, order, shelving.get_slot(session, "A-01", "main"), ACTOR,
                         station.calendar, 7)
     assert str(exc.value) == "Slot A-01 is full" and exc.value.status_code == 409
     assert exc.value.detail == {"slot": "A-01", "capacity": 2}
@@ -136,7 +136,7 @@ def test_shelving_moving_and_unshelving_are_recorded_and_told_with_what_they_wer
     told.clear()
     packed = utcnow() - dt.timedelta(days=2)
     order.packed_at = packed
-    shelving.shelve(session, order, shelving.get_slot(session, "A-01"), ACTOR,
+    shelving.shelve(session, order, shelving.get_slot(session, "A-01", "main"), ACTOR,
                     station.calendar, 7)
     assert [(s, c.order_id, c.status, c.previous, c.station, c.slot) for s, c in told] == [
         (session, order.id, "ready", "received", ACTOR.station, "A-01")]
@@ -148,7 +148,7 @@ def test_shelving_moving_and_unshelving_are_recorded_and_told_with_what_they_wer
     assert first is not None
 
     told.clear()
-    shelving.shelve(session, order, shelving.get_slot(session, "B-02"), ACTOR,
+    shelving.shelve(session, order, shelving.get_slot(session, "B-02", "main"), ACTOR,
                     station.calendar, 7)
     assert told == []  # still ready: a move is no change of status
     moved = order.audit[-1]
@@ -168,7 +168,7 @@ def test_shelving_moving_and_unshelving_are_recorded_and_told_with_what_they_wer
 def test_a_bag_shelved_straight_from_receiving_gets_a_packing_time(session, station):
     order = make_order(session)
     assert order.packed_at is None and order.shelved_at is None
-    shelving.shelve(session, order, shelving.get_slot(session, "A-01"), ACTOR,
+    shelving.shelve(session, order, shelving.get_slot(session, "A-01", "main"), ACTOR,
                     station.calendar, 7)
     assert order.packed_at is not None and order.shelved_at is not None
 
@@ -184,7 +184,7 @@ def test_a_bag_goes_into_the_lowest_free_place(session, station):
     session.commit()
     shelving.unshelve(session, y, ACTOR)
     session.commit()
-    b4 = shelving.get_slot(session, "B-04")
+    b4 = shelving.get_slot(session, "B-04", "main")
     assert [p.number for p in shelving.free_places(session, b4)] == [1, 2, 3]
     assert make_order(session, slot="B-04", station=station).place.number == 1
 
@@ -207,7 +207,7 @@ def test_a_shelf_taken_out_of_the_configuration_goes_out_of_use_keeping_its_bags
         make_order(session, slot=suggested.label, station=station)
     assert shelving.suggest_slot(session, make_order(session)) is None
     with pytest.raises(OrderError):
-        shelving.shelve(session, make_order(session), shelving.get_slot(session, "B-03"),
+        shelving.shelve(session, make_order(session), shelving.get_slot(session, "B-03", "main"),
                         ACTOR, station.calendar, 7)
     assert shelving.sync_shelves(session, [WALL[0]]) == []  # in line now: nothing to do
     shelving.sync_shelves(session, WALL)  # shelf B back
@@ -219,7 +219,7 @@ def test_occupancy_counts_the_bags_in_each_slot(session, station):
     for label in ("A-01", "A-01", "B-02"):
         make_order(session, slot=label, station=station)
     make_order(session)  # not on the shelf
-    slot = {label: shelving.get_slot(session, label).id for label in ("A-01", "B-02")}
+    slot = {label: shelving.get_slot(session, label, "main").id for label in ("A-01", "B-02")}
     assert shelving.occupancy(session) == {slot["A-01"]: 2, slot["B-02"]: 1}
 
 
@@ -325,11 +325,11 @@ def test_a_configuration_already_in_line_is_checked_with_one_query(session, stat
 
 def test_an_unknown_slot_is_named_as_typed(session):
     with pytest.raises(NotFound) as exc:
-        shelving.get_slot(session, "q99")
+        shelving.get_slot(session, "q99", "main")
     assert str(exc.value) == "No slot q99" and exc.value.status_code == 404
     assert exc.value.detail == {"slot": "q99"} and exc.value.params == {"slot": "q99"}
     with pytest.raises(NotFound):
-        shelving.get_slot(session, "not a label")
+        shelving.get_slot(session, "not a label", "main")
 
 
 # --- retrying a conflict ------------------------------------------------------------------
@@ -345,7 +345,7 @@ def test_a_conflict_is_rolled_back_and_the_work_done_again_and_committed(session
     calls = []
 
     def work():
-        session.add(Shelf(name=f"Z{len(calls)}", position=9))
+        session.add(Shelf(name=f"Z{len(calls)}", branch="main", position=9))
         calls.append(1)
         if len(calls) < 3:
             raise _conflict(message)
@@ -377,7 +377,7 @@ def test_other_errors_are_rolled_back_and_not_retried(session):
 
     def broken(error):
         def work():
-            session.add(Shelf(name="Z", position=9))
+            session.add(Shelf(name="Z", branch="main", position=9))
             calls.append(1)
             raise error
         return work

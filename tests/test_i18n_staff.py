@@ -195,13 +195,13 @@ def test_account_error_on_the_users_page_follows_the_language(app, client, lang,
 def test_domain_errors_stay_english_outside_the_staff_pages(app):
     with app.app_context():
         order = make_order(db.session, items=1)
-        slot = shelving.get_slot(db.session, "A-01")
+        slot = shelving.get_slot(db.session, "A-01", "main")
         slot.active = False
         with pytest.raises(order_ops.OrderError) as caught:
             shelving.shelve(db.session, order, slot, order_ops.Actor("t", "t"),
                             app.extensions["station"].calendar, 7)
         with pytest.raises(order_ops.NotFound) as missing:
-            shelving.get_slot(db.session, "Q-77")
+            shelving.get_slot(db.session, "Q-77", "main")
         db.session.rollback()
     exc = caught.value
     assert str(exc) == "Slot A-01 is not in use"

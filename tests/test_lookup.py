@@ -6,7 +6,7 @@ import json
 
 from factories import ACTOR, make_order
 
-from kiosk.domain import lookup
+from kiosk.domain import lookup, shelving
 from kiosk.domain import orders as order_ops
 
 CARD = "N000000042"
@@ -19,7 +19,7 @@ def test_an_unknown_card_and_a_card_with_nothing_look_the_same(session, station)
     assert unknown.outcome == nothing.outcome == "nothing"
     assert unknown.as_dict() == nothing.as_dict() == {
         "outcome": "nothing", "pickups": [], "waiting": 0, "name": None, "notices": [],
-        "offer": None}
+        "offer": None, "elsewhere": []}
 
 
 def test_a_bag_on_the_shelf_is_found_with_its_place_code_items_and_last_day(session, station):
@@ -43,6 +43,7 @@ def test_orders_still_being_packed_are_counted_not_shown(session, station):
 
 
 def test_only_this_branch_and_only_open_orders_are_found(session, station):
+    shelving.sync_shelves(session, [{"name": "A", "slots": 2, "capacity": 2}], "other")
     make_order(session, card=CARD, branch="other", slot="A-01", station=station)
     gone = make_order(session, card=CARD, slot="A-02", station=station)
     order_ops.collect(session, gone, ACTOR)

@@ -52,7 +52,7 @@ def shelve_share(url: str, number: int, order_ids: list[int]) -> dict:
         for order_id in order_ids:
             def work(order_id=order_id):
                 order = session.get(Order, order_id)
-                slot = shelving.get_slot(session, f"R-{order_id % SHELF['slots'] + 1:02d}")
+                slot = shelving.get_slot(session, f"R-{order_id % SHELF['slots'] + 1:02d}", "main")
                 shelving.shelve(session, order, slot, actor, station.calendar, 7)
 
             try:

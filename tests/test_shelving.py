@@ -39,7 +39,7 @@ def test_shelving_sets_ready_slot_and_deadline(session, station):
 def test_deadline_counts_opening_days_and_skips_holidays(session, station):
     order = make_order(session)
     # From Saturday 19 December 2026, 7 opening days: 21-24, 28-30 (Sundays, 25-26 closed).
-    shelving.shelve(session, order, shelving.get_slot(session, "A-01"), ACTOR,
+    shelving.shelve(session, order, shelving.get_slot(session, "A-01", "main"), ACTOR,
                     station.calendar, 7, today=dt.date(2026, 12, 19))
     assert order.deadline == dt.date(2026, 12, 30)
 
@@ -49,7 +49,7 @@ def test_a_full_slot_refuses_the_next_bag(session, station):
     make_order(session, slot="A-01", station=station)
     third = make_order(session)
     with pytest.raises(shelving.SlotFull):
-        shelving.shelve(session, third, shelving.get_slot(session, "A-01"), ACTOR,
+        shelving.shelve(session, third, shelving.get_slot(session, "A-01", "main"), ACTOR,
                         station.calendar, 7)
     assert third.status == "received" and third.place_id is None
 
@@ -73,16 +73,16 @@ def test_database_refuses_a_place_for_an_order_not_ready(session):
 
 def test_unknown_slot_is_not_found(session):
     with pytest.raises(orders.NotFound):
-        shelving.get_slot(session, "Z-99")
+        shelving.get_slot(session, "Z-99", "main")
 
 
 def test_move_to_another_slot_frees_the_first(session, station):
     order = make_order(session, slot="A-01", station=station)
-    shelving.shelve(session, order, shelving.get_slot(session, "B-02"), ACTOR,
+    shelving.shelve(session, order, shelving.get_slot(session, "B-02", "main"), ACTOR,
                     station.calendar, 7)
     session.commit()
     assert order.slot_label == "B-02"
-    assert shelving.occupancy(session) == {shelving.get_slot(session, "B-02").id: 1}
+    assert shelving.occupancy(session) == {shelving.get_slot(session, "B-02", "main").id: 1}
     assert audit.parse(order.audit[-1].detail) == {"code": "moved", "old": "A-01", "new": "B-02"}
     assert audit.render(order.audit[-1].detail) == "Moved from A-01 to B-02"
 
@@ -115,7 +115,7 @@ def test_shrinking_configuration_keeps_bags_that_are_on_the_shelf(session, stati
     session.commit()
     assert any("B-04" in c for c in changes)
     assert session.get(Order, order.id).place_id is not None
-    b4 = shelving.get_slot(session, "B-04")
+    b4 = shelving.get_slot(session, "B-04", "main")
     assert b4.active is False
     count = session.scalar(select(func.count(Place.id)).where(Place.slot_id == b4.id))
     assert count == 1  # only the occupied place survives

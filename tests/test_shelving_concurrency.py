@@ -32,7 +32,7 @@ def shelve_from_station(app, station, n: int, order_ids: list[int], labels: list
         for order_id in order_ids:
             for label in labels:
                 order = db.session.get(Order, order_id)
-                slot = shelving.get_slot(db.session, label)
+                slot = shelving.get_slot(db.session, label, "main")
 
                 def work(order=order, slot=slot) -> None:
                     shelving.shelve(db.session, order, slot, actor, station.calendar, 7)
@@ -75,7 +75,7 @@ def test_many_stations_shelving_into_the_same_slots(app, session, station, label
         .join(Order, Order.place_id == Place.id).group_by(Slot.label)).all())
     assert sum(per_slot.values()) == capacity  # every place used, none twice
     for label in labels:
-        slot = shelving.get_slot(session, label)
+        slot = shelving.get_slot(session, label, "main")
         assert per_slot[label] == slot.capacity
 
     # no order lost: each is either on the slot it was told, or refused and untouched

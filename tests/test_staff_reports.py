@@ -80,7 +80,7 @@ def test_scanning_an_overdue_bag_clears_it_and_frees_the_slot(staff, session, st
     session.expire_all()
     assert order.status == "expired" and order.place_id is None
     assert order.audit[-1].actor == "kari"  # the staff member, in the audit trail
-    assert len(shelving.free_places(session, shelving.get_slot(session, "A-02"))) == 1
+    assert len(shelving.free_places(session, shelving.get_slot(session, "A-02", "main"))) == 1
     assert order.pickup_code not in page.split('class="clearance-overdue"')[1]
 
     again = staff.post("/staff/clearance", data={"code": order.pickup_code})

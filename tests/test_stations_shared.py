@@ -34,7 +34,7 @@ def test_a_bag_shelved_at_one_entrance_shows_at_the_other(app, session, station,
                                                           second_entrance):
     order = make_order(session, card="N200000001")
     assert scan(second_entrance, "N200000001")["pickups"] == []
-    shelving.shelve(session, order, shelving.get_slot(session, "B-03"), ACTOR,
+    shelving.shelve(session, order, shelving.get_slot(session, "B-03", "main"), ACTOR,
                     station.calendar, 7)
     session.commit()
     body = scan(second_entrance, "N200000001")
@@ -57,17 +57,17 @@ def test_a_collection_at_one_entrance_empties_the_other_screen(app, session, sta
 def test_both_stations_fill_one_slot_without_overfilling_it(app, session, station,
                                                             second_entrance):
     first = [make_order(session, card=f"N20000010{i}") for i in range(2)]
-    slot = shelving.get_slot(session, "A-04")  # capacity 2
+    slot = shelving.get_slot(session, "A-04", "main")  # capacity 2
     shelving.shelve(session, first[0], slot, ACTOR, station.calendar, 7)
     session.commit()
     second_id = first[1].id
     with second_entrance.app_context():
         other = db.session
         there = order_ops.get(other, second_id)
-        shelving.shelve(other, there, shelving.get_slot(other, "A-04"), ACTOR,
+        shelving.shelve(other, there, shelving.get_slot(other, "A-04", "main"), ACTOR,
                         station.calendar, 7)
         other.commit()
     third = make_order(session, card="N200000109")
     with pytest.raises(shelving.SlotFull):
-        shelving.shelve(session, third, shelving.get_slot(session, "A-04"), ACTOR,
+        shelving.shelve(session, third, shelving.get_slot(session, "A-04", "main"), ACTOR,
                         station.calendar, 7)

@@ -244,7 +244,7 @@ def test_include_patron_adds_card_and_name(app, session, receiver, tmp_path, mak
 @pytest.mark.time_machine(ORDINARY_TUESDAY)
 def test_shelving_and_clearance_events_carry_slot_and_day(app, session, station):
     order = make_order(session, card="N400000041")
-    shelving.shelve(session, order, shelving.get_slot(session, "B-01"), ACTOR,
+    shelving.shelve(session, order, shelving.get_slot(session, "B-01", "main"), ACTOR,
                     station.calendar, 7)
     order.deadline = dt.date(2026, 12, 7)  # yesterday, an open Monday
     clearance.clear_bag(session, order.pickup_code, ACTOR, station.calendar)

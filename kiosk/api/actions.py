@@ -44,12 +44,12 @@ def shelve(order_id: int):
     actor = _actor()
     session = db.session
     order = order_ops.get(session, order_id)
-    slot = shelving.get_slot(session, label)
+    slot = shelving.get_slot(session, label, station.branch)
     if shelving.could_shelve(session, order, slot):  # e.g. the ILS check-in; refusal: 409
         station.before_shelving(session, order, actor)
 
     def work(session, order: Order) -> None:
-        slot = shelving.get_slot(session, label)
+        slot = shelving.get_slot(session, label, station.branch)
         if order.packed_at is None and order.status in (OrderStatus.RECEIVED,
                                                         OrderStatus.PACKING):
             order_ops.finish_packing(session, order, actor,

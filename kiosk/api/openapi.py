@@ -90,6 +90,8 @@ SCHEMAS: dict[str, Any] = {
             "branch": {"type": "string"},
             "slot": {"type": ["string", "null"], "examples": ["B-12"],
                      "description": "The shelf slot while the order is ready."},
+            "slot_branch": {"type": ["string", "null"],
+                            "description": "The branch whose wall the slot is on."},
             "deadline": {"type": ["string", "null"], "format": "date",
                          "description": "Last day on the shelf."},
             "items": {"type": "array", "items": _ref("Item")},
@@ -168,7 +170,9 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json(_ref("Order"), "The order, now ready on the slot"),
                       "400": _error("No slot given"), "401": COMMON_ERRORS["401"],
                       "404": _error("No such order or slot"),
-                      "409": _error("The slot is full, the order is closed, or the library "
+                      "409": _error("The slot is full, the order is closed, the bag "
+                                    "belongs to another branch (detail.kind = "
+                                    "other_branch, detail.branch names it), or the library "
                                     "system refused the check-in of an item ([ils] "
                                     "checkin_on_shelve; detail.kind = checkin_refused, "
                                     "detail.items: barcode, alert, destination, message)")},

@@ -95,6 +95,9 @@ def order_json(order: Order) -> dict[str, Any]:
         "id": order.id, "ref": order.ref or order.cancelled_ref, "status": order.status,
         "pickup_code": order.pickup_code, "card": order.card, "branch": order.branch,
         "slot": order.slot_label if order.status == OrderStatus.READY else None,
+        # the wall the bag is on (a bag shelved before shelves had branches may be elsewhere)
+        "slot_branch": (order.place.slot.branch if order.status == OrderStatus.READY
+                        and order.place is not None else None),
         "deadline": _iso(order.deadline),
         "items": [{"barcode": i.barcode, "title": i.title, "packed": i.packed_at is not None,
                    "lent": i.lent_at is not None} for i in order.items],

@@ -38,6 +38,8 @@ class LookupResult:
     name: str | None = None
     notices: list[str] = field(default_factory=list)
     offer: dict | None = None
+    # branches where bags of this card wait ready (`[kiosk] tell_other_branch`), by name
+    elsewhere: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """Return the result as plain dicts and lists (fast: this runs on every scan)."""
@@ -75,6 +77,18 @@ _OPEN_ORDERS = (
 _TITLES = (select(Item.order_id, Item.title)
            .where(Item.order_id.in_(bindparam("ids", expanding=True)), Item.title.is_not(None))
            .order_by(Item.id))
+
+
+# A card's ready bags at other branches: the (card, status, branch) index answers it.
+_ELSEWHERE = (select(Order.branch).where(Order.card == bindparam("card"),
+                                         Order.status == OrderStatus.READY.value,
+                                         Order.branch != bindparam("branch"))
+              .distinct().order_by(Order.branch))
+
+
+def ready_elsewhere(session: Session, card: str, branch: str) -> list[str]:
+    """Return the other branches where bags of card wait on the shelf, sorted."""
+    return list(session.scalars(_ELSEWHERE, {"card": card, "branch": branch}))
 
 
 _COMPILED: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}

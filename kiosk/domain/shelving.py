@@ -33,6 +33,12 @@ class SlotFull(OrderError):
     status_code = 409
 
 
+class OtherBranch(OrderError):
+    """The bag belongs to another branch: it goes in the transit crate, not on this wall."""
+
+    status_code = 409
+
+
 class ShelvingRefused(OrderError):
     """A shelving hook refused the bag (the ILS says an item belongs elsewhere); one problem
     per item, each a StationError that staff pages translate."""
@@ -49,7 +55,7 @@ def could_shelve(session: Session, order: Order, slot: Slot) -> bool:
     """Return True when `shelve` would put order on slot now (open, slot in use, room)."""
     if order.status not in (OrderStatus.RECEIVED, OrderStatus.PACKING, OrderStatus.READY):
         return False
-    if not slot.active:
+    if not slot.active or order.branch != slot.branch:
         return False
     return (order.place is not None and order.place.slot_id == slot.id) or bool(
         free_places(session, slot))
@@ -66,67 +72,72 @@ def parse_label(text: str) -> str | None:
     return slot_label(m.group(1), int(m.group(2))) if m else None
 
 
-def sync_shelves(session: Session, shelves: Iterable[dict]) -> list[str]:
+def sync_shelves(session: Session, shelves: Iterable[dict], branch: str = "main") -> list[str]:
     """Bring shelves, slots and places in line with the configuration; return changes.
 
-    Slots and places that still hold a bag are kept (marked inactive) rather
-    than deleted, so nothing on the shelf is ever lost by a configuration change.
-    A shelf no longer configured goes out of use the same way (stations sharing a
-    database carry the same `[[shelves]]`).
+    Each configured shelf belongs to its `branch` (default: this station's, branch).
+    Only the walls of the branches this configuration names are touched: a station
+    never retires another branch's shelves on a shared database. Slots and places that
+    still hold a bag are kept (marked inactive) rather than deleted, so nothing on the
+    shelf is ever lost by a configuration change. A shelf of a managed branch no longer
+    configured goes out of use the same way (the stations of one branch carry the same
+    `[[shelves]]`).
     """
-    shelves = list(shelves)
-    if _in_line(session, shelves):  # the usual start-up: one grouped query, no objects
+    shelves = [{**conf, "branch": conf.get("branch") or branch} for conf in shelves]
+    branches = {branch, *(conf["branch"] for conf in shelves)}
+    if _in_line(session, shelves, branches):  # the usual start-up: one grouped query
         return []
     changes: list[str] = []
     # Every shelf with its slots and places in three queries (not one per slot: 2,000
     # slots took seconds at start-up), and no flush between them.
-    known = {shelf.name: shelf for shelf in session.scalars(
-        select(Shelf).options(selectinload(Shelf.slots).selectinload(Slot.places)))}
+    known = {(shelf.branch, shelf.name): shelf for shelf in session.scalars(
+        select(Shelf).where(Shelf.branch.in_(sorted(branches)))
+        .options(selectinload(Shelf.slots).selectinload(Slot.places)))}
     with session.no_autoflush:
         _sync(session, shelves, known, changes)
-        _retire(session, {conf["name"] for conf in shelves}, known, changes)
+        _retire(session, {(conf["branch"], conf["name"]) for conf in shelves}, known, changes)
     session.flush()
     return changes
 
 
-def _in_line(session: Session, shelves: list[dict]) -> bool:
+def _in_line(session: Session, shelves: list[dict], branches: set[str]) -> bool:
     """Return True if the configured shelves, slots and places are all there as configured,
     and no shelf taken out of the configuration still has a slot in use (one query)."""
-    names = {conf["name"] for conf in shelves}
+    names = {(conf["branch"], conf["name"]) for conf in shelves}
     have = set()
     for row in session.execute(
-            select(Shelf.name, Shelf.position, Slot.number, Slot.active, Slot.capacity,
-                   func.count(Place.id), func.max(Place.number))
+            select(Shelf.branch, Shelf.name, Shelf.position, Slot.number, Slot.active,
+                   Slot.capacity, func.count(Place.id), func.max(Place.number))
             .join(Slot, Slot.shelf_id == Shelf.id).outerjoin(Place, Place.slot_id == Slot.id)
-            .group_by(Shelf.id, Slot.id)):
-        if row[0] in names:
+            .where(Shelf.branch.in_(sorted(branches))).group_by(Shelf.id, Slot.id)):
+        if tuple(row[:2]) in names:
             have.add(tuple(row))
-        elif row[3]:
+        elif row[4]:
             return False
-    want = {(conf["name"], pos, n, True, max(conf["capacity"], 1), conf["capacity"],
-             conf["capacity"] or None)
+    want = {(conf["branch"], conf["name"], pos, n, True, max(conf["capacity"], 1),
+             conf["capacity"], conf["capacity"] or None)
             for pos, conf in enumerate(shelves) for n in range(1, conf["slots"] + 1)}
     return have == want
 
 
-def _retire(session: Session, configured: set[str], known: dict[str, Shelf],
-            changes: list[str]) -> None:
+def _retire(session: Session, configured: set[tuple[str, str]],
+            known: dict[tuple[str, str], Shelf], changes: list[str]) -> None:
     """Take the slots of shelves no longer configured out of use (bags keep their place)."""
-    for name, shelf in known.items():
-        if name in configured or not any(slot.active for slot in shelf.slots):
+    for key, shelf in known.items():
+        if key in configured or not any(slot.active for slot in shelf.slots):
             continue
-        changes.append(f"shelf {name} taken out of use")
+        changes.append(f"shelf {shelf.name} taken out of use")
         for slot in shelf.slots:
             slot.active = False
             _sync_places(session, slot, 0, changes)
 
 
-def _sync(session: Session, shelves: Iterable[dict], known: dict[str, Shelf],
+def _sync(session: Session, shelves: Iterable[dict], known: dict[tuple[str, str], Shelf],
           changes: list[str]) -> None:
     for pos, conf in enumerate(shelves):
-        shelf = known.get(conf["name"])
+        shelf = known.get((conf["branch"], conf["name"]))
         if shelf is None:
-            shelf = Shelf(name=conf["name"])  # its position is set just below
+            shelf = Shelf(name=conf["name"], branch=conf["branch"])  # position: below
             session.add(shelf)
             changes.append(f"shelf {conf['name']} added")
         if shelf.position != pos:
@@ -136,7 +147,8 @@ def _sync(session: Session, shelves: Iterable[dict], known: dict[str, Shelf],
             slot = existing.get(n)
             wanted = n <= conf["slots"]
             if slot is None and wanted:
-                slot = Slot(number=n, label=slot_label(conf["name"], n))  # places: below
+                slot = Slot(number=n, label=slot_label(conf["name"], n),  # places: below
+                            branch=conf["branch"])
                 shelf.slots.append(slot)
             if slot is None:
                 continue
@@ -162,21 +174,22 @@ def _sync_places(session: Session, slot: Slot, capacity: int, changes: list[str]
         slot.capacity = new_capacity
 
 
-def get_slot(session: Session, label: str) -> Slot:
-    """Return the slot with this label or raise NotFound."""
+def get_slot(session: Session, label: str, branch: str) -> Slot:
+    """Return the slot with this label on branch's wall or raise NotFound."""
     canonical = parse_label(label)
-    slot = canonical and session.scalar(select(Slot).where(Slot.label == canonical))
+    slot = canonical and session.scalar(
+        select(Slot).where(Slot.branch == branch, Slot.label == canonical))
     if not slot:
         raise NotFound(N_("No slot %(slot)s"), {"slot": label}, slot=label)
     return slot
 
 
-def occupancy(session: Session) -> dict[int, int]:
-    """Return the number of bags in each slot, by slot id."""
-    rows = session.execute(
-        select(Place.slot_id, func.count()).join(Order).group_by(Place.slot_id)
-    )
-    return dict(rows.all())
+def occupancy(session: Session, branch: str | None = None) -> dict[int, int]:
+    """Return the number of bags in each slot (of branch's wall, or every wall), by slot id."""
+    query = select(Place.slot_id, func.count()).join(Order).group_by(Place.slot_id)
+    if branch is not None:
+        query = query.join(Slot, Place.slot_id == Slot.id).where(Slot.branch == branch)
+    return dict(session.execute(query).all())
 
 
 def free_places(session: Session, slot: Slot) -> list[Place]:
@@ -200,6 +213,10 @@ def shelve(session: Session, order: Order, slot: Slot, actor: Actor,
                          {"status": order.status}, order=order.id, status=order.status)
     if not slot.active:
         raise OrderError(N_("Slot %(slot)s is not in use"), slot=slot.label)
+    if order.branch != slot.branch:
+        raise OtherBranch(N_("Belongs to %(branch)s"),
+                          {"kind": "other_branch", "branch": order.branch},
+                          branch=order.branch)
     if order.place is not None and order.place.slot_id == slot.id:
         return
     previous, was_on = order.status, order.slot_label
@@ -240,11 +257,15 @@ def unshelve(session: Session, order: Order, actor: Actor) -> None:
     order_events.order_changed(session, order, actor.station, OrderStatus.READY)
 
 
-def suggest_slot(session: Session, order: Order) -> Slot | None:
-    """Suggest a slot: beside the patron's other bags if there is room, else the emptiest."""
-    counts = occupancy(session)
-    slots = session.scalars(select(Slot).where(Slot.active.is_(True)).join(Shelf)
-                            .order_by(Shelf.position, Slot.number)).all()
+def suggest_slot(session: Session, order: Order, branch: str | None = None) -> Slot | None:
+    """Suggest a slot of branch's wall (default the order's): beside the patron's other bags
+    if there is room, else the emptiest; None for a bag of another branch."""
+    branch = branch or order.branch
+    if order.branch != branch:
+        return None
+    counts = occupancy(session, branch)
+    slots = session.scalars(select(Slot).where(Slot.active.is_(True), Slot.branch == branch)
+                            .join(Shelf).order_by(Shelf.position, Slot.number)).all()
     room = {s.id: s.capacity - counts.get(s.id, 0) for s in slots}
     if order.card:
         siblings = session.scalars(select(Place.slot_id).join(Order)

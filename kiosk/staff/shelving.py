@@ -107,7 +107,8 @@ def _add_item(order: Order, barcode: str, here: str):
 def shelve_order(order_id: int):
     order = get_order(order_id)
     by_item = item_bags.is_item_bag(order)
-    suggested = shelf_ops.suggest_slot(db.session, order) if order.status in SHELVABLE else None
+    suggested = (shelf_ops.suggest_slot(db.session, order, station().branch)
+                 if order.status in SHELVABLE else None)
     form = ItemOrSlotForm() if by_item else SlotForm()
     return render_template("staff/shelving/scan_slot.html", order=order, form=form,
                            suggested=suggested, action_form=ActionForm(), by_item=by_item)
@@ -128,7 +129,7 @@ def put_on_slot(order_id: int):
                         code=order.pickup_code), ok=False, to=here)
     try:
         try:
-            slot = shelf_ops.get_slot(db.session, label)
+            slot = shelf_ops.get_slot(db.session, label, station().branch)
         except order_ops.NotFound:
             if order_ops.by_pickup_code(db.session, label) is None:
                 barcode = item_bags.parse_item(label) if by_item else None
