@@ -18,6 +18,7 @@ import re
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kiosk.offers.sources import FeedError, Offer, get, is_web_url
 
@@ -71,18 +72,22 @@ class ImageStore:
                 return f"{ROUTE}{stem}.{ext}"
         return ""
 
-    def fetch(self, url: str) -> str:
+    def fetch(self, url: str, failed: set[str] | None = None) -> str:
         """Return the station's address of the picture at url, fetching it if need be;
-        "" (logged) when it cannot be had or is not a PNG, JPEG, GIF or WebP picture."""
+        "" (logged) when it cannot be had or is not a PNG, JPEG, GIF or WebP picture.
+        failed: hosts that failed a moment ago (not asked again now; added to)."""
         if not is_web_url(url):
             return ""
         done = self.known(url)
-        if done:
+        host = urlsplit(url).netloc
+        if done or (failed is not None and host in failed):
             return done
         try:
             data, kind = get(url, IMAGE_TIMEOUT_S, MAX_IMAGE_BYTES)
         except FeedError as exc:
             log.warning("offer picture %s left out: %s", url[:200], exc)
+            if failed is not None:
+                failed.add(host)  # one dead host costs one deadline per refresh, not five
             return ""
         ext = sniff(data)
         declared = TYPES.get(kind.split(";")[0].strip().lower(), "")
@@ -111,10 +116,10 @@ class ImageStore:
     def localise(self, offers: list[Offer], fetch: bool = False) -> list[Offer]:
         """Return the offers with their pictures served by the station (fetched now when
         fetch is true, else only those at hand) or without a picture."""
-        out = []
+        out, failed = [], set()
         for offer in offers:
             if offer.image:
-                local = self.fetch(offer.image) if fetch else self.known(offer.image)
+                local = self.fetch(offer.image, failed) if fetch else self.known(offer.image)
                 offer = replace(offer, image=local)
             out.append(offer)
         return out

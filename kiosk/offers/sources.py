@@ -239,7 +239,7 @@ def get(location: str, timeout: float = FETCH_TIMEOUT_S,
             length = response.headers.get("Content-Length", "")
             if length.isdigit() and int(length) > max_bytes:
                 raise FeedError(f"{location[:200]} is {int(length)} bytes, more than {max_bytes}")
-            data = _read_by(response, watch, max_bytes + 1)
+            data = _read_by(response, watch, max_bytes + 1, location)
             kind = response.headers.get("Content-Type", "")
     except FeedError:
         raise
@@ -256,20 +256,20 @@ def get(location: str, timeout: float = FETCH_TIMEOUT_S,
     return data, kind
 
 
-def _read_by(response: Any, watch: _Watch, limit: int) -> bytes:
+def _read_by(response: Any, watch: _Watch, limit: int, location: str) -> bytes:
     """Return up to limit bytes of response, giving up at the watch's deadline."""
     chunks: list[bytes] = []
     size = 0
     while size < limit:
         if watch.expired or time.monotonic() > watch.deadline:
-            raise FeedError(watch.message(""))
+            raise FeedError(watch.message(location))
         chunk = response.read1(min(65536, limit - size))
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
     if watch.expired:  # the cut ends a read as if the body were complete
-        raise FeedError(watch.message(""))
+        raise FeedError(watch.message(location))
     return b"".join(chunks)
 
 
