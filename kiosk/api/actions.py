@@ -12,7 +12,7 @@ from typing import Any
 from flask import jsonify
 
 from kiosk.api.orders import BadRequest, _actor, _json_body, _reason, _station, bp, order_json
-from kiosk.domain import audit, shelving
+from kiosk.domain import audit, identifiers, messages, shelving
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
 from kiosk.extensions import db
@@ -121,6 +121,9 @@ def correct(order_id: int):
                                      for v in values):
         raise BadRequest("bad request", 'Send {"branch": "...", "card": "..."} (either or '
                                         "both, text of at most 64 characters)")
+    problem = identifiers.text_problem(body.get("branch"), "branch")
+    if problem:  # a lone surrogate or a bidi override never reaches the database
+        raise BadRequest("bad request", messages.fill(*problem))
     station = _station()
     card = station.cards.card(body["card"]) if body.get("card") else None
     if body.get("card") and card is None:

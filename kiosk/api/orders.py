@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from kiosk.api.auth import TokenFile, bearer_token
 from kiosk.api.openapi import document
-from kiosk.domain import import_files, shelving
+from kiosk.domain import identifiers, import_files, importer, messages, shelving
 from kiosk.domain import orders as order_ops
 from kiosk.domain.messages import plural
 from kiosk.extensions import db
@@ -123,6 +123,9 @@ def _reason(body: dict[str, Any]) -> str | None:
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
         raise BadRequest("bad request", "The reason must be text of at most 500 characters")
+    problem = identifiers.text_problem(reason, "reason")
+    if problem:
+        raise BadRequest("bad request", messages.fill(*problem))
     return reason
 
 
@@ -131,7 +134,9 @@ def create():
     body = _json_body()
     station = _station()
     draft, problems = import_files.check_order(body, station.cards, station.branch)
-    if draft is None:
+    if draft is not None:  # identifiers that travel, text with nothing hidden (issue 23)
+        problems = importer.check_characters([draft])
+    if draft is None or problems:
         raise BadRequest("invalid order", [p.as_dict() for p in problems])
     session = db.session
     order = shelving.with_retry(

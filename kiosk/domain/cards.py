@@ -6,6 +6,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from kiosk.domain.identifiers import is_identifier
+
 MAX_SCAN_LENGTH = 64
 
 
@@ -13,7 +15,8 @@ class CardReader:
     """Turn raw scanner text into a card number, or None when it is not one."""
 
     def __init__(self, patterns: Iterable[str], strip: str = "", uppercase: bool = True):
-        self._patterns = [re.compile(p) for p in patterns]
+        # re.ASCII: \d is [0-9] only, so Arabic-Indic or full-width digits are no card.
+        self._patterns = [re.compile(p, re.ASCII) for p in patterns]
         self._strip = strip
         self._uppercase = uppercase
 
@@ -35,6 +38,8 @@ class CardReader:
             return None
         number = self.normalise(raw)
         if not number or len(number) > MAX_SCAN_LENGTH:
+            return None
+        if not is_identifier(number):  # whatever a pattern allows, a card must travel
             return None
         return number if any(p.fullmatch(number) for p in self._patterns) else None
 

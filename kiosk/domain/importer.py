@@ -24,7 +24,7 @@ from sqlalchemy import Column, Connection, Table, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.domain import audit, order_events, pickup_codes, shelving
+from kiosk.domain import audit, identifiers, order_events, pickup_codes, shelving
 from kiosk.domain.cards import CardReader
 from kiosk.domain.import_files import (
     Draft,
@@ -32,6 +32,7 @@ from kiosk.domain.import_files import (
     Problem,
     Source,
     check_branches,
+    check_code_space,
     detect_format,
     read_source,
 )
@@ -104,6 +105,36 @@ def check_refs(session: Session, drafts: list[Draft]) -> list[Problem]:
     return problems
 
 
+def check_characters(drafts: list[Draft], labels: dict[str, str] | None = None
+                     ) -> list[Problem]:
+    """Return a problem for each identifier or text of drafts that may not travel.
+
+    Identifiers (card, ref, item barcodes) are printable ASCII without `|`; titles, names
+    and branches hold no control, invisible or bidi characters (kiosk.domain.identifiers).
+    A file's rows are named by line and the file's column name, JSON orders by position.
+    """
+    labels = labels or {}
+    file_columns = {"ref": "order_ref", "barcode": "item_barcode"}
+    problems = []
+    for d in drafts:
+        new = d.new
+        for column, template, params in identifiers.order_problems(
+                new.card, new.ref, new.branch, new.patron_name,
+                [(i.barcode, i.title) for i in new.items]):
+            line = d.line
+            if d.lines and column.startswith("items["):
+                index, _, field = column[6:].partition("].")
+                line = d.lines.get(new.items[int(index)].barcode, d.line)
+                column = file_columns.get(field, field)
+            elif d.lines:
+                column = file_columns.get(column, column)
+            column = labels.get(column, column)
+            ref = new.ref if new.ref and identifiers.is_identifier(new.ref) else None
+            problems.append(Problem(template, line=line, order=d.order, ref=ref,
+                                    column=column, params={**params, "column": column}))
+    return problems
+
+
 def preview(session: Session, source: Source, cards: CardReader, default_branch: str,
             fmt: str | None = None, branches: Collection[str] | None = None) -> Preview:
     """Read and check source without writing anything; return orders and problems.
@@ -116,9 +147,17 @@ def preview(session: Session, source: Source, cards: CardReader, default_branch:
         return Preview(fmt or "?", problems=[Problem(N_("Cannot read the file: %(error)s"),
                                                      params={"error": exc.strerror})])
     pv = read_orders(data, fmt or detect_format(data, name), cards, default_branch)
+    pv.problems += check_characters(pv.drafts, pv.labels)
+    if any(p.problem in (identifiers.NOT_AN_IDENTIFIER, identifiers.BAD_TEXT)
+           for p in pv.problems):
+        pv.drafts = []  # text the database cannot even be asked about (a lone surrogate)
     pv.problems += check_refs(session, pv.drafts)
     if branches is not None:
         pv.problems += check_branches(pv.drafts, branches)
+    if pv.drafts:  # each order needs a free pickup code (issue 26)
+        held = session.scalar(select(func.count()).select_from(Order).where(
+            Order.status.in_([s.value for s in ACTIVE_STATUSES])))
+        pv.problems += check_code_space(len(pv.drafts), held or 0)
     if not pv.drafts and not pv.problems:
         pv.problems.append(Problem(N_("No orders in the file")))
     pv.problems.sort(key=lambda p: (p.line or 0, p.order or 0))

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, union
 
 from kiosk import webpolicy
-from kiosk.domain import audit, pickup_codes
+from kiosk.domain import audit, identifiers, pickup_codes
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
 from kiosk.domain.messages import N_, plural
@@ -157,6 +157,10 @@ def new_order():
             new = order_ops.NewOrder(card=card, items=tuple(_parse_items(form.items.data)),
                                      branch=station().branch, ref=form.ref.data or None,
                                      patron_name=form.patron_name.data or None)
+            for _column, template, params in identifiers.order_problems(
+                    new.card, new.ref, new.branch, new.patron_name,
+                    [(i.barcode, i.title) for i in new.items]):
+                raise order_ops.OrderError(template, **params)
             order = commit(lambda: order_ops.create_order(db.session, new, actor(), "staff"))
         except order_ops.OrderError as exc:
             form.items.errors = [*form.items.errors, describe(exc)]
