@@ -117,7 +117,8 @@ def stations(database, tmp_path) -> Iterator[Callable[..., object]]:
         settings = parse(merge(BASE_CONFIG, {
             "station": {"name": name, "branch": "main"},
             "database": {"url": database, "snapshot": str(folder / name / "snapshot.db")}}))
-        app = create_app(settings, {"TESTING": True, "OUTAGE_POLL_S": 60.0,
+        app = create_app(settings, {"TESTING": True, "WTF_CSRF_ENABLED": False,
+                                    "OUTAGE_POLL_S": 60.0,
                                     "OUTAGE_RETRY_S": retry_s})
         stop = runtime.start(app) if watch else (lambda: None)
         made.append((app, stop))
@@ -289,3 +290,27 @@ def test_the_snapshot_follows_a_change_at_another_station_within_seconds(station
     order_id = ready_order(desk, card="N000000202", slot="A-02")
     # The poll is 60 s here: only the change's NOTIFY can bring it within the bound.
     wait(entrance, in_snapshot(order_id), "the change at the desk in the snapshot")
+
+
+def test_the_first_requests_to_meet_the_dead_database_answer_from_the_copy(stations, server,
+                                                                          tmp_path):
+    first = stations()
+    order_id = ready_order(first)
+    wait(first, in_snapshot(order_id), "the snapshot file written")
+    shutdown(first, first.extensions["outage_watcher"].close)
+    app = stations(watch=False)  # no watcher: only the requests themselves find out
+    assert in_snapshot(order_id)(app.extensions["outage"])  # loaded from the file
+    client = app.test_client()
+    live = scan(client)
+    server.stop()
+    assert shown(scan(client)) == shown(live)  # the scan's own query failed over
+    outage = app.extensions["outage"]
+    assert outage.serving()
+    outage.mark_up()  # as if not noticed yet: the collect's own read meets the dead line
+    answer = collect(client, scan(client), order_id)
+    assert answer.status_code == 200 and answer.get_json()["journaled"] is True
+    assert outage.journal.pending_orders() == {order_id}
+    outage.mark_up()
+    # A staff page's own query (the login's) meets the dead line: the 503 page, not a 500.
+    page = client.post("/staff/login?lang=en", data={"username": "kari", "password": "x" * 12})
+    assert page.status_code == 503 and "cannot be reached since" in page.get_data(as_text=True)
