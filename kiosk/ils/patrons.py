@@ -90,10 +90,16 @@ class PinGuard:
 
 
 def pin_gate_hook(guard: PinGuard):
-    """Return a lookup hook hiding everything until the card's PIN was given."""
+    """Return a lookup hook hiding everything until the card's PIN was given.
+
+    A right PIN opens one patron session: the lookup the PIN itself asks for (POST
+    /kiosk/pin). It is forgotten there, so a new scan of the card (a new session, whoever
+    holds the card) asks for the PIN again, and nothing is left open when the screen idles.
+    """
 
     def hook(_session: Any, card: str, result: LookupResult) -> None:
         if guard.verified(card):
+            guard.forget(card)
             return
         result.pickups, result.waiting, result.name = [], 0, None
         result.outcome = PIN_REQUIRED

@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk.domain.cards import mask
-from kiosk.ils import checkin_answer
+from kiosk.ils import checkin_answer, sip2
 from kiosk.ils.client import LinkDown, LoginRefused
 from kiosk.ils.link import IlsLink
 from kiosk.models import IlsJob, Item, utcnow
@@ -111,6 +111,11 @@ def send_job(session: Session, job: IlsJob, link: IlsLink) -> str:
         _record(session, job, FAILED, None,
                 f"no answer from the ILS after {job.attempts} attempts")
         return FAILED
+    unsendable = _unsendable(job, link)
+    if unsendable:  # refused at once with the reason: no retries, nothing held up behind it
+        _record(session, job, REFUSED, None, unsendable)
+        log.warning("%s of item %r refused: %s", job.kind, job.item_barcode, unsendable)
+        return REFUSED
     link.ready()  # LinkDown here: nothing was sent, the attempt does not count
     maybe_sent = job.attempts > 0
     job.attempts += 1
@@ -130,6 +135,28 @@ def send_job(session: Session, job: IlsJob, link: IlsLink) -> str:
     log.info("checkout of item %s to card %s refused: %s", job.item_barcode, mask(job.card),
              result.message)
     return REFUSED
+
+
+def _unsendable(job: IlsJob, link: IlsLink) -> str | None:
+    """Return why the job's request cannot be put into a SIP2 frame, or None if it can.
+
+    A barcode or card with `|`, CR, LF or NUL, or a character the link's encoding lacks
+    (data from before identifiers were checked), can never be sent: trying again is useless.
+    """
+    if job.kind == CHECKIN:
+        parts = sip2.checkin(link.institution, job.item_barcode, link.endpoint.location,
+                             terminal_password=link.terminal_password)
+    else:
+        parts = sip2.checkout(link.institution, job.card, job.item_barcode,
+                              terminal_password=link.terminal_password)
+    try:
+        sip2.encode(*parts, sequence=0, encoding=link.endpoint.encoding)
+    except (ValueError, LookupError) as exc:  # UnicodeEncodeError is a ValueError
+        reason = ("holds a character the library system's encoding "
+                  f"{link.endpoint.encoding} lacks" if isinstance(exc, UnicodeError)
+                  else str(exc))
+        return f"cannot be sent to the library system: {reason}"
+    return None
 
 
 def _charged_to(link: IlsLink, job: IlsJob) -> bool:
