@@ -132,7 +132,7 @@ def stations(database, tmp_path) -> Iterator[Callable[..., object]]:
 def shutdown(app, stop) -> None:
     stop()
     if "outage" in app.extensions:
-        app.extensions["outage"].journal.close()
+        app.extensions["outage"].close()
     with app.app_context():
         db.engine.dispose()
 
@@ -314,3 +314,9 @@ def test_the_first_requests_to_meet_the_dead_database_answer_from_the_copy(stati
     # A staff page's own query (the login's) meets the dead line: the 503 page, not a 500.
     page = client.post("/staff/login?lang=en", data={"username": "kari", "password": "x" * 12})
     assert page.status_code == 503 and "cannot be reached since" in page.get_data(as_text=True)
+
+
+def test_an_app_made_for_a_command_writes_no_outage_files(stations, tmp_path):
+    app = stations("Command", watch=False)  # as `kiosk import` or `kiosk user add` make it
+    assert "outage" in app.extensions
+    assert not (tmp_path / "Command").exists()  # run as root, it would leave root's files

@@ -38,7 +38,8 @@ def journal_path(snapshot: Path) -> Path:
 
 
 def init_app(app: Flask) -> None:
-    """On a PostgreSQL station: load the snapshot, open the journal, hook into the core."""
+    """On a PostgreSQL station: load the snapshot, hook into the core (the journal opens
+    at first use)."""
     settings = app.config["KIOSK_SETTINGS"]
     if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "postgresql":
         return
@@ -46,11 +47,10 @@ def init_app(app: Flask) -> None:
     if station is None:
         return
     from kiosk.outage import notify, views
-    from kiosk.outage.journal import open_journal
     from kiosk.outage.state import Outage
 
     path = snapshot_path(settings)
-    outage = Outage(station, path, open_journal(journal_path(path)))
+    outage = Outage(station, path, journal_path(path))
     app.extensions["outage"] = outage
     station.offline = outage
     notify.install()

@@ -81,7 +81,7 @@ class Watcher:
                     if self.outage.down():
                         self.catch_up()
                 if dirty or time.monotonic() >= due:
-                    if self.outage.journal.pending_orders():  # some failed the last time
+                    if self.outage.pending():  # some failed the last time
                         self.catch_up()
                     else:
                         self.refresh()
@@ -89,7 +89,7 @@ class Watcher:
 
     def catch_up(self) -> None:
         """Replay pending collects and refresh the snapshot; then the database is back."""
-        if self.outage.journal.pending_orders():
+        if self.outage.pending():  # None: no journal to replay (logged)
             report = replay.replay(self.outage.journal, self.outage.station, self.scope)
             if report.stopped:
                 raise OSError("the database failed again during the replay")

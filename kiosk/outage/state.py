@@ -22,7 +22,7 @@ from kiosk.dbwatch import is_disk_full
 from kiosk.domain.lookup import LookupResult
 from kiosk.localtime import local_time
 from kiosk.outage import snapshot
-from kiosk.outage.journal import Journal
+from kiosk.outage.journal import Journal, open_journal
 from kiosk.outage.snapshot import SnapshotData
 
 log = logging.getLogger(__name__)
@@ -62,15 +62,31 @@ def clock_time(moment: float | None) -> str:
 class Outage:
     """The database link as the station sees it: up, or away since when; the copy; the journal."""
 
-    def __init__(self, station: Any, path: Path, journal: Journal):
+    def __init__(self, station: Any, path: Path, journal_path: Path):
         self.station = station
         self.path = path
-        self.journal = journal
+        self.journal_path = journal_path
+        self._journal: Journal | None = None
+        self._journal_lock = threading.Lock()
         self.data: SnapshotData | None = snapshot.load(path, station.branch)
         self.down_since: float | None = None
         self.detail = ""
         self.wake = threading.Event()  # a request met a dead connection: look now
         self.changed = threading.Condition()  # notified on every state or snapshot change
+
+    @property
+    def journal(self) -> Journal:
+        """Return the journal, opened at first use: CLI commands never create its file."""
+        if self._journal is None:
+            with self._journal_lock:
+                if self._journal is None:
+                    self._journal = open_journal(self.journal_path)
+        return self._journal
+
+    def close(self) -> None:
+        """Close the journal if it was opened."""
+        if self._journal is not None:
+            self._journal.close()
 
     # --- the state ----------------------------------------------------------------------
 
@@ -149,7 +165,15 @@ class Outage:
         return {**snapshot.describe(self.data),
                 "age_s": round(age, 1) if age is not None else None,
                 "answering_scans": self.serving(),
-                "pending_collects": len(self.journal.pending_orders())}
+                "pending_collects": self.pending()}
+
+    def pending(self) -> int | None:
+        """Return how many collects wait for the database (None: the journal cannot open)."""
+        try:
+            return len(self.journal.pending_orders())
+        except OSError:
+            log.exception("the outage journal cannot be opened")
+            return None
 
     def since_text(self) -> tuple[str, str]:
         """Return (away since, copy of) as the station's wall-clock HH:MM."""

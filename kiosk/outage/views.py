@@ -76,7 +76,7 @@ class SnapshotCollector(Collector):
                                 value=1.0 if self.outage.down() else 0.0)
         yield GaugeMetricFamily("kiosk_outage_collects_pending",
                                 "Collects made during an outage, not yet in the database.",
-                                value=float(len(self.outage.journal.pending_orders())))
+                                value=float(self.outage.pending() or 0))
 
 
 def init_app(app: Flask, outage: Outage) -> None:
