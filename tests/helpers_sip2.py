@@ -430,7 +430,7 @@ def sip_frame(text: str, sequence: bytes | None) -> bytes:
     return body + b"\r"
 
 
-def hostile_answer(request: bytes) -> bytes | None:
+def hostile_answer(request: bytes, blocked: bool = False) -> bytes | None:
     """Return a valid answer to a login (93), status (99) or patron information (63)."""
     seq = request[request.rfind(b"AY") + 2:][:1] if b"AY" in request else None
     now = "20261207    120000"
@@ -440,7 +440,7 @@ def hostile_answer(request: bytes) -> bytes | None:
         return sip_frame("98YYYYNN010003" + now + "2.00AOtestlib|", seq)
     if request.startswith(b"63"):
         card = request.split(b"AA", 1)[1].split(b"|", 1)[0].decode()
-        return sip_frame("64" + " " * 14 + "000" + now + "0000" * 6
+        return sip_frame("64" + ("Y" if blocked else " ") + " " * 13 + "000" + now + "0000" * 6
                          + f"AO{INSTITUTION}|AA{card}|AEÅse Ødegård|BLY|"
                          + "AF" + "Velkommen til biblioteket. " * 3 + "|", seq)
     return None
@@ -449,14 +449,18 @@ def hostile_answer(request: bytes) -> bytes | None:
 class HostileIls:
     """A SIP2 server on a loopback port that misbehaves in one way (its `mode`).
 
-    trickle: answers correctly, one byte every `interval` s; silent: answers the login,
-    then nothing; hang: accepts and never reads; close: accepts and closes at once.
+    trickle: answers correctly, one byte every `interval` s; slow: answers the login at
+    once and every other request whole after `interval` s; silent: answers the login, then
+    nothing; hang: accepts and never reads; close: accepts and closes at once. With
+    blocked, the patron information says the card may not borrow.
     It counts connections, requests and answers sent in full, so tests can say what the
     station tried and that it gave up before a trickled answer was complete.
     """
 
-    def __init__(self, mode: str, interval: float = 0.05, trickle_login: bool = True):
+    def __init__(self, mode: str, interval: float = 0.05, trickle_login: bool = True,
+                 blocked: bool = False):
         self.mode, self.interval, self.trickle_login = mode, interval, trickle_login
+        self.blocked = blocked
         self.connections = 0
         self.requests: list[bytes] = []
         self.answers_finished = 0  # answers whose last byte went out
@@ -489,9 +493,12 @@ class HostileIls:
         for frame in _frames(conn):
             self.requests.append(frame)
             self.asked.set()
-            answer = hostile_answer(frame)
+            answer = hostile_answer(frame, self.blocked)
             if answer is None or self._stop.is_set():
                 continue
+            if self.mode == "slow" and not frame.startswith(b"93") and \
+                    self._stop.wait(self.interval):
+                return
             if self.mode == "silent" and not frame.startswith(b"93"):
                 continue  # the ILS hangs after the login
             if self.mode == "trickle" and (self.trickle_login or not frame.startswith(b"93")):

@@ -38,8 +38,9 @@ class FakeClock:
 
 @pytest.fixture
 def hostile(request):
-    """A misbehaving ILS; the mode comes from indirect parametrisation (default trickle)."""
-    server = HostileIls(getattr(request, "param", "trickle"))
+    """A misbehaving ILS: a mode, or HostileIls's arguments, by indirect parametrisation."""
+    param = getattr(request, "param", "trickle")
+    server = HostileIls(**param) if isinstance(param, dict) else HostileIls(param)
     yield server
     server.close()
 
@@ -167,9 +168,14 @@ def test_a_call_waiting_for_the_link_gives_up_within_its_own_deadline(hostile):
 # --- the scan ----------------------------------------------------------------------------
 
 @pytest.fixture
-def config_overrides(hostile, tmp_path):
-    return {"ils": ils_config(hostile.port, tmp_path, holds_from_ils=True,
-                              timeout_s=TIMEOUT_S),
+def ils_extra() -> dict:
+    return {}
+
+
+@pytest.fixture
+def config_overrides(hostile, tmp_path, ils_extra):
+    return {"ils": ils_config(hostile.port, tmp_path, **{
+                "holds_from_ils": True, "timeout_s": TIMEOUT_S, **ils_extra}),
             "kiosk": {"rate_limit": "off"},
             "server": {"threads": 1, "max_streams": 1}}
 
@@ -202,6 +208,19 @@ def test_sixteen_scans_at_once_do_not_wait_in_turn(client, session, station, hos
     # one exchange tried the ILS; the rest gave up on the busy link or met the open breaker
     assert hostile.connections == 1 and hostile.answers_finished == 0
     assert station.ils.breaker.state == "open"
+
+
+@pytest.mark.parametrize("hostile", [{"mode": "slow", "interval": 1.2, "blocked": True}],
+                         indirect=True)
+@pytest.mark.parametrize("ils_extra", [{"patron_check": True, "timeout_s": 2}])
+def test_a_scans_ils_hooks_share_one_deadline(client, session, station, hostile):
+    make_order(session, card=CARD, slot="A-05", station=station)
+    body = client.post("/kiosk/scan", json={"code": CARD}).get_json()
+    # the holds were asked (1.2 s of 2); the patron check had 0.8 s left for its 1.2 s
+    assert [p["slot"] for p in body["pickups"]] == ["A-05"]
+    assert "see_staff" not in body["notices"]  # before: 2 s more, and the answer came
+    assert [r[:2] for r in hostile.requests] == [b"93", b"63", b"63"]
+    assert station.holds.fallbacks == 0
 
 
 def _get(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:

@@ -5,6 +5,7 @@ Nothing here imports Flask except `staffpage`; `attach` wires a link to a statio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kiosk.ils.link import IlsLink
@@ -24,18 +25,32 @@ def attach(station: Any) -> IlsLink | None:
 
     station.lending = IlsLending(station)
     station.pin_guard = PinGuard() if ils.require_pin else None
+    asking: list[Callable] = []  # the lookup hooks that ask the ILS, run on one deadline
     if ils.holds_from_ils:
         from kiosk.ils.holds import HoldsStatus, holds_hook
 
         station.holds = HoldsStatus()  # fallbacks and the last reconciliation, for staff
 
-        station.lookup_hooks.append(holds_hook(link, station))
+        asking.append(holds_hook(link, station))
     if ils.holds_from_ils or ils.checkin_on_shelve:
         from kiosk.ils.checkin import shelving_hook
 
         station.shelve_hooks.append(shelving_hook(link, station))
     if ils.patron_check and not ils.require_pin:  # with a PIN, the check comes with the PIN
-        station.lookup_hooks.append(patron_check_hook(link))
+        asking.append(patron_check_hook(link))
+    if asking:
+        station.lookup_hooks.append(one_deadline(link, asking))
     if ils.require_pin:
         station.lookup_hooks.append(pin_gate_hook(station.pin_guard))
     return link
+
+
+def one_deadline(link: IlsLink, hooks: list[Callable]) -> Callable:
+    """Return a lookup hook running hooks in order within one ILS deadline (`timeout_s`)."""
+
+    def hook(session: Any, card: str, result: Any) -> None:
+        with link.budget():
+            for each in hooks:
+                each(session, card, result)
+
+    return hook

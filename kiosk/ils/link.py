@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +37,9 @@ from kiosk.ils.sip2 import Message
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# The deadline shared by every call inside `IlsLink.budget()` (one scan), per thread.
+_shared: ContextVar[Deadline | None] = ContextVar("ils_shared_deadline", default=None)
 
 
 def read_secret(path: str) -> str:
@@ -131,7 +136,9 @@ class IlsLink:
         the breaker is open the call is refused at once (force: connect anyway, as
         `kiosk ils-test` does). A failure opens the breaker; a success closes it.
         """
-        d = Deadline(self.endpoint.timeout_s, self._clock)
+        d = _shared.get() or Deadline(self.endpoint.timeout_s, self._clock)
+        if d.expired:  # an earlier call of this scan used the time up: not the ILS's failure
+            raise LinkDown(f"no time left of {d.seconds:g} s for the ILS")
         may_probe = background or not self.background_prober
         turn = "probe" if force else self.breaker.admit(may_probe)
         if turn == "refuse":
@@ -162,6 +169,20 @@ class IlsLink:
             if turn == "probe" and not verdict:
                 self.breaker.release()
             raise
+
+    @contextmanager
+    def budget(self) -> Iterator[Deadline]:
+        """Give every call made inside (in this thread) one shared deadline of `timeout_s`.
+
+        A scan's ILS hooks (holds, patron check) run inside one budget, so together they
+        wait on the ILS at most `timeout_s`, not that much each.
+        """
+        d = _shared.get() or Deadline(self.endpoint.timeout_s, self._clock)
+        token = _shared.set(d)
+        try:
+            yield d
+        finally:
+            _shared.reset(token)
 
     def _refused(self) -> LinkDown:
         return LinkDown(f"ILS unavailable ({self.last_error or 'a call failed'}); "
