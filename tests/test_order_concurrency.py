@@ -22,6 +22,7 @@ import pytest
 from factories import ACTOR, make_order
 from staff_helpers import PASSWORD, make_user
 
+from kiosk.domain import order_writes
 from kiosk.domain import orders as order_ops
 from kiosk.extensions import db
 from kiosk.models import AuditEvent, Order
@@ -210,8 +211,8 @@ def test_a_change_that_lost_to_another_at_the_same_moment_is_a_409(app, session,
         other.execute(db.text("UPDATE orders SET status = 'collected', place_id = NULL, "
                               "version = version + 1 WHERE id = :id"), {"id": order.id})
 
-    with pytest.raises(order_ops.ChangedMeanwhile) as exc:
-        order_ops.commit_work(session, lambda: order_ops.cancel(session, order, ACTOR))
+    with pytest.raises(order_writes.ChangedMeanwhile) as exc:
+        order_writes.commit_work(session, lambda: order_ops.cancel(session, order, ACTOR))
     assert exc.value.status_code == 409 and exc.value.detail["status"] == "collected"
     assert session.query(AuditEvent).filter_by(order_id=order.id,
                                                action="cancelled").count() == 0

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy.orm import Session
 
+from kiosk.domain import order_writes
 from kiosk.domain import orders as order_ops
 from kiosk.models import Order
 
@@ -46,5 +47,5 @@ def collect(session: Session, order: Order, actor: order_ops.Actor,
             detail: str | None = None) -> PickupOutcome:
     """Mark a ready order collected and commit (an order not on a shelf raises OrderError)."""
     # lost to a change made at the same moment: ChangedMeanwhile (409), nothing kept
-    order_ops.commit_work(session, lambda: order_ops.collect(session, order, actor, detail))
+    order_writes.commit_work(session, lambda: order_ops.collect(session, order, actor, detail))
     return PickupOutcome(order.id, True)

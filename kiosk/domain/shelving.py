@@ -18,8 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from kiosk import clock
-from kiosk.domain import audit, order_events
-from kiosk.domain import orders as order_ops
+from kiosk.domain import audit, order_events, order_writes
 from kiosk.domain.calendar import OpeningCalendar
 from kiosk.domain.messages import N_, StationError, sentences
 from kiosk.domain.orders import Actor, NotFound, OrderError, record
@@ -278,5 +277,5 @@ def suggest_slot(session: Session, order: Order, branch: str | None = None) -> S
 
 
 def with_retry(session: Session, work: Callable[[], T], attempts: int = 8) -> T:
-    """Run work and commit, compare and set (kiosk.domain.orders.commit_work)."""
-    return order_ops.commit_work(session, work, attempts)
+    """Run work and commit, compare and set (kiosk.domain.order_writes)."""
+    return order_writes.commit_work(session, work, attempts)

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from kiosk.domain import audit, pickup
+from kiosk.domain import audit, order_writes, pickup
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import mask
 from kiosk.domain.messages import plural
@@ -90,7 +90,7 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
         # Claim the order with its jobs: a collect or cancel that landed since it was read
         # makes this write fail (ChangedMeanwhile, 409) before anything is sent.
         order.updated_at = utcnow()
-        order_ops.commit(session)  # durable before anything is sent
+        order_writes.commit(session)  # durable before anything is sent
         offline = False
         for job in jobs:
             if not offline and job.state == queue.QUEUED:
@@ -120,5 +120,5 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
             log.info("pickup of order %s by card %s: %s refused", order.id, mask(card),
                      plural(len(outcome.refused), "%(num)d item", "%(num)d items"))
 
-    order_ops.commit(session, close)
+    order_writes.commit(session, close)
     return outcome
