@@ -115,7 +115,7 @@ install -D -m 0644 "$SRC/docs/deploy.md" /usr/share/doc/kiosk/deploy.md
 install -d -m 0755 /usr/share/doc/kiosk/examples
 install -m 0644 "$SRC"/systemd/kiosk.service.d/*.example /usr/share/doc/kiosk/examples/
 systemctl daemon-reload
-udevadm control --reload || true
+! command -v udevadm >/dev/null || udevadm control --reload || true
 
 step "database (kiosk init: create or migrate)"
 (cd /var/lib/kiosk && runuser -u kiosk -- env KIOSK_CONFIG="$CONFIG" \

@@ -125,6 +125,9 @@ def test_browser_unit_shows_the_station_in_kiosk_mode():
     assert s["Service.Restart"] == ["always"]
     assert s["Service.User"] == ["kiosk-display"]
     assert "kiosk.service" in " ".join(s["Unit.After"])
+    # ProtectHome=yes hides /run/user: cage could not create its Wayland socket there
+    assert "Service.ProtectHome" not in s
+    assert s["Service.InaccessiblePaths"] == ["-/home -/root"]
 
 
 def test_chromium_policy_locks_the_browser_to_the_station():
