@@ -132,6 +132,7 @@ def start(app: Any) -> Callable[[], None]:
     from kiosk.appsetup import session_scope
     from kiosk.extensions import db
 
+    outage.pending()  # open the journal now, not in the first scan of an outage
     with app.app_context():
         engine = db.engine
     watcher = Watcher(outage, engine, session_scope(app),
