@@ -6,7 +6,6 @@ and every test gets a fresh PostgreSQL database cloned from a migrated template.
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import os
 import shutil
@@ -15,10 +14,9 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+import clock_switch
 import pytest
-import time_machine
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -45,47 +43,27 @@ BASE_CONFIG = {
 TEST_TZ = os.environ.get("KIOSK_TEST_TZ") or "Europe/Oslo"
 os.environ["TZ"] = TEST_TZ
 time.tzset()
-OSLO = ZoneInfo("Europe/Oslo")
 
-# KIOSK_TEST_TODAY=2026-12-25 (10:00 in the test zone), 2026-12-25T10:00 (the test zone's
-# wall clock) or 2026-12-08T23:30Z (a moment with its offset) moves the process clock there
-# for the whole run, ticking on from it (time-machine, tick=True): every test must pass on
-# any day. Tests that pin their own day still get it. Browser tests are skipped in such a
-# run: Chromium's clock cannot be moved with the station's, so they run on the real day.
+# KIOSK_TEST_TODAY=2026-12-25 (or 2026-12-25T10:00, 2026-12-08T23:30Z) moves the clock of
+# the whole run there, ticking on (tests/clock_switch.py): every test must pass on any day.
+# Tests that pin their own day still get it. Browser tests are skipped in such a run:
+# Chromium's clock cannot be moved with the station's, so they run on the real day.
 TEST_TODAY = os.environ.get("KIOSK_TEST_TODAY", "")
-_moved_clock: time_machine.travel | None = None
-
-
-def _test_moment(text: str) -> dt.datetime:
-    """Return the KIOSK_TEST_TODAY moment, aware; a bare date means 10:00 in the test zone."""
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise pytest.UsageError(f"KIOSK_TEST_TODAY={text!r}: not an ISO date or date-time "
-                                "(2026-12-25, 2026-12-25T10:00, 2026-12-08T23:30Z)") from None
-    if len(text.strip()) == 10:
-        moment = moment.replace(hour=10)
-    # in the test zone's own terms: time-machine sets TZ=UTC for a moment given in UTC
-    zone = ZoneInfo(TEST_TZ)
-    return moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def pytest_configure(config):
-    global _moved_clock
     if not Path("/usr/share/zoneinfo", TEST_TZ).exists():
         raise pytest.UsageError(f"the zone {TEST_TZ} is missing: apt-get install tzdata")
     if TEST_TODAY:
-        _moved_clock = time_machine.travel(_test_moment(TEST_TODAY), tick=True)
-        _moved_clock.start()
+        clock_switch.start(TEST_TODAY, TEST_TZ)
 
 
 def pytest_unconfigure(config):
-    if _moved_clock is not None:
-        _moved_clock.stop()
+    clock_switch.stop()
 
 
 def pytest_report_header(config):
-    moved = f", moved to {_test_moment(TEST_TODAY).isoformat()}" if TEST_TODAY else ""
+    moved = f", moved to {clock_switch.moment(TEST_TODAY, TEST_TZ)}" if TEST_TODAY else ""
     return f"clock: zone {TEST_TZ}{moved} (KIOSK_TEST_TZ, KIOSK_TEST_TODAY)"
 
 
