@@ -17,7 +17,7 @@ another while the refresher meets its neighbour, and prints the scans' p50/p99, 
 `/kiosk/offers` answers were not 200, the child's resident memory when ready and at its peak
 (VmHWM) and what it logged about its feed (goal: p99 <= 50 ms, RSS growth <= 100 MB).
 
-    python bench/hostile_feeds.py [--orders 3000] [--scans 300] [--seconds 15]
+    python bench/hostile_feeds.py [--orders 3000] [--scans 300] [--seconds 15] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -224,6 +224,8 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=15.0,
                         help="scan at least this long (a feed fetch may take 10 s)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="these neighbours only (the yardstick always runs)")
     args = parser.parse_args()
     neighbours = Neighbours()
     try:
@@ -234,7 +236,8 @@ def main() -> None:
             random.Random(26).shuffle(cards)
             results = {name: measure(url, args.orders, offers, cards, args.scans,
                                      args.seconds, Path(tmp) / f"{i}.log")
-                       for i, (name, offers) in enumerate(cases(neighbours).items())}
+                       for i, (name, offers) in enumerate(cases(neighbours).items())
+                       if args.only is None or name in args.only or name.startswith("yard")}
     finally:
         neighbours.close()
     yard = results["yardstick (no offers)"]
