@@ -31,7 +31,9 @@ REASON_BODY = {
 }
 COMMON_ERRORS = {"401": _error("No token, or a token not accepted"),
                  "404": _error("No such order"),
-                 "409": _error("The order's state does not allow this")}
+                 "409": _error("The order's state does not allow this, or another change of "
+                               "the order landed first (two at once: one wins; detail.kind "
+                               "= changed_meanwhile, detail.status the state it is in now)")}
 
 SCHEMAS: dict[str, Any] = {
     "Pickup": {
@@ -128,7 +130,9 @@ PATHS: dict[str, Any] = {
                 "application/json": {"schema": _ref("NewOrder")}}},
             "responses": {
                 "201": _json(_ref("Order"), "The order as stored"),
-                "400": _error("Invalid order; detail lists every problem"),
+                "400": _error("Invalid order; detail lists every problem (identifiers: card, "
+                              "ref, item barcodes are printable ASCII without |; titles and "
+                              "names hold no control, invisible or bidi characters)"),
                 "401": COMMON_ERRORS["401"],
                 "409": _error("An order with this ref exists; detail names its id"),
                 "413": _error("Body larger than 1 MiB"),
