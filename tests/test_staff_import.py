@@ -206,3 +206,26 @@ def test_a_file_just_under_the_request_limit_but_over_the_file_limit_says_the_sa
     r = post_file(staff, b"x" * (import_files.MAX_BYTES + 1))
     assert r.status_code == 422
     assert "File larger than 8 MiB; split it into several imports" in r.get_data(as_text=True)
+
+
+def test_a_preview_of_many_problems_lists_the_first_and_counts_the_rest(staff):
+    """Issue 26: a preview listed 999,999 problems in a 160 MB page."""
+    from kiosk.domain import import_files
+
+    many = import_files.MAX_PROBLEMS + 250
+    r = upload(staff, "card,item_barcode\n" + "bad,1\n" * many)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert f"{many} problems found" in html
+    assert html.count("<tr><td>") == import_files.MAX_PROBLEMS
+    assert "… and 250 more." in html
+
+
+def test_a_repeated_row_bomb_is_one_problem_on_the_page(staff):
+    from hostile_sheets import repeated_ods
+
+    r = staff.post("/staff/import", content_type="multipart/form-data",
+                   data={"file": (io.BytesIO(repeated_ods(1_000_000)), "bestillinger.ods")})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "1 problem found" in html
+    assert "More than 100000 rows; split the file into several imports" in html

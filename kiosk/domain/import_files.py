@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from kiosk.domain import import_tables
+from kiosk.domain import import_tables, pickup_codes
 from kiosk.domain.cards import CardReader
 from kiosk.domain.messages import N_, fill, sentence_start
 from kiosk.domain.orders import NewItem, NewOrder
@@ -88,21 +88,60 @@ class Draft:
     branch_column: str | None = None  # the branch column's name in the file
 
 
+MAX_PROBLEMS = 1000  # listed in a preview; past them, only counted
+
+
+class Problems(list):
+    """A preview's problems: the first MAX_PROBLEMS kept, the rest only counted in more.
+
+    A file with a bad value in a million rows makes a page (and a memory) of a thousand
+    problems and "and 999,000 more", not of a million.
+    """
+
+    def __init__(self, problems: Any = ()):
+        super().__init__()
+        self.more = 0
+        self.extend(problems)
+
+    def append(self, problem: Problem) -> None:
+        if len(self) < MAX_PROBLEMS:
+            super().append(problem)
+        else:
+            self.more += 1
+
+    def extend(self, problems: Any) -> None:
+        for problem in problems:
+            self.append(problem)
+
+    def __iadd__(self, problems: Any) -> Problems:
+        self.extend(problems)
+        return self
+
+
 @dataclass
 class Preview:
     """What an import would do: the orders read and every problem found."""
 
     format: str
     drafts: list[Draft] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=Problems)
     encoding: str | None = None  # of a text file, as detected
     delimiter: str | None = None  # of a CSV file, as detected
     labels: dict[str, str] = field(default_factory=dict)  # column → its name in the file
     width: int = 0  # columns in the header
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.problems, Problems):
+            self.problems = Problems(self.problems)
+
     @property
     def ok(self) -> bool:
         return not self.problems and bool(self.drafts)
+
+    @property
+    def problem_count(self) -> int:
+        """All problems found, those listed and those only counted."""
+        return len(self.problems) + getattr(self.problems, "more", 0)
 
     @property
     def items(self) -> int:
@@ -232,6 +271,21 @@ def check_branches(drafts: list[Draft], known: Collection[str]) -> list[Problem]
                     column=d.branch_column or "branch",
                     params={"branch": d.new.branch, "known": listed})
             for d in unknown]
+
+
+def check_code_space(orders: int, held: int) -> list[Problem]:
+    """Return a problem if orders new orders cannot each get a pickup code.
+
+    held: codes open orders hold now. Only pickup_codes.SPACE codes exist, so this is
+    told in the preview rather than found when the import is written.
+    """
+    free = max(0, pickup_codes.SPACE - held)
+    if orders <= free:
+        return []
+    return [Problem(N_("%(orders)d orders need a pickup code each, but only %(free)d of the "
+                       "%(space)d codes are free (open orders hold the rest); import fewer "
+                       "orders at a time"),
+                    params={"orders": orders, "free": free, "space": pickup_codes.SPACE})]
 
 
 def parse_json(text: str, cards: CardReader, default_branch: str, pv: Preview) -> None:

@@ -9,8 +9,10 @@ else one order per card and branch.
 from __future__ import annotations
 
 import csv
+import io
+import zipfile
 
-from kiosk.domain import import_files, import_tables
+from kiosk.domain import import_files, import_sheets, import_tables
 from kiosk.domain.cards import CardReader
 from kiosk.domain.import_files import (
     CSV_COLUMNS,
@@ -47,6 +49,11 @@ def read_orders(data: bytes, fmt: str, cards: CardReader, default_branch: str) -
         mib = import_files.MAX_BYTES // (1024 * 1024)
         pv.problems.append(Problem(import_files.TOO_LARGE, params={"mib": mib}))
         return pv
+    if fmt in import_tables.SPREADSHEETS:
+        past = _past_limits(data, fmt)
+        if past is not None:
+            pv.problems.append(past)
+            return pv
     try:
         if fmt in import_tables.SPREADSHEETS or fmt == "xls":
             rows = import_tables.sheet_rows(data, fmt)
@@ -61,6 +68,22 @@ def read_orders(data: bytes, fmt: str, cards: CardReader, default_branch: str) -
         return pv
     _read_table(rows, cards, default_branch, pv)
     return pv
+
+
+def _past_limits(data: bytes, fmt: str) -> Problem | None:
+    """Return a problem if the spreadsheet's first sheet is too large to unpack, else None.
+
+    Counted before the reader builds the cells; a file that is not a readable zip, or
+    would unpack past import_tables.MAX_UNPACKED, is left to the reader's own refusal.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if sum(i.file_size for i in archive.infolist()) > import_tables.MAX_UNPACKED:
+                return None
+            past = import_sheets.check_extent(archive, fmt)
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return None
+    return None if past is None else Problem(past[0], params=past[1])
 
 
 # --- tables: CSV and spreadsheets ---------------------------------------------
@@ -109,6 +132,7 @@ def _read_table(rows: import_tables.Rows, cards: CardReader, default_branch: str
     groups: dict[str | tuple[str, str], Draft] = {}  # by ref, else by (card, branch)
     owners: dict[str, tuple[str, str, int]] = {}  # ref → card, branch, first line
     has_rows = False
+    read = 0  # rows after the header, empty ones aside
     header_line = 1
     while True:
         try:
@@ -129,6 +153,11 @@ def _read_table(rows: import_tables.Rows, cards: CardReader, default_branch: str
             width = pv.width
             continue
         has_rows = True
+        read += 1
+        if read > import_sheets.MAX_ROWS:  # the file is refused: stop reading it
+            pv.problems.append(Problem(import_sheets.TOO_MANY_ROWS, line=line,
+                                       params={"n": import_sheets.MAX_ROWS}))
+            break
         at = index.get("order_ref")
         ref = row[at].strip()[:LIMITS["order_ref"]] if at is not None and at < len(row) else ""
         if len(row) < width or any(v.strip() for v in row[width:]):
