@@ -153,6 +153,18 @@ def test_with_a_background_prober_a_scan_never_becomes_the_probe(hostile):
     assert hostile.connections == 2 and link.breaker.retry_in() == 10
 
 
+@pytest.mark.parametrize("hostile", ["silent"], indirect=True)
+def test_a_probe_that_gets_no_verdict_gives_its_turn_back(hostile):
+    clock = FakeClock()
+    link = IlsLink(endpoint(hostile.port), INSTITUTION, clock=clock)
+    assert not link.ensure()  # logged in, then no answer: the breaker opens
+    clock.now += 5
+    with pytest.raises(ValueError):  # the probe's request cannot be written
+        link.patron("N00|001")
+    assert link.breaker.state == "half-open" and link.breaker.admit() == "probe"
+    link.close()
+
+
 def test_a_call_waiting_for_the_link_gives_up_within_its_own_deadline(hostile):
     link = IlsLink(endpoint(hostile.port), INSTITUTION)
     stuck = threading.Thread(target=link.ensure)

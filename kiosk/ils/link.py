@@ -143,7 +143,7 @@ class IlsLink:
         turn = "probe" if force else self.breaker.admit(may_probe)
         if turn == "refuse":
             raise self._refused()
-        verdict = False
+        judged = False  # whether the breaker has heard how this call went
         try:
             if not self._lock.acquire(timeout=d.remaining()):
                 raise LinkDown(f"the ILS link stayed busy for {d.seconds:g} s")
@@ -151,22 +151,26 @@ class IlsLink:
                 # Another call may have failed while this one waited for its turn.
                 if turn == "go" and self.breaker.tripped:
                     raise self._refused()
-                verdict = True
                 try:
                     result = work(d)
                 except LoginRefused as exc:
+                    judged = True
                     self._failed("error", str(exc))
                     raise
                 except LinkDown as exc:
+                    judged = True
                     self._failed("disconnected", str(exc))
                     raise
+                judged = True
                 self.last_error = ""
                 self.breaker.succeeded()
                 return result
             finally:
                 self._lock.release()
         except BaseException:
-            if turn == "probe" and not verdict:
+            # A probe that never got a verdict (busy link, a request the codec refused)
+            # gives its turn back, or the breaker would stay half-open for ever.
+            if turn == "probe" and not judged:
                 self.breaker.release()
             raise
 
