@@ -320,3 +320,13 @@ def test_an_app_made_for_a_command_writes_no_outage_files(stations, tmp_path):
     app = stations("Command", watch=False)  # as `kiosk import` or `kiosk user add` make it
     assert "outage" in app.extensions
     assert not (tmp_path / "Command").exists()  # run as root, it would leave root's files
+
+
+def test_a_snapshot_file_that_cannot_be_written_is_reported_and_memory_serves(stations,
+                                                                             tmp_path):
+    (tmp_path / "Blocked").write_text("a file where the snapshot's folder should be")
+    app = stations("Blocked")
+    wait(app, lambda o: o.file_error is not None and o.data is not None, "the failed write")
+    client = app.test_client()
+    assert client.get("/healthz").get_json()["snapshot"]["file_error"]
+    assert "kiosk_snapshot_file_failed 1.0" in client.get("/metrics").get_data(as_text=True)

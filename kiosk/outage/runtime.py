@@ -111,8 +111,10 @@ class Watcher:
             try:
                 snapshot.write(self.outage.path, data)
                 self.written_at = time.monotonic()
-            except OSError as exc:  # the copy in memory still serves this run
+                self.outage.file_error = None
+            except OSError as exc:  # the copy in memory still serves this run, not a restart
                 log.error("cannot write the snapshot %s: %s", self.outage.path, exc)
+                self.outage.file_error = str(exc)[:200]
         self.outage.set_data(data)
 
     def start(self) -> None:

@@ -71,6 +71,7 @@ class Outage:
         self.data: SnapshotData | None = snapshot.load(path, station.branch)
         self.down_since: float | None = None
         self.detail = ""
+        self.file_error: str | None = None  # the last write of the snapshot file failed
         self.wake = threading.Event()  # a request met a dead connection: look now
         self.changed = threading.Condition()  # notified on every state or snapshot change
 
@@ -165,7 +166,7 @@ class Outage:
         return {**snapshot.describe(self.data),
                 "age_s": round(age, 1) if age is not None else None,
                 "answering_scans": self.serving(),
-                "pending_collects": self.pending()}
+                "pending_collects": self.pending(), "file_error": self.file_error}
 
     def pending(self) -> int | None:
         """Return how many collects wait for the database (None: the journal cannot open)."""

@@ -71,6 +71,10 @@ class SnapshotCollector(Collector):
         yield GaugeMetricFamily("kiosk_snapshot_serving",
                                 "1 while scans are answered from the local copy.",
                                 value=1.0 if self.outage.serving() else 0.0)
+        yield GaugeMetricFamily("kiosk_snapshot_file_failed",
+                                "1 while the snapshot file cannot be written (a restart "
+                                "during an outage would find an old copy or none).",
+                                value=1.0 if self.outage.file_error else 0.0)
         yield GaugeMetricFamily("kiosk_database_unreachable",
                                 "1 while the station cannot reach its database.",
                                 value=1.0 if self.outage.down() else 0.0)
