@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 
 # Not pages: a never-ending event stream, static files, a CSV download, an empty 204.
 NOT_PAGES = {"static", "favicon", "patron.events", "staff_reports.statistics_csv",
-             "patron.ping"}
+             "patron.ping", "offers.image"}
 
 RECORD_VIOLATIONS = """
 window.__violations = [];
