@@ -452,15 +452,16 @@ class HostileIls:
     trickle: answers correctly, one byte every `interval` s; slow: answers the login at
     once and every other request whole after `interval` s; silent: answers the login, then
     nothing; hang: accepts and never reads; close: accepts and closes at once. With
-    blocked, the patron information says the card may not borrow.
+    blocked, the patron information says the card may not borrow; with tls (a server
+    context), it speaks TLS.
     It counts connections, requests and answers sent in full, so tests can say what the
     station tried and that it gave up before a trickled answer was complete.
     """
 
     def __init__(self, mode: str, interval: float = 0.05, trickle_login: bool = True,
-                 blocked: bool = False):
+                 blocked: bool = False, tls: ssl.SSLContext | None = None):
         self.mode, self.interval, self.trickle_login = mode, interval, trickle_login
-        self.blocked = blocked
+        self.blocked, self.tls = blocked, tls
         self.connections = 0
         self.requests: list[bytes] = []
         self.answers_finished = 0  # answers whose last byte went out
@@ -490,6 +491,19 @@ class HostileIls:
                 threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        if self.tls is not None:  # a quick handshake; what follows misbehaves over TLS
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+            with self._lock:
+                self._socks.append(conn)  # the TLS socket now owns the descriptor
+        try:
+            self._answer(conn)
+        finally:
+            _close(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
         for frame in _frames(conn):
             self.requests.append(frame)
             self.asked.set()

@@ -14,7 +14,13 @@ import threading
 
 import pytest
 from factories import make_order
-from helpers_sip2 import INSTITUTION, HostileIls, ils_config
+from helpers_sip2 import (
+    INSTITUTION,
+    HostileIls,
+    ils_config,
+    self_signed_cert,
+    server_tls_context,
+)
 
 from kiosk.ils.breaker import Breaker
 from kiosk.ils.client import Endpoint, LinkDown, SIP2Client
@@ -96,6 +102,19 @@ def test_a_trickled_login_is_given_up_on_before_it_is_whole(hostile):
     # bytes kept coming, but the deadline did not restart with each of them
     assert hostile.requests[0].startswith(b"93") and hostile.answers_finished == 0
     assert not client.connected
+
+
+def test_a_login_trickled_over_tls_is_given_up_on_too(tmp_path):
+    cert, key = self_signed_cert(tmp_path)
+    server = HostileIls("trickle", tls=server_tls_context(cert, key))
+    try:
+        ep = Endpoint(**{**endpoint(server.port).__dict__, "tls": True,
+                         "tls_ca_file": str(cert)})
+        with pytest.raises(LinkDown, match="no answer within"):
+            SIP2Client(ep).connect()
+        assert server.requests[0].startswith(b"93") and server.answers_finished == 0
+    finally:
+        server.close()
 
 
 @pytest.mark.parametrize(("hostile", "tls"), [("hang", False), ("hang", True),
