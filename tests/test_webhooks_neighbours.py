@@ -94,3 +94,26 @@ def test_metrics_name_receivers_by_number_never_by_url(app, client, session, tri
     assert trickler.url not in text and healthy.url not in text and "://" not in text
     assert 'kiosk_webhook_backlog{webhook="1"} 1.0' in text
     assert 'kiosk_webhook_backlog{webhook="2"} 1.0' in text
+
+
+def test_an_answer_read_to_the_end_of_the_connection_counts():
+    """A receiver answering HTTP/1.0 with a body and no length: the answer is read to the
+    close, within the deadline, on the socket the connection handed over."""
+    import socket
+
+    from kiosk.webhooks.delivery import Answer, http_post
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        def answer() -> None:
+            conn, _ = server.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(4096)
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthanks")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        port = server.getsockname()[1]
+        assert http_post(f"http://127.0.0.1:{port}/h", b"{}", {}, 5) == Answer(200)
+        thread.join(30)

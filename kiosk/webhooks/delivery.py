@@ -52,7 +52,7 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
-class _DeadlineReader(io.RawIOBase):
+class _DeadlineReader(socket.SocketIO):
     """Read a socket with each read's timeout cut to what is left of one deadline.
 
     A per-read timeout restarts with every byte, so a receiver sending one byte a second
@@ -60,17 +60,15 @@ class _DeadlineReader(io.RawIOBase):
     """
 
     def __init__(self, sock: socket.socket, deadline: float):
-        self.sock, self.deadline = sock, deadline
-
-    def readable(self) -> bool:
-        return True
+        super().__init__(sock, "rb")
+        self.deadline = deadline
 
     def readinto(self, buffer: Any) -> int:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("deadline passed")
-        self.sock.settimeout(left)
-        return self.sock.recv_into(buffer)
+        self._sock.settimeout(left)
+        return super().readinto(buffer)
 
 
 class _DeadlineConnection(http.client.HTTPConnection):
@@ -111,6 +109,9 @@ class _DeadlineSocket:
         self.sock, self.deadline = sock, deadline
 
     def makefile(self, mode: str) -> io.BufferedReader:
+        # As socket.makefile does: the file keeps the socket open after the connection
+        # hands it over (http.client closes its own reference when the answer has no length).
+        self.sock._io_refs += 1  # type: ignore[attr-defined]
         return io.BufferedReader(_DeadlineReader(self.sock, self.deadline))
 
 
