@@ -1,9 +1,10 @@
 """Deadlines and the breaker of the ILS link (issue 26): hostile library systems on real sockets.
 
-Each server here misbehaves in one way (kiosk tests helpers_sip2.HostileIls): it trickles
-its answers a byte at a time, answers the login and then nothing, accepts and never reads,
-or closes at once. No test measures wall time: they assert what the station answered, how
-often the server was asked, and that the station gave up before a trickled answer was whole.
+Each server here misbehaves in one way (HostileIls in tests/helpers_sip2.py): it trickles
+its answers a byte at a time (over TLS too), answers each request whole but late, answers
+the login and then nothing, accepts and never reads, or closes at once. No test measures
+wall time: they assert what the station answered, how often the server was asked, and
+that the station gave up before a trickled answer was whole.
 """
 
 from __future__ import annotations
