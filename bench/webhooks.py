@@ -4,21 +4,30 @@ Creates orders and cancels them in a fresh SQLite database (one transaction each
 staff action commits), once with no receiver and once with one `[[webhooks]]` entry;
 then sends the outbox to an HTTP receiver on loopback and reports events per second.
 
-    python bench/webhooks.py [--orders 300]
+Then the neighbour (issue 26): the station's delivery threads running (`kiosk serve`'s
+runtime), a healthy receiver's latency from a committed change to its event arriving, p50
+and p99, alone and with a second receiver that trickles its answer a byte at a time.
+
+    python bench/webhooks.py [--orders 300] [--events 100]
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from webhook_receiver import Trickler  # noqa: E402
 
 from kiosk import create_app  # noqa: E402
 from kiosk.config import parse  # noqa: E402
@@ -59,9 +68,71 @@ def changes(folder: Path, n: int, webhooks: list) -> tuple[float, object]:
         return (time.perf_counter() - started) / (2 * n), app
 
 
+class Timed(BaseHTTPRequestHandler):
+    """A healthy receiver noting when each event arrived (perf_counter, by order id)."""
+
+    protocol_version = "HTTP/1.0"
+    arrived: dict[int, float] = {}
+    ready = threading.Condition()
+
+    def do_POST(self) -> None:
+        import json
+
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with Timed.ready:
+            Timed.arrived[body["data"]["order_id"]] = time.perf_counter()
+            Timed.ready.notify_all()
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def neighbour(folder: Path, secret: Path, events: int, trickler: Trickler | None,
+              healthy_url: str) -> list[float]:
+    """Return the healthy receiver's latencies (s) for events changes, one at a time."""
+    name = "trickled" if trickler else "alone"
+    hooks = [{"url": healthy_url, "secret_file": str(secret), "events": ["order.received"],
+              "timeout_s": 5}]
+    if trickler is not None:  # first in the list: its events get the lower ids
+        hooks.insert(0, {"url": trickler.url, "secret_file": str(secret),
+                         "events": ["order.received"], "timeout_s": 30})
+    app = create_app(parse({"database": {"url": f"sqlite:///{folder / name}.db"},
+                            "webhooks": hooks, "logging": {"level": "ERROR"}}))
+    upgrade_database(app)
+    app.config["KIOSK_WEBHOOK_POLL_S"] = 0.01
+    Timed.arrived = {}
+    stop = runtime.start(app)
+    latencies = []
+    try:
+        with app.app_context():
+            for i in range(events):
+                new = order_ops.NewOrder(card=f"N{i:09d}", branch="main",
+                                         items=(order_ops.NewItem(f"04{i:08d}"),))
+                order = order_ops.create_order(db.session, new, ACTOR)
+                db.session.commit()
+                committed, oid = time.perf_counter(), order.id
+                with Timed.ready:
+                    if not Timed.ready.wait_for(lambda o=oid: o in Timed.arrived, 60):
+                        raise SystemExit(f"event {i} not delivered in 60 s ({name})")
+                    latencies.append(Timed.arrived[oid] - committed)
+    finally:
+        if trickler is not None:
+            trickler.stop.set()
+        stop()
+    return latencies
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--events", type=int, default=100)
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
     Thread(target=server.serve_forever, daemon=True).start()
@@ -81,6 +152,23 @@ def main() -> int:
         took = time.perf_counter() - started
         print(f"delivered {sent} events in {took:.2f} s: {sent / took:.0f} events/s "
               "(signed, one at a time, loopback receiver)")
+        timed = ThreadingHTTPServer(("127.0.0.1", 0), Timed)
+        timed.daemon_threads = True
+        Thread(target=timed.serve_forever, daemon=True).start()
+        healthy = f"http://127.0.0.1:{timed.server_address[1]}/h"
+        alone = neighbour(folder, secret, args.events, None, healthy)
+        with Trickler(pace_s=0.5) as trickler:
+            trickled = neighbour(folder, secret, args.events, trickler, healthy)
+            held = trickler.requests
+        print(f"healthy receiver, change committed to event received ({args.events} events, "
+              "delivery threads polling every 10 ms):")
+        for label, values in (("alone", alone), ("with a trickling receiver", trickled)):
+            print(f"  {label:28} p50 {statistics.median(values) * 1000:6.1f} ms   "
+                  f"p99 {percentile(values, 99) * 1000:6.1f} ms   "
+                  f"max {max(values) * 1000:6.1f} ms")
+        print(f"  (the trickling receiver got {held} request(s) in that time: each attempt "
+              "held to its 30 s deadline, a byte every 0.5 s)")
+        timed.shutdown()
     server.shutdown()
     return 0
 

@@ -109,3 +109,17 @@ def far_xlsx() -> bytes:
     """Return an .xlsx of a header, one order and a value in the sheet's very last cell."""
     return _xlsx(iter([_xlsx_row(1, "card", "item_barcode"), _xlsx_row(2, "N000000002", "1"),
                        '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>']))
+
+
+def plain_xlsx(rows: list[list[str]]) -> bytes:
+    """Return an .xlsx of rows as text cells, written directly (fast for 100,000 rows)."""
+    def escape(v: str) -> str:
+        return v.replace("&", "&amp;").replace("<", "&lt;")
+    return _xlsx("<row>" + "".join(f'<c t="inlineStr"><is><t>{escape(v)}</t></is></c>'
+                                   for v in row) + "</row>" for row in rows)
+
+
+def plain_ods(rows: list[list[str]]) -> bytes:
+    """Return an .ods of rows as text cells, written directly (fast for 100,000 rows)."""
+    return ods_from_rows_xml("".join(ods_row(*(v.replace("&", "&amp;").replace("<", "&lt;")
+                                               for v in row)) for row in rows))
