@@ -104,3 +104,19 @@ def test_an_import_needing_more_pickup_codes_than_are_free_is_a_preview_problem(
     assert texts(pv) == ["3 orders need a pickup code each, but only 2 of the 4 codes are "
                          "free (open orders hold the rest); import fewer orders at a time"]
     assert not pv.ok
+
+
+def test_the_command_line_counts_the_problems_it_does_not_list(tmp_path, database_url):
+    from click.testing import CliRunner
+    from test_cli_labels import write_config
+
+    from kiosk.cli import cli
+
+    many = import_files.MAX_PROBLEMS + 200
+    source = tmp_path / "orders.csv"
+    source.write_text("card,item_barcode\n" + "bad,1\n" * many)
+    config = write_config(tmp_path / "station.toml", database_url)
+    result = CliRunner().invoke(cli, ["--config", config, "import", str(source)])
+    assert result.exit_code == 1
+    assert "… and 200 more" in result.output
+    assert f"{many} problems; nothing imported" in result.output

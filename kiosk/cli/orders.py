@@ -79,7 +79,10 @@ def _summary(orders: int, items: int, per_branch: dict[str, int]) -> str:
 def _report(file: str, problems: list) -> None:
     for problem in problems:
         click.echo(f"{file}: {problem}", err=True)
-    fail(f"{file}: {plural(len(problems), '%(num)d problem', '%(num)d problems')}; "
+    more = getattr(problems, "more", 0)  # past the first ones a preview keeps, only counted
+    if more:
+        click.echo(f"{file}: … and {more} more", err=True)
+    fail(f"{file}: {plural(len(problems) + more, '%(num)d problem', '%(num)d problems')}; "
          "nothing imported")
 
 
