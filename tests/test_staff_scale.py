@@ -81,11 +81,13 @@ def test_hot_staff_queries_read_through_indexes(app, staff, session, station):
     make_order(session)
     # Each page, and an index its main query must read through (not just any index).
     wanted = {
-        "/staff/orders": "",  # newest first: the primary key read backwards, one page
+        # The list opens on the station's branch (issue 24); ?branch=all lists every one.
+        "/staff/orders": "ix_orders_branch_id",
+        "/staff/orders?branch=all": "",  # newest first: the primary key read backwards
         "/staff/orders?branch=main": "ix_orders_branch_id",
-        "/staff/orders?status=ready": "ix_orders_status_id",
-        "/staff/orders?status=ready&branch=main": "ix_orders_status_",
-        "/staff/orders?page=2": "",
+        "/staff/orders?status=ready&branch=all": "ix_orders_status_id",
+        "/staff/orders?status=ready": "ix_orders_status_",
+        "/staff/orders?page=2&branch=all": "",
         f"/staff/orders?q={shelved.card}": "ix_orders_card_status",
         f"/staff/orders?q={shelved.pickup_code}": "ix_orders_pickup_code",
         "/staff/orders?q=HOT-1": "",

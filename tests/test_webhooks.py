@@ -75,7 +75,8 @@ def test_events_through_the_api_are_signed_ordered_and_verified(app, client, rec
     ready = bodies[1]["data"]
     assert ready == {"order_id": created["id"], "ref": "WH-1", "branch": "main",
                      "status": "ready", "pickup_code": created["pickup_code"], "slot": "A-02",
-                     "last_day": ready["last_day"], "station": "Test station"}
+                     "slot_branch": "main", "last_day": ready["last_day"],
+                     "station": "Test station"}
     assert dt.date.fromisoformat(ready["last_day"]) > dt.date.today()
     assert "N400000001" not in b"".join(e["body"] for e in receiver.log).decode()
     assert len(set(receiver.ids())) == 3

@@ -34,6 +34,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 def labels(station: StationContext, out: Path, shelf: str | None) -> None:
     """Write a printable sheet of shelf-slot labels with Code 128 barcodes."""
     from kiosk.domain import labels as label_sheet
+    from kiosk.domain.branches import branch_name
     from kiosk.domain.orders import NotFound
     from kiosk.extensions import db
 
@@ -45,7 +46,7 @@ def labels(station: StationContext, out: Path, shelf: str | None) -> None:
     app = station.ready_app()  # a station never initialised is initialised, as serve does
     with app.app_context():
         try:
-            texts = label_sheet.slot_labels(db.session, shelf)
+            texts = label_sheet.slot_labels(db.session, shelf, station.settings.station.branch)
         except NotFound:
             fail(f"--shelf {shelf}: no such shelf; check [[shelves]] and run `kiosk init`", 2)
         except SQLAlchemyError as exc:
@@ -55,7 +56,8 @@ def labels(station: StationContext, out: Path, shelf: str | None) -> None:
             db.engine.dispose()  # a one-shot command leaves no connection behind
     if not texts:
         fail("no slots to label; configure [[shelves]] and run `kiosk init`")
-    title = f"{station.settings.station.name}: slot labels"
+    st = station.settings.station  # the sheet names its branch: each branch has a wall
+    title = f"{branch_name(st.branch)} ({st.name}): slot labels"
     try:
         write_atomically(out, label_sheet.render(texts, fmt, title))
     except OSError as exc:

@@ -53,15 +53,23 @@ class NotWaitingBag:
     items: list[str]
 
 
-def no_longer_waiting(session: Session, barcodes: Collection[str]) -> list[NotWaitingBag]:
-    """Return the bags still on the shelf that hold any of these items (not lent), by slot."""
+def _on_wall(query, branch: str | None):
+    """Return query (joined to Slot) kept to branch's wall; every wall for None."""
+    return query if branch is None else query.where(Slot.branch == branch)
+
+
+def no_longer_waiting(session: Session, barcodes: Collection[str],
+                      branch: str | None = None) -> list[NotWaitingBag]:
+    """Return the bags still on the shelf (of branch's wall, or any) that hold any of these
+    items (not lent), by slot."""
     if not barcodes:
         return []
-    rows = session.execute(
+    rows = session.execute(_on_wall(
         select(Order, Item.barcode).join(Item).join(Place).join(Slot).join(Shelf)
         .where(Order.status == OrderStatus.READY, Item.barcode.in_(list(barcodes)),
                Item.lent_at.is_(None))
-        .order_by(Shelf.position, Slot.number, Order.id, Item.id)).all()
+        .order_by(Shelf.branch, Shelf.position, Slot.number, Order.id, Item.id),
+        branch)).all()
     bags: dict[int, NotWaitingBag] = {}
     for order, barcode in rows:
         bags.setdefault(order.id, NotWaitingBag(order, [])).items.append(barcode)
@@ -81,16 +89,17 @@ def is_overdue(order: Order, calendar: OpeningCalendar, today: dt.date | None = 
 
 
 def clearance_list(session: Session, calendar: OpeningCalendar,
-                   today: dt.date | None = None) -> ClearanceList:
-    """Return the orders on the shelf past their deadline and those due today, by slot."""
+                   today: dt.date | None = None, branch: str | None = None) -> ClearanceList:
+    """Return the orders on the shelf (of branch's wall, or every wall) past their deadline
+    and those due today, by slot."""
     today = today or clock.today()
-    rows = session.scalars(
+    rows = session.scalars(_on_wall(
         select(Order)
         .join(Place, Order.place_id == Place.id).join(Slot).join(Shelf)
         .where(Order.status == OrderStatus.READY, Order.deadline <= today)
-        .order_by(Shelf.position, Slot.number, Order.shelved_at, Order.id)
-        .options(selectinload(Order.items))  # the list counts each bag's items
-    ).all()
+        .order_by(Shelf.branch, Shelf.position, Slot.number, Order.shelved_at, Order.id)
+        .options(selectinload(Order.items)),  # the list counts each bag's items
+        branch)).all()
     overdue, due = [], []
     for order in rows:
         last = effective_deadline(order, calendar)
@@ -102,7 +111,8 @@ def clearance_list(session: Session, calendar: OpeningCalendar,
 
 
 def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCalendar,
-              today: dt.date | None = None, not_waiting: Collection[str] = ()) -> Order:
+              today: dt.date | None = None, not_waiting: Collection[str] = (),
+              branch: str | None = None) -> Order:
     """Take a scanned bag off the shelf as not collected (expired); its slot place is freed.
 
     Refuses (with the reason) a scan that is no pickup code, a code with no bag on the
@@ -112,7 +122,7 @@ def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCal
     """
     code = pickup_codes.parse_code(scanned)
     if code is None and scanned.strip() in not_waiting:
-        bags = no_longer_waiting(session, [scanned.strip()])
+        bags = no_longer_waiting(session, [scanned.strip()], branch)
         if bags:
             order_ops.move(session, bags[0].order, OrderStatus.EXPIRED, actor,
                            NOT_WAITING_DETAIL)
@@ -134,6 +144,11 @@ def clear_bag(session: Session, scanned: str, actor: Actor, calendar: OpeningCal
         raise OrderError(N_("Bag %(code)s is not on the shelf (order is %(status)s)"),
                          {"kind": "not_on_shelf", "status": order.status, "pickup_code": code},
                          code=code, status=order.status)
+    wall = order.place.slot.branch if order.place is not None else order.branch
+    if branch is not None and wall != branch:  # clearance works on one wall at a time
+        raise OrderError(N_("Belongs to %(branch)s"),
+                         {"kind": "other_branch", "branch": wall, "pickup_code": code},
+                         branch=wall)
     if not_waiting and any(i.barcode in not_waiting for i in order.items):
         order_ops.move(session, order, OrderStatus.EXPIRED, actor, NOT_WAITING_DETAIL)
         return order

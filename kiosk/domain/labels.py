@@ -51,13 +51,15 @@ def cell(index: int) -> Cell:
     return Cell(page, col * CELL_MM[0], row * CELL_MM[1])
 
 
-def slot_labels(session: Session, shelf: str | None = None) -> list[str]:
-    """Return the labels of the slots in use, shelf by shelf; NotFound for an unknown shelf."""
-    query = (select(Slot.label).join(Shelf).where(Slot.active.is_(True))
+def slot_labels(session: Session, shelf: str | None = None, branch: str = "main") -> list[str]:
+    """Return the labels of the slots in use on branch's wall, shelf by shelf; NotFound for
+    an unknown shelf. (A label names no branch: each branch prints its own sheet.)"""
+    query = (select(Slot.label).join(Shelf).where(Slot.active.is_(True), Shelf.branch == branch)
              .order_by(Shelf.position, Slot.number))
     if shelf:
         name = shelf.strip().upper()
-        if session.scalar(select(Shelf.id).where(Shelf.name == name)) is None:
+        if session.scalar(select(Shelf.id).where(Shelf.branch == branch,
+                                                 Shelf.name == name)) is None:
             raise NotFound(N_("No shelf %(shelf)s"), {"shelf": shelf}, shelf=shelf)
         query = query.where(Shelf.name == name)
     return list(session.scalars(query))

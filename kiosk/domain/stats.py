@@ -93,9 +93,22 @@ def check_period(start: dt.date, end: dt.date) -> None:
         raise BadPeriod(N_("The period is longer than %(days)d days"), days=MAX_DAYS)
 
 
+def _at(query, branch: str | None):
+    """Return query kept to orders of branch; every branch for None.
+
+    The comparison is wrapped (coalesce) so no planner takes the branch index and reads
+    every order of the branch: the period's range in the time indexes, which carry the
+    branch (0010), is the short read.
+    """
+    if branch is None:
+        return query
+    return query.where(func.coalesce(Order.branch, "") == branch)
+
+
 def report(session: Session, start: dt.date, end: dt.date,
-           tz: dt.tzinfo | None = None) -> Report:
-    """Return the statistics of the days start..end (inclusive), in time zone tz (local)."""
+           tz: dt.tzinfo | None = None, branch: str | None = None) -> Report:
+    """Return the statistics of the days start..end (inclusive), in time zone tz (local),
+    of one branch or (None) of every branch."""
     check_period(start, end)
     lo, hi = _bounds(start, end, tz)
     first = dt.datetime.combine(start, dt.time(), tz).astimezone(dt.UTC)
@@ -106,17 +119,17 @@ def report(session: Session, start: dt.date, end: dt.date,
         bucket.name = day.isoformat()
     dialect = session.get_bind().dialect.name
     shelved, closed = _hour(Order.shelved_at, dialect), _hour(Order.closed_at, dialect)
-    for hour, count in session.execute(
+    for hour, count in session.execute(_at(
             select(shelved, func.count()).where(Order.shelved_at.between(lo, hi))
-            .group_by(shelved)):
+            .group_by(shelved), branch)):
         day = _local_day(_utc_hour(hour), tz)
         if day in days:
             days[day].ready += count
     was_shelved = Order.shelved_at.is_not(None)
-    for hour, status, on_shelf, count in session.execute(
+    for hour, status, on_shelf, count in session.execute(_at(
             select(closed, Order.status, was_shelved, func.count())
             .where(Order.closed_at.between(lo, hi))  # statuses sorted out below: the
-            .group_by(closed, Order.status, was_shelved)):  # closed_at index covers all
+            .group_by(closed, Order.status, was_shelved), branch)):  # closed_at index
         day = _local_day(_utc_hour(hour), tz)
         if day not in days:
             continue
@@ -125,21 +138,22 @@ def report(session: Session, start: dt.date, end: dt.date,
         elif status == OrderStatus.EXPIRED and on_shelf:  # cleared from the shelf
             days[day].expired += count
     # to the millisecond: SQLite's julianday arithmetic is a few microseconds off
-    waits = [round(float(w), 3) for status, w in session.execute(
+    waits = [round(float(w), 3) for status, w in session.execute(_at(
         select(Order.status, _seconds(Order.shelved_at, Order.closed_at, dialect))
-        .where(Order.closed_at >= first, Order.closed_at < after, was_shelved))
+        .where(Order.closed_at >= first, Order.closed_at < after, was_shelved), branch))
         if status == OrderStatus.COLLECTED]
-    shelved_on = dict(session.execute(
-        select(Order.slot_label, func.count())
+    shelved_on = {(b, label): n for b, label, n in session.execute(_at(
+        select(Order.branch, Order.slot_label, func.count())
         .where(Order.shelved_at >= first, Order.shelved_at < after,
-               Order.slot_label.is_not(None)).group_by(Order.slot_label)).all())
+               Order.slot_label.is_not(None)).group_by(Order.branch, Order.slot_label),
+        branch))}
     totals = {k: sum(getattr(b, k) for b in days.values()) for k in KINDS}
     closed_n = totals["collected"] + totals["expired"]
     return Report(
         start=start, end=end, days=list(days.values()), weeks=_weeks(days.values()),
         median_to_collect=dt.timedelta(seconds=statistics.median(waits)) if waits else None,
         uncollected_share=totals["expired"] / closed_n if closed_n else None,
-        slots=slot_use(session, shelved_on),
+        slots=slot_use(session, shelved_on, branch),
     )
 
 
@@ -178,15 +192,51 @@ def _weeks(days) -> list[Bucket]:
     return list(weeks.values())
 
 
-def slot_use(session: Session, shelved_on: dict[str, int] | None = None) -> list[SlotUse]:
-    """Return every slot in use with its bags now and (if given) bags shelved in a period."""
-    now = occupancy(session)
-    slots = session.execute(select(Slot.id, Slot.label, Slot.capacity).join(Shelf)
-                            .where(Slot.active.is_(True))
-                            .order_by(Shelf.position, Slot.number)).all()
+def slot_use(session: Session, shelved_on: dict[tuple[str, str], int] | None = None,
+             branch: str | None = None) -> list[SlotUse]:
+    """Return every slot in use (of branch's wall, or every wall: then labelled with their
+    branch) with its bags now and (if given) bags shelved there in a period, by (branch,
+    label)."""
+    now = occupancy(session, branch)
+    query = (select(Slot.id, Slot.branch, Slot.label, Slot.capacity).join(Shelf)
+             .where(Slot.active.is_(True)).order_by(Shelf.branch, Shelf.position, Slot.number))
+    if branch is not None:
+        query = query.where(Slot.branch == branch)
     shelved_on = shelved_on or {}
-    return [SlotUse(label, capacity, now.get(slot_id, 0), shelved_on.get(label, 0))
-            for slot_id, label, capacity in slots]
+    rows = session.execute(query).all()
+    several = len({row[1] for row in rows}) > 1  # "A-01" hangs at every branch
+    return [SlotUse(f"{wall} {label}" if several else label, capacity, now.get(slot_id, 0),
+                    shelved_on.get((wall, label), 0))
+            for slot_id, wall, label, capacity in rows]
+
+
+def branch_totals(session: Session, start: dt.date, end: dt.date,
+                  tz: dt.tzinfo | None = None) -> dict[str, dict[str, int]]:
+    """Return per branch the bags shelved, collected and cleared uncollected in start..end
+    (local days), to compare branches."""
+    check_period(start, end)
+    first = dt.datetime.combine(start, dt.time(), tz).astimezone(dt.UTC)
+    after = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC)
+    totals: dict[str, dict[str, int]] = {}
+
+    def add(branch: str, kind: str, n: int) -> None:
+        totals.setdefault(branch, dict.fromkeys(KINDS, 0))[kind] += n
+
+    for branch, n in session.execute(
+            select(Order.branch, func.count())
+            .where(Order.shelved_at >= first, Order.shelved_at < after)
+            .group_by(Order.branch)):
+        add(branch, "ready", n)
+    for branch, status, n in session.execute(
+            select(Order.branch, Order.status, func.count())
+            .where(Order.closed_at >= first, Order.closed_at < after,
+                   Order.shelved_at.is_not(None))
+            .group_by(Order.branch, Order.status)):
+        if status == OrderStatus.COLLECTED:
+            add(branch, "collected", n)
+        elif status == OrderStatus.EXPIRED:
+            add(branch, "expired", n)
+    return dict(sorted(totals.items()))
 
 
 def hours(delta: dt.timedelta | None) -> float | None:

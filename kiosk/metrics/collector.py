@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from kiosk.domain.clearance import clearance_list
-from kiosk.models import IlsJob, Order, OrderStatus, Place, Slot
+from kiosk.models import ACTIVE_STATUSES, IlsJob, Order, OrderStatus, Place, Slot
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ def database_metrics(session: Any, station: Any) -> Iterator[Metric]:
                             value=float(places or 0))
     yield GaugeMetricFamily("kiosk_shelf_places_free", "Bag places with no bag in them.",
                             value=float((places or 0) - (taken or 0)))
+    yield from branch_metrics(session)
     overdue = clearance_list(session, station.calendar).overdue
     yield GaugeMetricFamily("kiosk_bags_past_last_day",
                             "Bags on the shelf past their last day (to clear).",
@@ -81,6 +82,28 @@ def database_metrics(session: Any, station: Any) -> Iterator[Metric]:
     yield GaugeMetricFamily("kiosk_sip2_queue_oldest_age_seconds",
                             "Age of the oldest job waiting for the ILS (0 when none waits).",
                             value=max(0.0, time.time() - _timestamp(oldest)) if oldest else 0.0)
+
+
+def branch_metrics(session: Any) -> Iterator[Metric]:
+    """Yield the open orders and the free bag places of every branch, labelled by branch."""
+    per = GaugeMetricFamily("kiosk_branch_orders", "Open orders by branch and status.",
+                            labels=["branch", "status"])
+    for branch, status, n in session.execute(
+            select(Order.branch, Order.status, func.count())
+            .where(Order.status.in_([s.value for s in ACTIVE_STATUSES]))
+            .group_by(Order.branch, Order.status).order_by(Order.branch, Order.status)):
+        per.add_metric([branch, status], float(n))
+    yield per
+    free = GaugeMetricFamily("kiosk_branch_shelf_places_free",
+                             "Bag places with no bag in them, by branch (its wall).",
+                             labels=["branch"])
+    taken = select(Order.place_id).where(Order.place_id.is_not(None))
+    for branch, n in session.execute(
+            select(Slot.branch, func.count(Place.id)).join(Place, Place.slot_id == Slot.id)
+            .where(Slot.active.is_(True), Place.id.not_in(taken))
+            .group_by(Slot.branch).order_by(Slot.branch)):
+        free.add_metric([branch], float(n))
+    yield free
 
 
 def _no_url(value: str) -> str:

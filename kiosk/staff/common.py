@@ -6,17 +6,19 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, flash, jsonify, redirect, request
+from flask import abort, current_app, flash, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
+from sqlalchemy import select
 
 from kiosk import clock
 from kiosk.domain import orders as order_ops
 from kiosk.domain import shelving
+from kiosk.domain.branches import branch_name
 from kiosk.domain.clearance import effective_deadline
 from kiosk.domain.messages import N_, StationError, sentences
 from kiosk.extensions import db
-from kiosk.models import Order
+from kiosk.models import Order, Shelf
 from kiosk.station import Station
 
 T = TypeVar("T")
@@ -84,10 +86,56 @@ def commit(work: Callable[[], T]) -> T:
     return shelving.with_retry(db.session, work)
 
 
-def get_order(order_id: int) -> Order:
-    """Return an order of this station's branch or raise NotFound."""
+ALL_BRANCHES = "all"
+
+
+def may_switch_branch() -> bool:
+    """Return True when this request may work on other branches: an admin, or a desk."""
+    from kiosk.staff.auth import is_admin
+
+    return station().settings.station.role == "desk" or is_admin()
+
+
+def branch_scope(anyone: bool = False) -> str | None:
+    """Return the branch this request works on, decided once: the station's own, or the
+    one staff chose with ?branch=NAME (None for ?branch=all, every branch).
+
+    Only an admin or a desk station may choose (anyone: every user, as on the orders
+    search); an unknown branch is a 404 naming it.
+    """
+    own = station().branch
+    wanted = request.args.get("branch", "").strip()[:64]
+    if not wanted or wanted == own:
+        return own
+    if not (anyone or may_switch_branch()):
+        abort(403, gettext("Only an admin or a desk station can work on another branch."))
+    if wanted == ALL_BRANCHES:
+        return None
+    if wanted not in station().known_branches(db.session):
+        abort(404, gettext("There is no branch %(branch)s.", branch=wanted))
+    return wanted
+
+
+def branches_with_walls() -> list[str]:
+    """Return the branches to offer: configured, this one, and those with shelves (cheap)."""
+    st = station()
+    walls = db.session.scalars(select(Shelf.branch).distinct())
+    return sorted({*st.settings.station.branches, st.branch, *walls})
+
+
+def branch_choice(scope: str | None, anyone: bool = False) -> dict[str, Any]:
+    """Return what a page's branch switch shows: the branch in use and the ones to offer."""
+    own = station().branch
+    return {"current": ALL_BRANCHES if scope is None else scope, "own": own,
+            "may_switch": anyone or may_switch_branch(), "all": ALL_BRANCHES,
+            "options": [(b, branch_name(b)) for b in branches_with_walls()],
+            "name": gettext("all branches") if scope is None else branch_name(scope)}
+
+
+def get_order(order_id: int, any_branch: bool = False) -> Order:
+    """Return an order of this station's branch (or of any, if asked) or raise NotFound."""
     order = order_ops.get(db.session, order_id)
-    if order.branch != station().branch:
+    if order.branch != station().branch and not any_branch:
         raise order_ops.NotFound(N_("No order %(order)s at this branch"), order=order_id)
     return order
 

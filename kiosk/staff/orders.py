@@ -20,7 +20,9 @@ from kiosk.models import ACTIVE_STATUSES, Order, OrderStatus
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
 from kiosk.staff.common import (
+    ALL_BRANCHES,
     answer,
+    branch_scope,
     commit,
     deadline_state,
     describe,
@@ -45,14 +47,15 @@ PAGE = 50
 
 @bp.get("/orders")
 def orders():
-    """Orders of every branch (a typo'd branch must not hide them), filtered as asked."""
+    """Orders of this station's branch, or of the branch asked (?branch=NAME or all: anyone
+    may search every branch here, the detail page says when an order is elsewhere)."""
     status = request.args.get("status", "")
-    branch = request.args.get("branch", "").strip()[:64]
+    scope = branch_scope(anyone=True)
     query_text = request.args.get("q", "").strip()[:64]
     page = webpolicy.int_arg("page", 1, minimum=1, maximum=webpolicy.MAX_OFFSET // PAGE)
     query = select(Order)
-    if branch:
-        query = query.where(Order.branch == branch)
+    if scope is not None:
+        query = query.where(Order.branch == scope)
     if status in {s.value for s in OrderStatus}:
         query = query.where(Order.status == status)
     if query_text:
@@ -71,7 +74,8 @@ def orders():
     return render_template("staff/orders/list.html", orders=rows, total=total, page=page,
                            pages=max((total + PAGE - 1) // PAGE, 1), status=status,
                            q=query_text, statuses=[s.value for s in OrderStatus],
-                           branch=branch, branches=_branch_menu(), here=station().branch)
+                           branch=ALL_BRANCHES if scope is None else scope,
+                           branches=_branch_menu(), here=station().branch)
 
 
 @bp.get("/orders/<int:order_id>")

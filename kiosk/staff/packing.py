@@ -6,55 +6,66 @@ from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from kiosk import barcodes
 from kiosk.domain import orders as order_ops
+from kiosk.domain.branches import branch_name
 from kiosk.extensions import db
 from kiosk.localtime import local
 from kiosk.models import Item, Order, OrderStatus, utcnow
 from kiosk.staff import bp
 from kiosk.staff.auth import actor
-from kiosk.staff.common import answer, commit, describe, get_order, station, status_name
+from kiosk.staff.common import (
+    answer,
+    branch_choice,
+    branch_scope,
+    commit,
+    describe,
+    get_order,
+    may_switch_branch,
+    station,
+    status_name,
+)
 from kiosk.staff.forms import ActionForm, PackForm, ScanForm
 
 TO_PACK = (OrderStatus.RECEIVED, OrderStatus.PACKING)
 PAGE = 100  # orders on one page of the pick list
 
 
-def walk_key(order: Order) -> tuple[str, str, int]:
+def walk_key(order: Order) -> tuple[str, int]:
     """Return the pick-list sort key: one walk through the library.
 
-    Call numbers are not in the order data, so the first item's barcode (then
-    title) stands in for the shelf position of the items.
+    Call numbers are not in the order data, so the first item's barcode stands in for
+    the shelf position of the items (the same key `walk_page` sorts by in SQL).
     """
-    first = min((i.barcode for i in order.items), default="")
-    title = next((i.title or "" for i in order.items if i.barcode == first), "")
-    return (first, title.casefold(), order.id)
+    return (min((i.barcode for i in order.items), default=""), order.id)
 
 
-def _waiting(card: str | None = None):
-    query = select(Order.id).where(Order.branch == station().branch,
-                                   Order.status.in_([s.value for s in TO_PACK]),
+def _waiting(branch: str | None, card: str | None = None):
+    """Return the query of orders waiting to be packed (at branch, or every branch)."""
+    query = select(Order.id).where(Order.status.in_([s.value for s in TO_PACK]),
                                    Order.packed_at.is_(None))
+    if branch is not None:
+        query = query.where(Order.branch == branch)
     return query.where(Order.card == card) if card else query
 
 
-def walk_ids(card: str | None = None) -> list[int]:
-    """Return the ids of this branch's orders waiting to be packed, in walking order.
+def walk_page(branch: str | None, card: str | None = None, page: int = 1,
+              per_page: int = PAGE) -> list[int]:
+    """Return one page of the ids of orders waiting to be packed, in walking order.
 
-    Only barcodes and titles are read (`walk_key` over light rows), so a pick list of
-    thousands of orders sorts without loading them.
+    The database sorts and pages (first barcode per order from the (order, barcode)
+    index): a page of 100 out of 90,000 waiting orders reads 100 orders, not 90,000.
     """
-    waiting = _waiting(card)
-    first: dict[int, tuple[str, str]] = {}
-    for order_id, barcode, title in db.session.execute(
-            select(Item.order_id, Item.barcode, Item.title).where(Item.order_id.in_(waiting))):
-        if order_id not in first or barcode < first[order_id][0]:
-            first[order_id] = (barcode, (title or "").casefold())
-    ids = db.session.scalars(waiting).all()
-    return sorted(ids, key=lambda i: (*first.get(i, ("", "")), i))
+    waiting = _waiting(branch, card).subquery()
+    first = (select(func.min(Item.barcode)).where(Item.order_id == waiting.c.id)
+             .scalar_subquery())
+    ids = db.session.scalars(select(waiting.c.id).order_by(func.coalesce(first, ""),
+                                                           waiting.c.id)
+                             .limit(per_page).offset((page - 1) * per_page)).all()
+    return list(ids)
 
 
 def load_in_order(ids: list[int]) -> list[Order]:
@@ -64,20 +75,23 @@ def load_in_order(ids: list[int]) -> list[Order]:
     return [found[i] for i in ids if i in found]
 
 
-def orders_to_pack(card: str | None = None) -> list[Order]:
-    """Return this branch's orders waiting to be packed, in walking order."""
-    return load_in_order(walk_ids(card))
+def orders_to_pack(branch: str | None, card: str) -> list[Order]:
+    """Return one card's orders waiting to be packed (at branch), in walking order."""
+    return load_in_order(walk_page(branch, card))
 
 
 @bp.get("/packing")
 def pick_list():
+    scope = branch_scope()
     card = station().cards.card(request.args.get("card", ""))
-    ids = walk_ids(card)
-    pages = max((len(ids) + PAGE - 1) // PAGE, 1)
+    total = db.session.scalar(select(func.count()).select_from(
+        _waiting(scope, card).subquery()))
+    pages = max((total + PAGE - 1) // PAGE, 1)
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    shown = load_in_order(ids[(page - 1) * PAGE:page * PAGE])
-    return render_template("staff/packing/list.html", orders=shown, form=ScanForm(),
-                           card=card, page=page, pages=pages, total=len(ids))
+    ids = walk_page(scope, card, page, PAGE)
+    return render_template("staff/packing/list.html", orders=load_in_order(ids),
+                           form=ScanForm(), card=card, page=page, pages=pages, total=total,
+                           branch_choice=branch_choice(scope), scope=scope)
 
 
 @bp.post("/packing/open")
@@ -88,19 +102,21 @@ def open_for_packing():
     back = url_for("staff.pick_list")
     if not form.validate():
         return answer(_("Scan a pickup code or a patron card."), ok=False, to=back, status=400)
+    scope = branch_scope()
     order = order_ops.by_pickup_code(db.session, raw)
-    if order is not None and order.branch == station().branch:
+    if order is not None and (scope is None or order.branch == scope):
         return answer(_("Order %(code)s opened.", code=order.pickup_code),
                       to=url_for("staff.packing", order_id=order.id), go=True)
     card = station().cards.card(raw)
     if card:
-        found = orders_to_pack(card)
+        found = orders_to_pack(scope, card)
         if len(found) == 1:
             return answer(_("Order %(code)s opened.", code=found[0].pickup_code),
                           to=url_for("staff.packing", order_id=found[0].id), go=True)
         if found:
             return answer(_("This card has %(n)d orders to pack.", n=len(found)),
-                          to=url_for("staff.pick_list", card=card), go=True)
+                          to=url_for("staff.pick_list", card=card,
+                                     branch=request.args.get("branch")), go=True)
         return answer(_("This card has no order to pack here."), ok=False, to=back, status=404)
     return answer(_("No open order with pickup code %(code)s.", code=raw[:32]), ok=False,
                   to=back, status=404)
@@ -108,7 +124,7 @@ def open_for_packing():
 
 @bp.get("/packing/<int:order_id>")
 def packing(order_id: int):
-    order = get_order(order_id)
+    order = get_order(order_id, any_branch=may_switch_branch())
     return render_template("staff/packing/order.html", order=order, form=ScanForm(),
                            pack_form=PackForm(), missing=order_ops.missing_items(order),
                            action_form=ActionForm(), printer=station().printer is not None)
@@ -117,7 +133,7 @@ def packing(order_id: int):
 @bp.post("/packing/<int:order_id>/item")
 def pack_item(order_id: int):
     """Scan one item into the bag; a wrong or repeated item is refused loudly."""
-    order = get_order(order_id)
+    order = get_order(order_id, any_branch=may_switch_branch())
     form = ScanForm()
     here = url_for("staff.packing", order_id=order.id)
     if not form.validate():
@@ -145,7 +161,7 @@ def pack_item(order_id: int):
 @bp.post("/packing/<int:order_id>/packed")
 def finish_packing(order_id: int):
     """Mark the bag packed; missing items need a reason."""
-    order = get_order(order_id)
+    order = get_order(order_id, any_branch=may_switch_branch())
     form = PackForm()
     here = url_for("staff.packing", order_id=order.id)
     reason = (form.override_reason.data or "").strip() if form.validate() else ""
@@ -170,9 +186,10 @@ def finish_packing(order_id: int):
 @bp.get("/orders/<int:order_id>/label")
 def bag_label(order_id: int):
     """Show the bag label, sized for a 62 mm label printer."""
-    order = get_order(order_id)
+    order = get_order(order_id, any_branch=may_switch_branch())
     return render_template(
         "staff/packing/label.html", order=order, form=ActionForm(),
+        destination=branch_name(order.branch),
         code128=Markup(barcodes.code128_svg(order.pickup_code)),  # noqa: S704 (our own SVG)
         qr=Markup(barcodes.qr_svg(order.pickup_code)))  # noqa: S704
 
@@ -182,14 +199,16 @@ def print_bag_label(order_id: int):
     """Print the bag label on the station's ESC/POS printer (pickup code and Code 128)."""
     from kiosk.devices.slip import Slip, SlipLine
 
-    order = get_order(order_id)
+    order = get_order(order_id, any_branch=may_switch_branch())
     ActionForm()
     here = url_for("staff.packing", order_id=order.id)
     printer = station().printer
     if printer is None:
         return answer(_("No receipt printer is configured; print the label page instead."),
                       ok=False, to=here)
-    slip = Slip(station=station().name, printed_at=local(utcnow()),  # the wall clock's time
+    # The destination branch on the bag: a desk packing for every branch sends it there.
+    slip = Slip(station=f"{station().name} → {branch_name(order.branch)}",
+                printed_at=local(utcnow()),  # the wall clock's time
                 language=station().settings.station.language,
                 lines=[SlipLine(order.pickup_code, order.slot_label or "–", len(order.items),
                                 order.deadline)])

@@ -12,12 +12,22 @@ from kiosk import clock
 from kiosk.domain import clearance
 from kiosk.domain import labels as label_sheet
 from kiosk.domain import stats as stats_ops
+from kiosk.domain.branches import branch_name
 from kiosk.domain.messages import N_
 from kiosk.domain.orders import NotFound, OrderError
 from kiosk.extensions import db
 from kiosk.models import Shelf
 from kiosk.staff.auth import actor, login_required
-from kiosk.staff.common import answer, commit, describe, station, wants_json
+from kiosk.staff.common import (
+    answer,
+    branch_choice,
+    branch_scope,
+    commit,
+    describe,
+    may_switch_branch,
+    station,
+    wants_json,
+)
 from kiosk.staff.forms import ScanForm
 from kiosk.webpolicy import printable_document
 
@@ -35,9 +45,12 @@ NAV = (("staff_reports.clearance", N_("Clearance")),
 @bp.get("/labels")
 @login_required
 def labels():
-    shelves = db.session.scalars(db.select(Shelf.name).order_by(Shelf.position)).all()
+    branch = station().branch if branch_scope() is None else branch_scope()
+    shelves = db.session.scalars(db.select(Shelf.name).where(Shelf.branch == branch)
+                                 .order_by(Shelf.position)).all()
     return render_template("staff/reports/labels.html", shelves=shelves,
-                           count=len(label_sheet.slot_labels(db.session)))
+                           count=len(label_sheet.slot_labels(db.session, None, branch)),
+                           branch=branch, branch_choice=branch_choice(branch))
 
 
 @bp.get("/labels/sheet")
@@ -48,11 +61,13 @@ def label_sheet_file():
     if fmt not in label_sheet.MEDIA_TYPES:
         abort(400, _("Choose a format: html, svg or pdf."))
     shelf = request.args.get("shelf") or None
+    branch = station().branch if branch_scope() is None else branch_scope()  # one wall
     try:
-        texts = label_sheet.slot_labels(db.session, shelf)
+        texts = label_sheet.slot_labels(db.session, shelf, branch)
     except NotFound:
         abort(404, _("There is no shelf %(shelf)s.", shelf=shelf[:8]))
-    title = _("%(station)s: slot labels", station=station().name)
+    # the sheet names its branch: shelf "A" hangs at every branch
+    title = _("%(station)s: slot labels", station=f"{branch_name(branch)} ({station().name})")
     pages = -(-len(texts) // label_sheet.PER_PAGE)
     hint = _("%(labels)s on %(pages)s. Print at 100%% without margins on a 3 × 8 label sheet "
              "(70 × 37 mm).",
@@ -86,12 +101,14 @@ def _not_waiting() -> list[str]:
 
 def _clearance_page(form: ScanForm, error: str | None = None, status: int = 200):
     cal = station().calendar
-    listing = clearance.clearance_list(db.session, cal)
+    scope = branch_scope()
+    listing = clearance.clearance_list(db.session, cal, branch=scope)
     holds = _holds()
     report = holds.last_report if holds is not None else None
-    not_waiting = clearance.no_longer_waiting(db.session, _not_waiting())
+    not_waiting = clearance.no_longer_waiting(db.session, _not_waiting(), scope)
     return render_template("staff/reports/clearance.html", listing=listing, form=form,
                            error=error, holds=holds, report=report, not_waiting=not_waiting,
+                           branch_choice=branch_choice(scope),
                            deadline=lambda o: clearance.effective_deadline(o, cal)), status
 
 
@@ -107,8 +124,9 @@ def clear_bag():
     cal = station().calendar
     try:
         gone = set(_not_waiting())
+        scope = branch_scope()
         order = commit(lambda: clearance.clear_bag(db.session, scanned, actor(), cal,
-                                                   not_waiting=gone))
+                                                   not_waiting=gone, branch=scope))
     except OrderError as exc:
         return _refuse(form, _refusal(exc, scanned), exc.status_code)
     message = _("Bag %(code)s cleared from %(slot)s: take it off the shelf.",
@@ -128,6 +146,9 @@ def _refusal(exc: OrderError, scanned: str) -> str:
         return _("UNKNOWN BAG: no bag with pickup code %(code)s is on the shelf.", code=code)
     if kind == "already_cleared":
         return _("Bag %(code)s was already cleared.", code=code)
+    if kind == "other_branch":
+        return _("Belongs to %(branch)s: put the bag in the transit crate.",
+                 branch=branch_name(detail["branch"]))
     if kind == "not_expired":
         return _("NOT EXPIRED: bag %(code)s may wait until %(day)s. Put it back on %(slot)s.",
                  code=code, day=detail["deadline"], slot=detail["slot"])
@@ -162,8 +183,13 @@ def _period() -> tuple[dt.date, dt.date]:
 @login_required
 def statistics():
     start, end = _period()
-    rep = stats_ops.report(db.session, start, end)
+    scope = branch_scope()
+    rep = stats_ops.report(db.session, start, end, branch=scope)
+    compare = (stats_ops.branch_totals(db.session, start, end) if may_switch_branch()
+               else None)  # how the branches compare, for those who may look at them
     return render_template("staff/reports/stats.html", rep=rep, charts=_charts(rep),
+                           branch_choice=branch_choice(scope), branch_name=branch_name,
+                           compare=compare,
                            median_hours=_hours(rep.median_to_collect), kinds=_kind_names(),
                            week_name=_week_name)
 
@@ -229,7 +255,8 @@ def statistics_csv():
     if by not in ("day", "week", "slot"):
         abort(400, _("The by parameter must be day, week or slot."))
     start, end = _period()
-    body = stats_ops.to_csv(stats_ops.report(db.session, start, end), by)
+    body = stats_ops.to_csv(stats_ops.report(db.session, start, end, branch=branch_scope()),
+                            by)
     name = f"pickup-{by}-{start.isoformat()}-{end.isoformat()}.csv"
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -19,10 +19,11 @@ from sqlalchemy import func, select
 
 from kiosk import clock
 from kiosk.domain import orders as order_ops
+from kiosk.domain.branches import branch_name
 from kiosk.extensions import db
 from kiosk.models import Order, OrderStatus, Place, Shelf, Slot
 from kiosk.staff import bp
-from kiosk.staff.common import days_since, station
+from kiosk.staff.common import branch_choice, branch_scope, days_since, station
 
 COMPACT_FROM = 400  # slots
 STATES = ("free", "used", "full", "today", "expired")
@@ -42,21 +43,29 @@ def _deadline_states(today: dt.date) -> Callable[[dt.date | None], str]:
     return state
 
 
-def overview(today: dt.date) -> list[dict]:
-    """Return one line per shelf: bags, capacity, bags expired and due today."""
+def _on_wall(query, column, branch: str | None):
+    """Return query kept to branch's wall (column: a branch column), or as it is for all."""
+    return query if branch is None else query.where(column == branch)
+
+
+def overview(today: dt.date, branch: str | None = None) -> list[dict]:
+    """Return one line per shelf (of branch, or every branch): bags, capacity, bags expired
+    and due today."""
     state = _deadline_states(today)
     lines = {s.id: {"shelf": s, "used": 0, "capacity": 0, "slots": 0, "expired": 0,
-                    "today": 0} for s in db.session.scalars(select(Shelf)
-                                                            .order_by(Shelf.position))}
-    for shelf_id, slots, capacity in db.session.execute(
+                    "today": 0} for s in db.session.scalars(_on_wall(
+                        select(Shelf).order_by(Shelf.branch, Shelf.position), Shelf.branch,
+                        branch))}
+    for shelf_id, slots, capacity in db.session.execute(_on_wall(
             select(Slot.shelf_id, func.count(), func.sum(Slot.capacity))
-            .where(Slot.active.is_(True)).group_by(Slot.shelf_id)):
+            .where(Slot.active.is_(True)).group_by(Slot.shelf_id), Slot.branch, branch)):
         lines[shelf_id].update(slots=slots, capacity=capacity or 0)
-    for shelf_id, deadline, bags in db.session.execute(
+    for shelf_id, deadline, bags in db.session.execute(_on_wall(
             select(Slot.shelf_id, Order.deadline, func.count())
             .select_from(Order).join(Place, Order.place_id == Place.id)
             .join(Slot, Place.slot_id == Slot.id)
-            .where(Order.place_id.is_not(None)).group_by(Slot.shelf_id, Order.deadline)):
+            .where(Order.place_id.is_not(None)).group_by(Slot.shelf_id, Order.deadline),
+            Slot.branch, branch)):
         line = lines[shelf_id]
         line["used"] += bags
         if state(deadline) in ("expired", "today"):
@@ -65,16 +74,21 @@ def overview(today: dt.date) -> list[dict]:
 
 
 def shelf_map_rows(today: dt.date | None = None, shelf_ids: list[int] | None = None,
-                   wanted: str | None = None) -> list[dict]:
-    """Return shelves (all, or those of shelf_ids) with their slots, bags and colours."""
+                   wanted: str | None = None, branch: str | None = None) -> list[dict]:
+    """Return shelves (all of branch's wall or every wall, or those of shelf_ids) with
+    their slots, bags and colours."""
     today = today or clock.today()
     state = _deadline_states(today)
     bags: dict[int, list[dict]] = defaultdict(list)
     query = (select(Place.slot_id, Order.id, Order.pickup_code, Order.deadline,
                     Order.shelved_at)
              .join(Order, Order.place_id == Place.id).order_by(Order.shelved_at))
-    shelves = select(Shelf).order_by(Shelf.position)
+    shelves = _on_wall(select(Shelf).order_by(Shelf.branch, Shelf.position), Shelf.branch,
+                       branch)
     slots = select(Slot).order_by(Slot.shelf_id, Slot.number)
+    if shelf_ids is None and branch is not None:
+        query = query.join(Slot, Place.slot_id == Slot.id).where(Slot.branch == branch)
+        slots = slots.where(Slot.branch == branch)
     if shelf_ids is not None:
         query = query.join(Slot, Place.slot_id == Slot.id).where(Slot.shelf_id.in_(shelf_ids))
         shelves = shelves.where(Shelf.id.in_(shelf_ids))
@@ -105,11 +119,16 @@ def shelf_map_rows(today: dt.date | None = None, shelf_ids: list[int] | None = N
     return rows
 
 
-def _find(code: str) -> tuple[Order | None, str | None]:
-    """Return the shelved bag with pickup code (or None) and what to tell staff."""
+def _find(code: str, branch: str | None) -> tuple[Order | None, str | None]:
+    """Return the shelved bag with pickup code on the wall(s) shown (or None) and what to
+    tell staff."""
     order = order_ops.by_pickup_code(db.session, code)
     if order is None or order.status != OrderStatus.READY or order.place_id is None:
         return None, _("No bag with pickup code %(code)s is on a shelf.", code=code[:32])
+    wall = order.place.slot.branch
+    if branch is not None and wall != branch:
+        return None, _("Bag %(code)s is on %(slot)s at %(branch)s.", code=order.pickup_code,
+                       slot=order.slot_label, branch=branch_name(wall))
     return order, _("Bag %(code)s is on %(slot)s.", code=order.pickup_code,
                     slot=order.slot_label)
 
@@ -119,19 +138,22 @@ def shelf_map():
     today = clock.today()
     wanted = request.args.get("state") if request.args.get("state") in STATES else None
     code = request.args.get("code", "").strip()
-    found, message = _find(code) if code else (None, None)
-    all_slots = db.session.scalar(select(func.count(Slot.id)))
+    scope = branch_scope()
+    found, message = _find(code, scope) if code else (None, None)
+    all_slots = db.session.scalar(_on_wall(select(func.count(Slot.id)), Slot.branch, scope))
     compact = all_slots > COMPACT_FROM
     chosen = request.args.get("shelf", "").strip().upper()[:8]
     shelf_ids = None
     if found is not None and found.place is not None:
         shelf_ids = [found.place.slot.shelf_id]
     elif chosen:
-        shelf_ids = list(db.session.scalars(select(Shelf.id).where(Shelf.name == chosen)))
+        shelf_ids = list(db.session.scalars(_on_wall(
+            select(Shelf.id).where(Shelf.name == chosen), Shelf.branch, scope)))
     elif compact:  # the overview's counts lead to a shelf (and its slots in a state)
         shelf_ids = []
-    shelves = shelf_map_rows(today, shelf_ids, wanted)
+    shelves = shelf_map_rows(today, shelf_ids, wanted, scope)
     return render_template("staff/shelving/map.html", shelves=shelves, wanted=wanted,
                            today=today, compact=compact,
-                           overview=overview(today) if compact else None,
-                           found=found, message=message, code=code, chosen=chosen)
+                           overview=overview(today, scope) if compact else None,
+                           found=found, message=message, code=code, chosen=chosen,
+                           branch_choice=branch_choice(scope))

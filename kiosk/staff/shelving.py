@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length
 from kiosk.domain import orders as order_ops
 from kiosk.domain import pickup_codes
 from kiosk.domain import shelving as shelf_ops
+from kiosk.domain.branches import branch_name
 from kiosk.extensions import db
 from kiosk.ils import item_bags
 from kiosk.ils.holds import holds_mode
@@ -29,6 +30,7 @@ from kiosk.staff.common import (
     describe,
     get_order,
     station,
+    wants_json,
 )
 from kiosk.staff.forms import ActionForm, ScanForm, SlotForm
 
@@ -43,8 +45,19 @@ class ItemOrSlotForm(FlaskForm):
 
 
 def _find_bag(raw: str) -> Order | None:
-    order = order_ops.by_pickup_code(db.session, raw)
-    return order if order is not None and order.branch == station().branch else None
+    """Return the open order with this pickup code, of any branch."""
+    return order_ops.by_pickup_code(db.session, raw)
+
+
+def _other_branch(order: Order, back: str):
+    """Refuse a bag of another branch at its first scan, naming its branch in large type."""
+    name = branch_name(order.branch)
+    message = _("Belongs to %(branch)s: put the bag in the transit crate.", branch=name)
+    if wants_json():
+        return answer(message, ok=False, to=back, status=409, branch=order.branch,
+                      belongs_to=name)
+    return render_template("staff/shelving/scan_bag.html", form=ScanForm(), by_item=_by_item(),
+                           belongs_to=name, message=message), 409
 
 
 def _by_item() -> bool:
@@ -68,6 +81,8 @@ def scan_bag():
     if order is None:
         return answer(_("No open order with pickup code %(code)s.", code=raw[:32] or "-"),
                       ok=False, to=back, status=404)
+    if order.branch != station().branch:
+        return _other_branch(order, back)
     return answer(_("Bag %(code)s: now scan the slot label.", code=order.pickup_code),
                   to=url_for("staff.shelve_order", order_id=order.id), go=True)
 

@@ -50,10 +50,12 @@ def _scan_limit() -> str:
     return _station().settings.kiosk.rate_limit
 
 
-def shelf_wall(session: Session, names: list[str]) -> list[dict[str, Any]]:
-    """Return the configured shelves in order, each with the labels of its active slots."""
+def shelf_wall(session: Session, names: list[str], branch: str) -> list[dict[str, Any]]:
+    """Return the configured shelves of branch's wall in order, each with the labels of its
+    active slots."""
     shelves = session.scalars(
-        select(Shelf).where(Shelf.name.in_(names)).options(selectinload(Shelf.slots))
+        select(Shelf).where(Shelf.branch == branch, Shelf.name.in_(names))
+        .options(selectinload(Shelf.slots))
     ).all()
     order = {name: i for i, name in enumerate(names)}
     return [
@@ -76,9 +78,10 @@ def page_language() -> dict[str, str]:
 def screen():
     station = _station()
     webpolicy.screen_token(create=True)  # this screen's secret, in its session cookie
-    configured = station.settings.shelves
+    configured = [s for s in station.settings.shelves if s["branch"] == station.branch]
     try:
-        shelves = shelf_wall(db.session, [shelf["name"] for shelf in configured])
+        shelves = shelf_wall(db.session, [shelf["name"] for shelf in configured],
+                             station.branch)
     except SQLAlchemyError:  # the screen still comes up; /healthz tells about the database
         db.session.rollback()
         shelves = [{"name": c["name"],

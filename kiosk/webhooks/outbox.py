@@ -78,6 +78,8 @@ def payload(change: OrderChange, kind: str, include_patron: bool) -> dict[str, A
     data: dict[str, Any] = {
         "order_id": change.order_id, "ref": change.ref, "branch": change.branch,
         "status": change.status, "pickup_code": change.pickup_code, "slot": change.slot,
+        # the wall the bag is on: shelving takes only a bag of the slot's own branch
+        "slot_branch": change.branch if change.slot else None,
         "last_day": change.last_day.isoformat() if change.last_day else None,
         "station": change.station,
     }

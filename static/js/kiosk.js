@@ -185,6 +185,9 @@
       renderStaffPin(data);
     } else if (outcome === "not_recognised") {
       renderPlain(t.not_recognised_title, [t.not_recognised_text], "not-recognised", data);
+    } else if (data.elsewhere && data.elsewhere.length) {  // [kiosk] tell_other_branch
+      renderPlain(t.elsewhere_title.replace("{branch}", data.elsewhere.join(", ")),
+                  [t.elsewhere_text], "elsewhere", data);
     } else {
       renderPlain(t.nothing_title, [t.nothing_text], "nothing", data);
     }

@@ -8,7 +8,8 @@ Shelf names and slot labels were unique across the whole database, so two branch
 database could not both have a shelf "A". Both tables get a `branch`; uniqueness is now per
 branch. The shelves already in the database become the shelves of the branch of the station
 that runs this upgrade first (its `[station] branch`; "main" when run without a station's
-configuration). Ids stay as they are, so every bag keeps its place on its slot.
+configuration). Ids stay as they are, so every bag keeps its place on its slot. The two
+statistics indexes take the branch, so one branch's statistics read no order rows.
 
 SQLite cannot drop a unique constraint, so there the two tables are rebuilt the way SQLite
 documents it (foreign keys off, copy, drop, rename, foreign_key_check): with foreign keys on,
@@ -111,11 +112,27 @@ def _unique_on(table: str, columns: list[str]) -> str | None:
     return None
 
 
+# The statistics' covering indexes (0007) take the branch too: statistics of one branch
+# then read the period's index entries, not every order of the branch. Leading with the
+# time (not the branch) keeps them out of the way of the scan's branch lookups.
+INDEXES = {"ix_orders_shelved_at": (["shelved_at", "slot_label"],
+                                    ["shelved_at", "slot_label", "branch"]),
+           "ix_orders_closed_at": (["closed_at", "status", "shelved_at"],
+                                   ["closed_at", "status", "shelved_at", "branch"])}
+
+
 def upgrade():
     branch = _upgrading_branch()
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_sqlite(True, branch)
-        return
+    else:
+        _per_branch_postgresql(branch)
+    for name, (_before, columns) in INDEXES.items():
+        op.drop_index(name, table_name="orders")
+        op.create_index(name, "orders", columns)
+
+
+def _per_branch_postgresql(branch: str) -> None:
     op.add_column("shelves", sa.Column("branch", sa.String(64), nullable=True))
     op.add_column("slots", sa.Column("branch", sa.String(64), nullable=True))
     op.execute(sa.text("UPDATE shelves SET branch = :branch").bindparams(branch=branch))
@@ -131,6 +148,9 @@ def upgrade():
 
 def downgrade():
     """Go back to names unique across the database (fails if two branches share a name)."""
+    for name, (columns, _after) in INDEXES.items():
+        op.drop_index(name, table_name="orders")
+        op.create_index(name, "orders", columns)
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_sqlite(False, DEFAULT_BRANCH)
         return
