@@ -195,3 +195,22 @@ def test_cli_ils_test_and_replay(app, client, session, station, library, server,
     replayed = CliRunner().invoke(cli, ["--config", str(config), "ils-replay"])
     assert replayed.exit_code == 0 and "Sent 1" in replayed.output
     assert library.loans == {order.items[0].barcode: CARD}
+
+
+def test_a_job_the_codec_cannot_carry_is_refused_at_once_and_holds_up_nothing(
+        app, session, station, library):
+    """A barcode stored before identifiers were checked (issue 23): refused with its reason
+    on the first round, never sent, and the job behind it goes through in the same round."""
+    bad, good = make_order(session, card=CARD, items=1, slot="A-01", station=station), \
+        make_order(session, card=CARD, items=1, slot="A-02", station=station)
+    bad.items[0].barcode = "ITEM1|AOevil|AA999"
+    session.commit()
+    for order in (bad, good):
+        queue.job_for_item(session, order.items[0], CARD)
+    session.commit()
+    link = attach(station)
+    report = queue.replay(session, link)
+    assert len(report.refused) == 1 and len(report.done) == 1 and not report.link_down
+    refused = session.query(IlsJob).filter_by(item_barcode="ITEM1|AOevil|AA999").one()
+    assert refused.attempts == 0 and "cannot be sent to the library system" in refused.message
+    assert library.loans == {good.items[0].barcode: CARD}
