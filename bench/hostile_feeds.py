@@ -8,6 +8,8 @@ supplier or an attacker on the library's network could be:
   bytes), `after_pickup = true`, so every ready scan carries it;
 - calendar-bomb: 617 bytes of iCalendar, a daily rule with every hour, minute and second,
   and a weekly event with a second RRULE line of FREQ=SECONDLY;
+- calendar-400-series: 45 KB of iCalendar, 400 daily series since January (the expansion
+  budget's worst honest case: some seconds of the refresher's CPU);
 - slow-headers: a server that sends its status line and then a header byte every 0.5 s;
 - redirects-and-pictures: a feed that redirects to ftp:// and other ports, and a feed whose
   pictures sit on a server that never answers.
@@ -126,6 +128,11 @@ def cases(n: Neighbours) -> dict[str, list[dict]]:
     qr = n.serve("/offers.json", json.dumps([{"title": "For lang", "url": long_url}]).encode(),
                  "application/json")
     ics = n.serve("/events.ics", CALENDAR.encode(), "text/calendar")
+    many = n.serve("/many.ics", (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + "".join(
+            f"BEGIN:VEVENT\r\nUID:s{i}\r\nSUMMARY:Serie {i}\r\nDTSTART:20260101T100000Z\r\n"
+            f"URL:https://example.org/{i}\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n"
+            for i in range(400)) + "END:VCALENDAR\r\n").encode(), "text/calendar")
     for i, target in enumerate(("ftp://127.0.0.1/feed.xml", "http://127.0.0.1:9/feed.xml")):
         n.serve(f"/away{i}", b"", "text/plain", 302, {"Location": target})
     pictures = json.dumps([{"title": f"Bilde {i}", "url": f"https://example.org/{i}",
@@ -135,6 +142,7 @@ def cases(n: Neighbours) -> dict[str, list[dict]]:
         "yardstick (no offers)": [],
         "qr-overflow": [{"kind": "ebooks", "feed": qr, "after_pickup": True}],
         "calendar-bomb": [{"kind": "event", "feed": ics, "refresh_minutes": 1}],
+        "calendar-400-series": [{"kind": "event", "feed": many, "refresh_minutes": 1}],
         "slow-headers": [{"kind": "podcast", "feed": n.slow_url}],
         "redirects-and-pictures": [
             {"kind": "podcast", "feed": n.url("/away0")},

@@ -202,6 +202,18 @@ def test_a_huge_calendar_is_expanded_within_the_budget_in_file_order(caplog):
     assert f"{400 - kept} of 400 series left out" in caplog.text
 
 
+def test_ended_and_counted_series_cost_only_what_they_walk(caplog):
+    ended = [f"UID:e{i}\nSUMMARY:Ferdig {i}\nDTSTART:20000101T100000Z\n"
+             f"RRULE:FREQ=DAILY;UNTIL=20001231T100000Z\nURL:https://example.org/e{i}"
+             for i in range(150)]
+    counted = [f"UID:c{i}\nSUMMARY:Talt {i}\nDTSTART:20000101T100000Z\n"
+               f"RRULE:FREQ=DAILY;COUNT=10\nURL:https://example.org/c{i}" for i in range(150)]
+    last = "UID:last\nSUMMARY:Sist i fila\nDTSTART:20261201T170000Z\nURL:https://example.org/l"
+    found, total = ical.upcoming(calendar(*ended, *counted, last), utc(2026, 11, 28, 12))
+    assert [o.summary for o in found] == ["Sist i fila"]
+    assert "left out" not in caplog.text  # none of the 300 was charged 27 years of days
+
+
 def test_a_broken_series_spoils_only_itself():
     data = calendar("""UID:bad\nSUMMARY:Ødelagt\nDTSTART:20261201T170000Z
 DTEND:20261130T170000Z\nRRULE:FREQ=WEEKLY;BYDAY=XX\nURL:https://example.org/bad""",

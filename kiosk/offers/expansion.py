@@ -21,9 +21,9 @@ from kiosk.offers.sources import local_midnight
 log = logging.getLogger(__name__)
 
 MAX_PER_DAY = 24  # meetings a day a series may have (BYHOUR x BYMINUTE x BYSECOND)
-PER_SERIES = 64  # occurrences of one series looked at: its next meetings, not a year of them
-MAX_OCCURRENCES = 20_000  # occurrences expanded, all series together
-MAX_WALK = 500_000  # occurrences dateutil may step through from the series' starts
+PER_SERIES = 16  # occurrences of one series looked at: its next meetings, not a year of them
+MAX_OCCURRENCES = 5_000  # occurrences expanded, all series together (~1 s of CPU)
+MAX_WALK = 200_000  # occurrences dateutil steps through from the series' starts (~1 s)
 MAX_RDATES = 400  # dates listed one by one in a series (RDATE)
 _PERIOD_DAYS = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 28, "YEARLY": 365}
 _DATES_PER_PERIOD = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 31, "YEARLY": 366}
@@ -49,10 +49,16 @@ def _dates(rule: Any, freq: str) -> int:
     return min(max(n, 1), _DATES_PER_PERIOD[freq])
 
 
-def weight(event: Any, days: int) -> int | None:
-    """Return at most how many occurrences event has in so many days, or None when the
-    series is left out: more often than daily or MAX_PER_DAY, too many RDATEs, or a rule
-    not understood."""
+def _aware(value: dt.date) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.astimezone()
+    return local_midnight(value)
+
+
+def weight(event: Any, begin: dt.datetime, days: int) -> int | None:
+    """Return at most how many occurrences event has in so many days from begin (a rule's
+    COUNT and UNTIL taken into account), or None when the series is left out: more often
+    than daily or MAX_PER_DAY, too many RDATEs, or a rule not understood."""
     try:
         total = 1 + sum(len(getattr(x, "dts", ())) for x in _all(event, "RDATE"))
         if total > MAX_RDATES:
@@ -66,8 +72,14 @@ def weight(event: Any, days: int) -> int | None:
                 per_day *= max(1, len(rule.get(part) or []))
             if per_day > MAX_PER_DAY:
                 return None
-            periods = max(days, 0) // _PERIOD_DAYS[freq] + 1
-            total += per_day * min(max(days, 1), periods * _dates(rule, freq))
+            span = days
+            if rule.get("UNTIL"):  # an ended series is walked only up to its end
+                span = min(span, (_aware(rule["UNTIL"][0]) - begin).days + 1)
+            if span <= 0:
+                continue
+            periods = span // _PERIOD_DAYS[freq] + 1
+            count = per_day * min(span, periods * _dates(rule, freq))
+            total += min(count, int(rule["COUNT"][0])) if rule.get("COUNT") else count
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         return None  # a broken rule: that series is left out
     return total
@@ -76,10 +88,7 @@ def weight(event: Any, days: int) -> int | None:
 def _start(event: Any, now: dt.datetime) -> dt.datetime:
     """Return when a series begins (its rules are walked from there), aware."""
     try:
-        value = event["DTSTART"].dt
-        if isinstance(value, dt.datetime):
-            return value if value.tzinfo else value.astimezone()
-        return local_midnight(value)
+        return _aware(event["DTSTART"].dt)
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError):
         return now
 
@@ -103,10 +112,10 @@ def plan(events: list[Any], now: dt.datetime,
     out: dict[int, list[Any]] = {}
     occurrences = walk = dropped = 0
     for group in series.values():
-        since = min(_start(e, now) for e in group)
-        past = max(0, (now - since).days)
-        ahead = [w for e in group if (w := weight(e, days)) is not None]
-        walked = [w for e in group if (w := weight(e, days + past)) is not None]
+        since = min(min(_start(e, now) for e in group), now)
+        past = (now - since).days
+        ahead = [w for e in group if (w := weight(e, now, days)) is not None]
+        walked = [w for e in group if (w := weight(e, since, days + past)) is not None]
         cost = sum(min(a, PER_SERIES) for a in ahead)
         if (len(ahead) < len(group) or len(walked) < len(group)
                 or occurrences + cost > MAX_OCCURRENCES or walk + sum(walked) > MAX_WALK):
@@ -116,6 +125,7 @@ def plan(events: list[Any], now: dt.datetime,
         out.setdefault(_span(days, max(ahead)), []).extend(group)
     if dropped:
         log.warning("iCalendar feed: %d of %d series left out (more often than daily or "
-                    "%d times a day, a rule not understood, or past %d occurrences in all)",
-                    dropped, len(series), MAX_PER_DAY, MAX_OCCURRENCES)
+                    "%d times a day, a rule not understood, or past the calendar's budget of "
+                    "%d occurrences and %d steps)", dropped, len(series), MAX_PER_DAY,
+                    MAX_OCCURRENCES, MAX_WALK)
     return out
