@@ -20,7 +20,7 @@ from kiosk import create_app
 from kiosk.config import Settings, parse
 from kiosk.domain.pickup_codes import LETTERS
 from kiosk.extensions import db
-from kiosk.models import Item, Order, Place
+from kiosk.models import Item, Order, Place, Slot
 from kiosk.schema import upgrade_database
 
 BRANCH = "main"
@@ -33,23 +33,26 @@ CLOSED = ("collected", "collected", "collected", "expired", "cancelled")
 CHUNK = 5_000
 
 
-def shelves_for(orders: int) -> list[dict[str, Any]]:
-    """Return shelf configuration with room for every ready order of the data set."""
-    places = max(int(orders * READY_SHARE), 1)
+def shelves_for(orders: int, branches: int = 1) -> list[dict[str, Any]]:
+    """Return shelf configuration with room for every ready order of the data set (of one
+    of `branches` branches sharing the orders)."""
+    places = max(-(-int(orders * READY_SHARE) // branches), 1)
     per_shelf = SLOTS_PER_SHELF * CAPACITY
     count = max(-(-places // per_shelf), 1)
     return [{"name": f"S{i + 1}", "slots": SLOTS_PER_SHELF, "capacity": CAPACITY}
             for i in range(count)]
 
 
-def settings_for(url: str, orders: int = 100_000, extra: dict | None = None) -> Settings:
-    """Return station settings over url whose shelves match the data set (rate limit off)."""
+def settings_for(url: str, orders: int = 100_000, extra: dict | None = None,
+                 branches: tuple[str, ...] = (BRANCH,)) -> Settings:
+    """Return station settings over url whose shelves match the data set (rate limit off):
+    a station of the first of branches, all of which share the orders."""
     data: dict[str, Any] = {
-        "station": {"name": "Benchmark station", "branch": BRANCH},
+        "station": {"name": "Benchmark station", "branch": branches[0]},
         "database": {"url": url},
         "kiosk": {"rate_limit": "off"},
         "logging": {"level": "WARNING"},
-        "shelves": shelves_for(orders),
+        "shelves": shelves_for(orders, len(branches)),
     }
     for key, value in (extra or {}).items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
@@ -62,11 +65,22 @@ def _codes(rng: random.Random) -> list[str]:
     return codes
 
 
-def build_database(url: str, orders: int = 100_000) -> list[str]:
-    """Create schema and shelves at url, insert orders; return cards that have ready orders."""
+def build_database(url: str, orders: int = 100_000,
+                   branches: tuple[str, ...] = (BRANCH,)) -> list[str]:
+    """Create schema and shelves at url, insert orders; return cards that have ready orders.
+
+    With several branches every branch gets its own wall (the same shelf names) and the
+    orders are dealt out among them in turn; a ready order lies on its own branch's wall.
+    """
     rng = random.Random(20261128)
-    app = create_app(settings_for(url, orders), {"TESTING": True})
-    upgrade_database(app)
+    for branch in reversed(branches):  # each branch's `kiosk init`; the first one last
+        app = create_app(settings_for(url, orders,
+                                      branches=(branch, *(b for b in branches if b != branch))),
+                         {"TESTING": True})
+        upgrade_database(app)
+        if branch != branches[0]:
+            with app.app_context():
+                db.engine.dispose()
     ready_n = int(orders * READY_SHARE)
     waiting_n = int(orders * WAITING_SHARE)
     codes = _codes(rng)
@@ -76,28 +90,31 @@ def build_database(url: str, orders: int = 100_000) -> list[str]:
     with app.app_context(), db.engine.begin() as conn:
         first_id = (conn.scalar(select(func.max(Order.id))) or 0) + 1
         taken = select(Order.place_id).where(Order.place_id.is_not(None))
-        places = conn.execute(
-            select(Place.id, Place.slot_id).where(Place.id.not_in(taken)).order_by(Place.id)
-        ).all()
+        free: dict[str, list] = {b: [] for b in branches}
+        for place_id, slot_id, wall in conn.execute(
+                select(Place.id, Place.slot_id, Slot.branch).join(Slot, Place.slot_id == Slot.id)
+                .where(Place.id.not_in(taken), Slot.branch.in_(branches)).order_by(Place.id)):
+            free[wall].append((place_id, slot_id))
         labels = dict(conn.execute(db.text("SELECT id, label FROM slots")).all())
-        if len(places) < ready_n:
-            raise ValueError(f"{len(places)} free places for {ready_n} ready orders")
+        if min(len(p) for p in free.values()) * len(branches) < ready_n:
+            raise ValueError(f"too few free places for {ready_n} ready orders")
         cards = max(orders // 3, 1)  # about three orders per card over time
         order_rows: list[dict[str, Any]] = []
         item_rows: list[dict[str, Any]] = []
         for i in range(orders):
             oid = first_id + i
+            branch = branches[i % len(branches)]
             card = f"N{rng.randrange(cards) + 100_000_000:09d}"
             created = now - dt.timedelta(days=rng.randrange(1, 400), minutes=rng.randrange(1440))
             row: dict[str, Any] = {
                 "id": oid, "ref": f"bench-{oid}", "card": card, "patron_name": None,
-                "branch": BRANCH, "pickup_code": codes[i % len(codes)], "source": "import",
+                "branch": branch, "pickup_code": codes[i % len(codes)], "source": "import",
                 "place_id": None, "slot_label": None, "deadline": None, "created_at": created,
                 "updated_at": created, "packed_at": None, "shelved_at": None, "closed_at": None,
                 "anonymised_at": None, "pack_note": None,
             }
             if i < ready_n:
-                place_id, slot_id = places[i]
+                place_id, slot_id = free[branch][i // len(branches)]
                 overdue = rng.random() < OVERDUE_SHARE
                 days = -rng.randrange(1, 6) if overdue else rng.randrange(1, 8)
                 shelved = now - dt.timedelta(days=10 if overdue else 8 - days)

@@ -1,12 +1,15 @@
 """Benchmark: every staff page over a big library's data set, server time and HTML size.
 
 Builds the `bench/dataset.py` data set (100,000 orders, 10,000 bags on 2,000 slots, a
-tenth of them overdue, 1,000 to pack) unless --reuse finds it, logs a staff member in
-and requests each page: one request to warm up, then --runs timed ones (in process,
+tenth of them overdue, 1,000 to pack) unless --reuse finds it, shared by --branches
+branches (3 by default: each its own wall, the orders dealt out in turn), logs an admin
+in at the first branch's station and requests each page (its own branch, and the pages
+that switch branches with ?branch=all): one request to warm up, then --runs timed ones (in process,
 through the WSGI app: server time, no network). Prints median and worst time and the
 bytes sent; marks pages over the targets (150 ms, 300 KB).
 
-    nice python bench/staff_pages.py [--orders 100000] [--reuse] [--postgres URL] [--by-cpu]
+    nice python bench/staff_pages.py [--orders 100000] [--branches 3] [--reuse]
+                                     [--postgres URL] [--by-cpu]
 
 With --postgres the data set is built in that database (its tables are replaced).
 """
@@ -36,10 +39,13 @@ from kiosk.schema import upgrade_database  # noqa: E402
 TARGET_MS, TARGET_KB = 150, 300
 
 
-def _prepare(url: str, orders: int, reuse: bool) -> None:
+BRANCHES = ("sandvika", "bekkestua", "stabekk", "haslum", "rykkinn")
+
+
+def _prepare(url: str, orders: int, reuse: bool, branches: tuple[str, ...]) -> None:
     """Build the data set at url unless reuse finds it there already."""
     if reuse:
-        app = create_app(settings_for(url, orders), {"TESTING": True})
+        app = create_app(settings_for(url, orders, branches=branches), {"TESTING": True})
         with app.app_context():
             try:
                 have = db.session.scalar(select(func.count(Order.id)))
@@ -50,7 +56,7 @@ def _prepare(url: str, orders: int, reuse: bool) -> None:
             upgrade_database(app)  # indexes added since the data set was built
             return
     if url.startswith("postgresql"):
-        app = create_app(settings_for(url, orders), {"TESTING": True})
+        app = create_app(settings_for(url, orders, branches=branches), {"TESTING": True})
         with app.app_context(), db.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         with app.app_context():
@@ -59,15 +65,18 @@ def _prepare(url: str, orders: int, reuse: bool) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{url.removeprefix('sqlite:///')}{suffix}").unlink(missing_ok=True)
     started = time.perf_counter()
-    build_database(url, orders)
+    build_database(url, orders, branches)
     print(f"data set built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
-def pages(session) -> list[tuple[str, str]]:
-    """Return (name, path) of every staff page worth timing, with real ids from the data."""
+def pages(session, branch: str) -> list[tuple[str, str]]:
+    """Return (name, path) of every staff page worth timing, with real ids from the data
+    (orders of branch, the station's)."""
     ready = session.execute(select(Order.id, Order.card, Order.pickup_code, Order.ref)
-                            .where(Order.status == "ready").limit(1)).one()
-    to_pack = session.scalar(select(Order.id).where(Order.status.in_(("received", "packing")))
+                            .where(Order.status == "ready", Order.branch == branch)
+                            .limit(1)).one()
+    to_pack = session.scalar(select(Order.id).where(Order.status.in_(("received", "packing")),
+                                                    Order.branch == branch)
                              .order_by(Order.id).limit(1))
     first_shelf = "S1"
     return [
@@ -80,6 +89,12 @@ def pages(session) -> list[tuple[str, str]]:
         ("Statistics", "/staff/stats"),
         ("Clearance", "/staff/clearance"),
         ("Orders", "/staff/orders"),
+        ("Shelf map, all branches", "/staff/shelves?branch=all"),
+        ("Packing, all branches", "/staff/packing?branch=all"),
+        ("Packing, all, page 5", "/staff/packing?branch=all&page=5"),
+        ("Statistics, all branches", "/staff/stats?branch=all"),
+        ("Clearance, all branches", "/staff/clearance?branch=all"),
+        ("Orders, all branches", "/staff/orders?branch=all"),
         ("Orders, page 500", "/staff/orders?page=500"),
         ("Orders, status ready", "/staff/orders?status=ready"),
         ("Orders, search card", f"/staff/orders?q={ready.card}"),
@@ -118,6 +133,8 @@ def _cpu_ms(pids: list[int]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--branches", type=int, default=3, choices=range(1, 6),
+                        help="branches sharing the database (1: the one branch 'main')")
     parser.add_argument("--sqlite", default="/tmp/kiosk-bench-pages.db")
     parser.add_argument("--postgres", help="build and time in this PostgreSQL database instead")
     parser.add_argument("--reuse", action="store_true", help="keep a data set built before")
@@ -127,22 +144,24 @@ def main() -> None:
                              "loaded machine) instead of wall time")
     args = parser.parse_args()
     url = args.postgres or f"sqlite:///{args.sqlite}"
-    _prepare(url, args.orders, args.reuse)
+    branches = BRANCHES[:args.branches] if args.branches > 1 else ("main",)
+    _prepare(url, args.orders, args.reuse, branches)
     accounts.use_hasher(PasswordHasher.from_parameters(CHEAPEST))
-    app = create_app(settings_for(url, args.orders), {"TESTING": True,
+    app = create_app(settings_for(url, args.orders, branches=branches), {"TESTING": True,
                                                      "WTF_CSRF_ENABLED": False})
     with app.app_context():
         if db.session.scalar(select(StaffUser.id).where(StaffUser.username == "bench")) is None:
             accounts.create_user(db.session, "bench", "bench password", "admin")
             db.session.commit()
-        todo = pages(db.session)
+        todo = pages(db.session, branches[0])
         db.session.remove()
     client = app.test_client()
     client.get("/staff/login?lang=en")
     r = client.post("/staff/login", data={"username": "bench", "password": "bench password"})
     assert r.status_code == 302, r.status_code
     engine = url.split(":", 1)[0].split("+")[0]
-    print(f"{engine}, {args.orders} orders; median and worst of {args.runs} warm requests")
+    print(f"{engine}, {args.orders} orders, {len(branches)} branch(es); median and worst of "
+          f"{args.runs} warm requests")
     print(f"{'page':<28}{'status':>7}{'median':>9}{'worst':>9}{'CPU':>9}{'HTML':>10}")
     over = 0
     for name, path in todo:

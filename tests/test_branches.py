@@ -276,3 +276,25 @@ def test_upgrading_moves_the_shelves_to_the_first_branch_and_no_bag_moves(old_ur
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
+
+
+def test_the_fleet_page_groups_stations_by_branch_and_metrics_label_branches(network):
+    from kiosk.fleet.runtime import beat_now
+
+    for branch in ("stabekk", "sandvika"):
+        for app in network[branch]:
+            beat_now(app)
+    _bag(network["stabekk"][0], "stabekk", slot="A-04")
+    app = network["sandvika"][0]
+    staff = app.test_client()
+    login(staff, app)
+    page = staff.get("/staff/stations").get_data(as_text=True)
+    groups = [part.split('"')[0] for part in page.split('<tbody class="fleet-branch" '
+                                                        'data-branch="')[1:]]
+    assert groups == ["sandvika", "stabekk"]
+    stabekk = page.split('data-branch="stabekk"')[1]
+    assert 'data-station="stabekk 1"' in stabekk and 'data-station="stabekk 2"' in stabekk
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'kiosk_branch_orders{branch="stabekk",status="ready"} 1.0' in metrics
+    assert 'kiosk_branch_shelf_places_free{branch="stabekk"} 7.0' in metrics
+    assert 'kiosk_branch_shelf_places_free{branch="sandvika"} 8.0' in metrics

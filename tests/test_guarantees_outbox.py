@@ -84,7 +84,7 @@ def test_the_event_time_is_utc_to_the_millisecond_with_a_z():
     assert body["type"] == "order.received"
     assert body["data"] == {"order_id": 7, "ref": "R-7", "branch": "main",
                             "status": "received", "pickup_code": "AB-123", "slot": "A-01",
-                            "last_day": "2027-01-20", "station": "Hall"}
+                            "slot_branch": "main", "last_day": "2027-01-20", "station": "Hall"}
     assert box.payload(change("received", None, last_day=None), "order.received",
                        False)["data"]["last_day"] is None
     with_patron = box.payload(change("collected", "ready"), "order.collected", True)["data"]
