@@ -62,9 +62,13 @@ def _plain(value: Any) -> Any:
 NOT_RECOGNISED = "not_recognised"
 
 
+# An item is in the bag unless the bag was packed short (with a reason, `pack_note`) without
+# it: the patron is told the items and titles there are. The outage snapshot uses the same.
+IN_BAG = or_(Order.pack_note.is_(None), Item.packed_at.is_not(None))
+ITEMS_IN_BAG = (select(func.count(Item.id)).where(Item.order_id == Order.id, IN_BAG)
+                .correlate(Order).scalar_subquery())
 # Built once: the scan path runs one cached statement instead of composing ORM queries.
-_ITEMS = (select(func.count(Item.id)).where(Item.order_id == Order.id)
-          .correlate(Order).scalar_subquery())
+_ITEMS = ITEMS_IN_BAG
 _OPEN_ORDERS = (
     select(Order.id, Order.status, Order.pickup_code, Order.slot_label, Order.deadline,
            Order.patron_name, _ITEMS.label("items"))
@@ -74,8 +78,9 @@ _OPEN_ORDERS = (
                                                    OrderStatus.READY))))
     .order_by(Order.slot_label, Order.id)
 )
-_TITLES = (select(Item.order_id, Item.title)
-           .where(Item.order_id.in_(bindparam("ids", expanding=True)), Item.title.is_not(None))
+_TITLES = (select(Item.order_id, Item.title).join(Order, Item.order_id == Order.id)
+           .where(Item.order_id.in_(bindparam("ids", expanding=True)), Item.title.is_not(None),
+                  IN_BAG)
            .order_by(Item.id))
 
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from kiosk.domain.lookup import LookupResult, Pickup
+from kiosk.domain.lookup import IN_BAG, ITEMS_IN_BAG, LookupResult, Pickup
 from kiosk.models import Item, Order, OrderStatus
 
 FORMAT = 1
@@ -29,8 +29,7 @@ OPEN = (OrderStatus.RECEIVED.value, OrderStatus.PACKING.value, OrderStatus.READY
 # (order_id, status, pickup_code, slot_label, deadline ISO, patron_name, items, titles)
 Row = tuple[int, str, str, str | None, str | None, str | None, int, tuple[str, ...]]
 
-_ITEMS = (select(func.count(Item.id)).where(Item.order_id == Order.id)
-          .correlate(Order).scalar_subquery())
+_ITEMS = ITEMS_IN_BAG  # the scan's own count: a bag packed short counts what is in it
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def read_orders(conn: Connection, branch: str, *, titles: bool = False,
         for order_id, title in conn.execute(
                 select(Item.order_id, Item.title).join(Order, Item.order_id == Order.id)
                 .where(Order.branch == branch, Order.status == OrderStatus.READY.value,
-                       Item.title.is_not(None)).order_by(Item.id)):
+                       Item.title.is_not(None), IN_BAG).order_by(Item.id)):
             found.setdefault(order_id, []).append(title)
     by_card: dict[str, list[Row]] = {}
     for oid, card, status, code, slot, deadline, name, items in conn.execute(query):
