@@ -32,6 +32,7 @@ from kiosk.domain.import_files import (
     Problem,
     Source,
     check_branches,
+    check_code_space,
     detect_format,
     read_source,
 )
@@ -153,6 +154,10 @@ def preview(session: Session, source: Source, cards: CardReader, default_branch:
     pv.problems += check_refs(session, pv.drafts)
     if branches is not None:
         pv.problems += check_branches(pv.drafts, branches)
+    if pv.drafts:  # each order needs a free pickup code (issue 26)
+        held = session.scalar(select(func.count()).select_from(Order).where(
+            Order.status.in_([s.value for s in ACTIVE_STATUSES])))
+        pv.problems += check_code_space(len(pv.drafts), held or 0)
     if not pv.drafts and not pv.problems:
         pv.problems.append(Problem(N_("No orders in the file")))
     pv.problems.sort(key=lambda p: (p.line or 0, p.order or 0))
