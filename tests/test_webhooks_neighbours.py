@@ -117,3 +117,43 @@ def test_an_answer_read_to_the_end_of_the_connection_counts():
         port = server.getsockname()[1]
         assert http_post(f"http://127.0.0.1:{port}/h", b"{}", {}, 5) == Answer(200)
         thread.join(30)
+
+
+def test_https_receivers_are_verified_and_answered_within_the_deadline(tmp_path, monkeypatch):
+    """The deadline connection wraps TLS itself: the certificate and host name are checked
+    against the system's trust store (here a throw-away CA put there by SSL_CERT_FILE)."""
+    import http.server
+    import ssl
+
+    from nginx_proxy import make_certificates
+
+    from kiosk.webhooks.delivery import http_post
+
+    certs = make_certificates(tmp_path / "ca")
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs.cert, certs.key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/hooks"
+    try:
+        untrusted = http_post(url, b"{}", {}, 5)
+        assert untrusted.status is None and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+        monkeypatch.setenv("SSL_CERT_FILE", str(certs.ca))
+        assert http_post(url, b"{}", {}, 5).status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
