@@ -103,7 +103,8 @@ def test_login_page_and_its_messages_are_norwegian(app, client):
 def test_flash_messages_come_translated(app, client):
     log_in(client, app, "nn")
     order_id = an_order(app)
-    response = client.post(f"/staff/orders/{order_id}/cancel", follow_redirects=True)
+    response = client.post(f"/staff/orders/{order_id}/cancel", data={"confirm": "yes"},
+                           follow_redirects=True)
     assert response.status_code == 200
     assert re.search(r"Bestilling [\w-]+ er avbestilt\.", response.get_data(as_text=True))
     response = client.post("/staff/packing/open", data={"code": "NO-SUCH"},

@@ -165,7 +165,7 @@ def test_a_cancelled_order_frees_its_ref_for_the_corrected_import(staff, app, se
     wrong = make_order(session, ref="R2", branch="sanvika")
     assert "exists already" in upload(staff, TYPO.replace("sanvika", "main")).get_data(
         as_text=True)
-    staff.post(f"/staff/orders/{wrong.id}/cancel")
+    staff.post(f"/staff/orders/{wrong.id}/cancel", data={"confirm": "yes"})
     import_now(staff, app, TYPO.replace("sanvika", "main"))
     session.expire_all()
     live = session.query(Order).filter_by(ref="R2").one()

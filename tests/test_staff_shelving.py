@@ -165,9 +165,11 @@ def test_cancel_and_new_order_by_hand(staff, session):
     assert r.status_code == 422 and "not a valid patron card" in r.get_data(as_text=True)
     r = staff.post("/staff/orders/new", data={"card": "N000000777", "items": "1\n1"})
     assert r.status_code == 422 and "twice" in r.get_data(as_text=True)
-    r = staff.post(f"/staff/orders/{order_id}/cancel", headers=FETCH)
+    r = staff.post(f"/staff/orders/{order_id}/cancel", data={"confirm": "yes"},
+                   headers=FETCH)
     assert r.json["ok"]
-    r = staff.post(f"/staff/orders/{order_id}/cancel", headers=FETCH)
+    r = staff.post(f"/staff/orders/{order_id}/cancel", data={"confirm": "yes"},
+                   headers=FETCH)
     assert r.status_code == 409 and "cannot become cancelled" in r.json["message"]
 
 

@@ -111,7 +111,8 @@ def test_every_door_writes_its_event(app, client, session, station, receiver, tm
     staff = app.test_client()
     login(staff, app)
     other = make_order(session, card="N400000013")
-    assert staff.post(f"/staff/orders/{other.id}/cancel").status_code in (200, 302, 303)
+    cancelled = staff.post(f"/staff/orders/{other.id}/cancel", data={"confirm": "yes"})
+    assert cancelled.status_code == 303  # a post without confirm=yes only asks
     late = make_order(session, card="N400000014", slot="B-02", station=station)
     late.deadline = dt.date(2026, 12, 6)  # a closed Sunday: its last day was Monday 7
     session.commit()
@@ -220,7 +221,7 @@ def test_a_slow_receiver_never_holds_a_scan_or_a_staff_action(app, client, sessi
         assert scan.get_json()["outcome"] == "ready"
         staff = app.test_client()
         login(staff, app)
-        done = staff.post(f"/staff/orders/{first.id}/cancel")
+        done = staff.post(f"/staff/orders/{first.id}/cancel", data={"confirm": "yes"})
         assert done.status_code in (200, 302, 303)
         assert not receiver.gate.is_set() and len(receiver.log) == 1
         with app.app_context():

@@ -29,6 +29,7 @@ from kiosk.staff.common import (
     get_order,
     station,
     status_name,
+    wants_json,
 )
 from kiosk.staff.forms import (
     ActionForm,
@@ -193,11 +194,25 @@ def collect(order_id: int):
     return answer(_("Order %(code)s collected.", code=order.pickup_code), to=here)
 
 
+@bp.get("/orders/<int:order_id>/cancel")
+def cancel_page(order_id: int):
+    """Ask before cancelling: a cancelled order cannot be opened again."""
+    order = order_ops.get(db.session, order_id)
+    return render_template("staff/orders/cancel.html", order=order, form=ActionForm())
+
+
 @bp.post("/orders/<int:order_id>/cancel")
 def cancel(order_id: int):
+    """Cancel the order when the post confirms it (`confirm=yes`); else ask first."""
     order = order_ops.get(db.session, order_id)  # any branch: a wrongly imported order too
-    ActionForm()
+    form = ActionForm()
     here = url_for("staff.order_detail", order_id=order.id)
+    if request.form.get("confirm") != "yes":  # one stray click must not cancel
+        if wants_json():
+            return answer(_("Confirm the cancellation of order %(code)s first.",
+                            code=order.pickup_code), ok=False, to=here, status=428,
+                          confirm=url_for("staff.cancel_page", order_id=order.id))
+        return render_template("staff/orders/cancel.html", order=order, form=form)
     try:
         commit(lambda: order_ops.cancel(db.session, order, actor(), audit.detail("by_staff")))
     except order_ops.OrderError as exc:
