@@ -257,7 +257,8 @@
     var heading = startResult("ready", title);
     var slots = bySlot(data.pickups);
     // The number of slots sizes the cards: one slot gets the largest label (see station.css).
-    var list = el("ul", {"class": "pickups", "data-slots": String(Math.min(slots.length, 3))});
+    var list = el("ul", {"class": "pickups", "data-slots": String(Math.min(slots.length, 3)),
+                         "data-bags": String(Math.min(data.pickups.length, 3))});
     slots.forEach(function (s) { list.appendChild(slotCard(s, data)); });
     // Beside the bags: the shelf wall, and under it the after-pickup offer if there is one.
     var side = el("div", {"class": "result-side"}, shelfWall(slots),
@@ -269,31 +270,56 @@
     }
     if (cfg.printer && data.event_id !== undefined) resultEl.appendChild(printBox(data));
     finishResult(heading, data);
+    fitResult();
   }
+
+  // The result never scrolls: many bags or slots would push "Done" and the last "I have
+  // collected" button off the screen, out of a patron's reach. Step by step until the page
+  // fits the window: the labels shrink, the offer shrinks and then goes, the titles go, the
+  // shelf wall goes (the cards name the slots), the type shrinks (station.css, .fit-1 to 6).
+  var FIT_STEPS = 6;
+
+  function overflowing() {
+    return root.scrollHeight > window.innerHeight || root.scrollWidth > window.innerWidth;
+  }
+
+  function fitResult() {
+    for (var step = 1; step <= FIT_STEPS; step++) resultEl.classList.remove("fit-" + step);
+    for (step = 1; step <= FIT_STEPS && overflowing(); step++) {
+      resultEl.classList.add("fit-" + step);
+    }
+  }
+
+  window.addEventListener("resize", function () {
+    if (!resultEl.hidden && resultEl.classList.contains("result-ready")) fitResult();
+  });
 
   function slotCard(s, data) {
     var card = el("li", {"class": "pickup"},
       el("p", {"class": "slot-caption", text: t.go_to_slot}),
       el("p", {"class": "slot", dir: "ltr", translate: "no", text: s.slot}),
       el("p", {"class": "items", text: plural("items", s.items)}));
-    s.pickups.forEach(function (p) {
-      card.appendChild(el("p", {"class": "code"}, document.createTextNode(t.pickup_code + " "),
-                          el("strong", {dir: "ltr", translate: "no", text: p.pickup_code})));
-      if (p.titles && p.titles.length) {
-        var titles = el("ul", {"class": "titles"});
-        p.titles.forEach(function (title) { titles.appendChild(el("li", {text: title})); });
-        card.appendChild(titles);
-      }
-    });
     if (s.deadline) {
       card.appendChild(el("p", {"class": "deadline",
                                 text: fill(t.deadline, {date: formatDate(s.deadline)})}));
     }
-    if (cfg.selfCollect && data.event_id !== undefined) {
-      s.pickups.forEach(function (p) {
-        card.appendChild(collectButton(p, data.event_id, s.pickups.length > 1));
-      });
-    }
+    // One row per bag: its pickup code, its titles and its own "I have collected" button, so
+    // that several bags in one slot sit side by side instead of stacking off the screen.
+    var collect = cfg.selfCollect && data.event_id !== undefined;
+    var bags = el("ul", {"class": "bags"});
+    s.pickups.forEach(function (p) {
+      var bag = el("li", {"class": "bag"},
+        el("p", {"class": "code"}, document.createTextNode(t.pickup_code + " "),
+           el("strong", {dir: "ltr", translate: "no", text: p.pickup_code})));
+      if (p.titles && p.titles.length) {
+        var titles = el("ul", {"class": "titles"});
+        p.titles.forEach(function (title) { titles.appendChild(el("li", {text: title})); });
+        bag.appendChild(titles);
+      }
+      if (collect) bag.appendChild(collectButton(p, data.event_id, s.pickups.length > 1));
+      bags.appendChild(bag);
+    });
+    card.appendChild(bags);
     return card;
   }
 
