@@ -298,3 +298,40 @@ def test_the_fleet_page_groups_stations_by_branch_and_metrics_label_branches(net
     assert 'kiosk_branch_orders{branch="stabekk",status="ready"} 1.0' in metrics
     assert 'kiosk_branch_shelf_places_free{branch="stabekk"} 7.0' in metrics
     assert 'kiosk_branch_shelf_places_free{branch="sandvika"} 8.0' in metrics
+
+
+def test_a_desk_packs_for_every_branch_and_its_bag_label_names_the_destination(
+        network, make_settings):
+    order_id, code = _bag(network["stabekk"][0], "stabekk")
+    desk = create_app(make_settings({
+        "station": {"name": "Sentralt pakkebord", "branch": "sandvika", "role": "desk"},
+        "shelves": WALL}), {"TESTING": True, "WTF_CSRF_ENABLED": False})
+    try:
+        staff = desk.test_client()
+        login(staff, desk)
+        assert code not in staff.get("/staff/packing").get_data(as_text=True)
+        label = staff.get(f"/staff/orders/{order_id}/label").get_data(as_text=True)
+        assert 'class="destination" data-branch="stabekk">To Stabekk<' in label
+        kiosk_staff = network["sandvika"][0].test_client()
+        login(kiosk_staff, network["sandvika"][0], "per")
+        assert kiosk_staff.get(f"/staff/orders/{order_id}/label").status_code == 404
+    finally:
+        with desk.app_context():
+            db.engine.dispose()
+
+
+def test_clearance_refuses_a_bag_of_another_wall(network):
+    order_id, code = _bag(network["bekkestua"][0], "bekkestua", slot="A-01")
+    with network["bekkestua"][0].app_context():
+        db.session.execute(text("UPDATE orders SET deadline = '2020-01-02' WHERE id = :id"),
+                           {"id": order_id})
+        db.session.commit()
+    app = network["sandvika"][0]
+    staff = app.test_client()
+    login(staff, app)
+    refused = staff.post("/staff/clearance", data={"code": code},
+                         headers={"X-Requested-With": "fetch"})
+    assert refused.status_code == 409
+    assert "Belongs to Bekkestua" in refused.get_json()["message"]
+    with app.app_context():
+        assert order_ops.get(db.session, order_id).status == "ready"
