@@ -104,8 +104,14 @@ def test_0009_order_version_starts_old_orders_at_one_and_refuses_a_stale_write(e
             "created_at, updated_at) VALUES (9, 'OLD-9', 'N500000009', 'main', 'received', "
             "'KR-479', 'import', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
         db.session.commit()
+        db.session.execute(text("INSERT INTO items (order_id, barcode, title) "
+                                "VALUES (9, '0500009', 'Gammel bok')"))
+        db.session.commit()
         upgrade(directory=folder, revision="0009")
         assert db.session.execute(text("SELECT ref, version FROM orders")).one() == ("OLD-9", 1)
+        # The order keeps its items (a table rebuild on SQLite would have cascaded them away).
+        assert db.session.execute(text("SELECT barcode FROM items")).scalars().all() \
+            == ["0500009"]
         from sqlalchemy.orm.exc import StaleDataError
 
         from kiosk.domain import orders as order_ops
@@ -123,5 +129,6 @@ def test_0009_order_version_starts_old_orders_at_one_and_refuses_a_stale_write(e
         db.session.commit()  # PostgreSQL: the ALTER TABLE below waits for open reads
         downgrade(directory=folder, revision="0008")
         assert db.session.execute(text("SELECT ref FROM orders")).scalar() == "OLD-9"
+        assert db.session.execute(text("SELECT count(*) FROM items")).scalar() == 1
         db.session.remove()
         db.engine.dispose()

@@ -19,11 +19,15 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE on both engines (SQLite has ADD and DROP COLUMN since 3.35), never a
+# batch rebuild: on SQLite, dropping the old `orders` with foreign keys on would cascade
+# into items, audit events and jobs.
+
+
 def upgrade():
-    with op.batch_alter_table("orders") as batch:
-        batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
+    op.add_column("orders", sa.Column("version", sa.Integer(), nullable=False,
+                                      server_default="1"))
 
 
 def downgrade():
-    with op.batch_alter_table("orders") as batch:
-        batch.drop_column("version")
+    op.execute("ALTER TABLE orders DROP COLUMN version")
