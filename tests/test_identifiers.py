@@ -44,7 +44,7 @@ def test_free_text_refuses_hidden_characters(text):
 
 
 @pytest.mark.parametrize("text", ["Kari Nordmann", "Ærlig talt, Åse", "كتاب", "日本語の本",
-                                  "Tom & Jerry (2. utg.)"])
+                                  "Tom & Jerry (2. utg.)", "Sult,\nbind 1", "a\tb\r\n"])
 def test_free_text_in_any_script_is_fine(text):
     assert identifiers.bad_character(text) is None
 

@@ -4,8 +4,9 @@ Item barcodes, card numbers, order refs and pickup codes travel: to the library 
 SIP2 fields (where `|` ends a field and CR a message), onto printed slips and into scans.
 They are printable ASCII (space to tilde) without `|`. Free text (titles, names, notes,
 branches) may be in any script, but not hold what cannot be shown or stored: control
-characters (NUL, ESC, BEL, CR, LF...), invisible format characters (zero-width spaces and
-joiners, bidi overrides and isolates such as U+202E) and lone surrogates.
+characters (NUL, ESC, BEL...; tab and line breaks are kept), invisible format characters
+(zero-width spaces and joiners, bidi overrides and isolates such as U+202E) and lone
+surrogates.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from kiosk.domain.messages import N_
 IDENTIFIER = re.compile(r"[\x20-\x7b\x7d\x7e]*")  # printable ASCII, `|` (0x7c) left out
 # Cc control, Cf format (zero-width, bidi), Cs surrogate, Zl/Zp line and paragraph breaks.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# A title may run over lines (a quoted CSV field, a spreadsheet cell): tab, CR and LF hide
+# nothing and reorder nothing, so free text keeps them; identifiers never hold them.
+_LINE_BREAKS = frozenset("\t\r\n")
 
 NOT_AN_IDENTIFIER = N_("The value in %(column)s may hold only printable ASCII characters "
                        "(no |, no letters outside A-Z)")
@@ -36,7 +40,7 @@ def bad_character(value: str) -> str | None:
     if value.isascii() and value.isprintable():  # the usual case, at C speed
         return None
     for ch in value:
-        if unicodedata.category(ch) in _REFUSED_CATEGORIES:
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES and ch not in _LINE_BREAKS:
             return f"U+{ord(ch):04X}"
     return None
 
