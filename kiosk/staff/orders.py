@@ -243,6 +243,9 @@ def collect_by_scan():
     raw = (form.code.data or "").strip() if form.validate() else ""
     order = order_ops.by_pickup_code(db.session, raw) if raw else None
     if order is None or order.branch != station().branch:
+        card = station().cards.card(raw) if raw and order is None else None
+        if card is not None:
+            return _card_at_collect(card, back)
         return answer(_("No open order with pickup code %(code)s.", code=raw[:32] or "-"),
                       ok=False, to=back, status=404)
     if order.status != OrderStatus.READY:
@@ -261,6 +264,24 @@ def collect_by_scan():
                       **refusal.data)
     return answer(_("Order %(code)s collected; slot %(slot)s freed.", code=order.pickup_code,
                     slot=slot), to=back, go=card_given)
+
+
+def _card_at_collect(card: str, back: str):
+    """Say that a patron card was scanned where the bag label belongs; name the card's bags."""
+    bags = db.session.execute(
+        select(Order.pickup_code, Order.slot_label)
+        .where(Order.card == card, Order.branch == station().branch,
+               Order.status == OrderStatus.READY)
+        .order_by(Order.slot_label, Order.id)).all()
+    if bags:
+        message = _("That is a patron card (%(card)s), not a bag label: scan the pickup code on "
+                    "the bag label. Bags of this card on the shelf: %(bags)s.", card=mask(card),
+                    bags=", ".join(f"{code} ({slot})" for code, slot in bags))
+    else:
+        message = _("That is a patron card (%(card)s), not a bag label: scan the pickup code on "
+                    "the bag label. This card has no bag on the shelf here.", card=mask(card))
+    return answer(message, ok=False, to=back, status=400, card_scanned=True,
+                  bags=[{"pickup_code": code, "slot": slot} for code, slot in bags])
 
 
 @dataclass

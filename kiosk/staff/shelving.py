@@ -83,6 +83,11 @@ def scan_bag():
                       ok=False, to=back, status=404)
     if order.branch != station().branch:
         return _other_branch(order, back)
+    if order.packed_at is None and order.status != OrderStatus.READY:
+        # Refused now, not after the slot scan: the bag goes back to packing as it is.
+        return answer(_("Order %(code)s is not packed yet. Finish packing first.",
+                        code=order.pickup_code), ok=False, to=back, status=409,
+                      packing=url_for("staff.packing", order_id=order.id))
     return answer(_("Bag %(code)s: now scan the slot label.", code=order.pickup_code),
                   to=url_for("staff.shelve_order", order_id=order.id), go=True)
 

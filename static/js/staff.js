@@ -30,6 +30,11 @@
     let box = form.nextElementSibling;
     if (!box || !box.classList.contains("scan-result")) { box = document.querySelector(".scan-result"); }
     if (!box) { return; }
+    // Only the latest outcome shows: the last scan's message, flashed on this page after its
+    // reload, or an error the page came with, must not stand beside a new answer.
+    document.querySelectorAll(".flashes, .scan-result").forEach(function (old) {
+      if (old !== box) { old.hidden = true; }
+    });
     box.hidden = false;
     box.textContent = message;
     box.className = "scan-result " + (ok ? "ok" : "error");
