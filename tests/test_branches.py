@@ -335,3 +335,14 @@ def test_clearance_refuses_a_bag_of_another_wall(network):
     assert "Belongs to Bekkestua" in refused.get_json()["message"]
     with app.app_context():
         assert order_ops.get(db.session, order_id).status == "ready"
+
+
+def test_the_station_says_where_the_bag_waits_as_the_screen_does():
+    from kiosk.speech.sentences import Speaker
+
+    said = [s.text for s in Speaker("nb").scan({"outcome": "nothing",
+                                                "elsewhere": ["Bekkestua"]})]
+    assert said[:2] == ["Bestillingen din venter på Bekkestua.",
+                        "Hent den der, eller spør i skranken."]
+    nothing = [s.text for s in Speaker("nb").scan({"outcome": "nothing", "elsewhere": []})]
+    assert nothing[0] == "Ingenting å hente akkurat nå."

@@ -37,7 +37,9 @@ READY = {"outcome": "ready", "waiting": 1, "name": "Kari Nordmann", "notices": [
 RESULTS = {"ready": READY, "waiting": {"outcome": "waiting", "waiting": 2},
            "nothing": {"outcome": "nothing"}, "not_recognised": {"outcome": "not_recognised"},
            "pin_required": {"outcome": "pin_required", "notices": ["pin_required"]},
-           "staff": {"outcome": "staff"}}
+           "staff": {"outcome": "staff"},
+           # a bag at another branch, [kiosk] tell_other_branch on (issue 24)
+           "elsewhere": {"outcome": "nothing", "elsewhere": ["Bekkestua"]}}
 
 
 def measure(wav: bytes) -> tuple[float, float]:
@@ -83,7 +85,8 @@ def test_every_outcome_on_screen_is_spoken_in_its_own_words(lang):
             raise AssertionError(f"{outcome}: on the screen, but nothing to hear")
         title = gettext(msgid)
         assert lang == "en" or title != msgid, f"{lang}: {msgid!r} not translated"
-        assert any(s.startswith(title) for s in said), (outcome, title, said)
+        start = title.split("{")[0]  # up to a placeholder ("venter på {branch}")
+        assert any(s.startswith(start) for s in said), (outcome, title, said)
 
 
 @pytest.mark.parametrize("lang", ["nb", "nn", "ar"])

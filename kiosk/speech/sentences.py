@@ -133,6 +133,11 @@ class Speaker:
             out += self._fixed(_("Staff login"), _("Enter your PIN"),
                                _("Type it on the keypad and press Enter. "
                                  "The digits are not read aloud."))
+        elif data.get("elsewhere"):  # [kiosk] tell_other_branch, as the screen says it
+            where = ", ".join(str(b) for b in data["elsewhere"])
+            out.append(self._say(_end(_("Your order is waiting at {branch}")),
+                                 branch=(where, escape(where))))
+            out += self._fixed(_("Pick it up there, or ask at the desk."))
         else:
             out += self._fixed(_("Nothing to pick up right now"),
                                _("If you expected something, please ask at the desk."))
