@@ -95,7 +95,8 @@ def door(kind: str, base: str, app, order: SimpleNamespace, slot: str | None = N
         return lambda: c.call("POST", f"/api/v1/orders/{order.id}/{kind[4:]}", body={},
                               headers=API)
     if kind in ("staff-collect", "staff-cancel"):
-        return lambda: c.call("POST", f"/staff/orders/{order.id}/{kind[6:]}", form={},
+        return lambda: c.call("POST", f"/staff/orders/{order.id}/{kind[6:]}",
+                              form={"confirm": "yes"},
                               headers=FETCH)
     if kind == "api-shelve":
         return lambda: c.call("POST", f"/api/v1/orders/{order.id}/shelve",
