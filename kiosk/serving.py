@@ -94,22 +94,25 @@ class _Signalled(KeyboardInterrupt):
     lets through (it swallows the rest) and answers by ending `run()`."""
 
 
-def _install_signal_handlers(app: Flask, received: list[int],
+def _install_signal_handlers(app: Flask, received: list[int], armed: list[bool],
                              reloadable: bool) -> dict[int, object]:
     """Make SIGTERM (systemd's stop), SIGINT and (reloadable) SIGHUP end the loop.
 
-    Return the handlers they had before.
+    Each signal is noted in received; while armed is empty it is only noted (start-up
+    runs to its end, so every started service is stopped, and the loop is not entered).
+    Return the handlers the signals had before.
     """
 
     def handler(signum: int, _frame) -> None:
         if received:  # already stopping: let the shutdown code run to its end
             return
         received.append(signum)
-        app.extensions["station"].bus.close()  # event streams end, so workers can stop
-        raise _Signalled
+        if armed:
+            app.extensions["station"].bus.close()  # event streams end: workers can stop
+            raise _Signalled
 
-    return {sig: signal.signal(sig, handler)
-            for sig in (signal.SIGTERM, signal.SIGINT, *([signal.SIGHUP] if reloadable else []))}
+    signals = [signal.SIGTERM, signal.SIGINT] + ([signal.SIGHUP] if reloadable else [])
+    return {sig: signal.signal(sig, handler) for sig in signals}
 
 
 def serve(app: Flask, host: str, port: int, on_ready: Callable[[], None] | None = None,
@@ -126,7 +129,8 @@ def serve(app: Flask, host: str, port: int, on_ready: Callable[[], None] | None 
     except OSError as exc:
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     received: list[int] = []
-    previous = _install_signal_handlers(app, received, reloadable)
+    armed: list[bool] = []
+    previous = _install_signal_handlers(app, received, armed, reloadable)
     stoppers = []
     try:
         try:
@@ -134,8 +138,10 @@ def serve(app: Flask, host: str, port: int, on_ready: Callable[[], None] | None 
             log.info("station %s serving on http://%s:%s", name, host, server.effective_port)
             if on_ready:
                 on_ready()
-            server.run()  # returns after a stop signal (waitress ends its loop on it)
-        except _Signalled:  # the signal came before the loop ran
+            armed.append(True)
+            if not received:
+                server.run()  # returns after a stop signal (waitress ends its loop on it)
+        except _Signalled:  # the signal came between arming and the loop
             pass
     finally:
         if received:  # the rest of the shutdown is not interrupted by a second signal

@@ -79,7 +79,10 @@ class Container:
              "--register=no", "--keep-unit", "--boot", "--private-network", "--capability=CAP_BPF",
              "--system-call-filter=bpf", "--console=read-only", "-M", self.name,
              f"--bind-ro={REPO}:/src", f"--bind-ro={wheels}:/wheels"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            # cgroup v2 inside even on a host with the hybrid hierarchy: only there does
+            # systemd enforce DevicePolicy= (a BPF program); under v1 it silently does not
+            env={**os.environ, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"})
         try:
             self.leader = self._find_leader()
         except BaseException:
@@ -266,6 +269,8 @@ def test_the_sandbox_refuses_writes_outside_its_paths_and_outside_addresses(stat
     box.wait_for("the outside listener", lambda: box.run(
         "python3 -c \"import socket; socket.create_connection(('192.0.2.1', 8099), 2)\"",
         check=False).returncode == 0, 20)
+    # nspawn makes /dev/net/tun 0600: open it to all, so only DevicePolicy= can refuse it
+    box.run("chmod 0666 /dev/net/tun")
     box.run("cat >/usr/local/lib/kiosk-probe.py <<'EOF'\n" + PROBE + "EOF")
     # kiosk.service as installed, with the probe as its program
     box.run("sed -e 's#^ExecStart=.*#ExecStart=/opt/kiosk/venv/bin/python "
