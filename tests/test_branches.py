@@ -283,3 +283,18 @@ def test_the_station_says_where_the_bag_waits_as_the_screen_does():
                         "Hent den der, eller spør i skranken."]
     nothing = [s.text for s in Speaker("nb").scan({"outcome": "nothing", "elsewhere": []})]
     assert nothing[0] == "Ingenting å hente akkurat nå."
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("config_overrides", [{"kiosk": {"rate_limit": "off",
+                                                         "tell_other_branch": True}}])
+def test_the_screen_says_where_the_bag_waits(page, session, station):
+    from playwright.sync_api import expect
+    from test_browser_patron import open_screen, scan
+
+    shelving.sync_shelves(session, WALL, "bekkestua")
+    make_order(session, card="N333333333", branch="bekkestua", slot="A-01", station=station)
+    open_screen(page)
+    scan(page, "N333333333")
+    expect(page.locator("#result h1")).to_have_text("Bestillingen din venter på Bekkestua")
+    expect(page.locator("#result .lead")).to_have_text("Hent den der, eller spør i skranken.")
