@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from kiosk.domain.cards import CardReader
-from kiosk.domain.import_files import Preview, check_order, parse_json
+from kiosk.domain.import_files import NOT_A_CARD, Preview, check_order, parse_json
 
 CARDS = CardReader([r"^N\d{9}$"])
 
@@ -38,7 +38,7 @@ def test_every_problem_of_an_order_is_reported_not_only_the_first():
     assert draft is None
     assert problems(found) == [
         ("Unknown key (known: %(known)s)", None, "colour", 1, "R2"),
-        ("Not a card number the station accepts (see [cards] patterns)", None, "card", 1, "R2"),
+        (NOT_A_CARD, None, "card", 1, "R2"),
         ("Unknown key (known: %(known)s)", None, "items[0].shelf", 1, "R2"),
         ("Barcode %(barcode)s appears twice in this order", None, "items[1].barcode", 1, "R2"),
         (found[4].problem, None, "items[2].barcode", 1, "R2"),

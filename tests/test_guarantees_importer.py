@@ -115,8 +115,8 @@ def test_problems_come_in_the_order_of_the_file(session, station):
             b"N100000003,3,y\nN100000003,3,y\n")
     assert failure(session, station, data) == [
         "Line 2, order late, column order_ref: An order with ref late exists already",
-        "Line 3, order x, column card: Not a card number the station accepts (see [cards] "
-        "patterns)",
+        "Line 3, order x, column card: Not a card number this station accepts: N1; check the "
+        "number, or ask IT which card numbers are set up",
         "Line 5, order y, column item_barcode: Barcode 3 is already in this order on line 4"]
 
 

@@ -108,10 +108,11 @@ def test_header_names_in_norwegian_any_case_and_spacing(plain):
         assert check(plain, f"{header}\nN100000001;0300001\n".encode()).ok, header
 
 
-def test_two_names_for_one_column_and_unknown_names_are_problems(plain):
+def test_two_names_for_one_column_are_a_problem_and_unknown_names_a_notice(plain):
     pv = check(plain, b"kort;lanekort;strekkode;farge\nN100000001;N100000001;1;red\n")
-    assert {(p.line, p.column) for p in pv.problems} == {(1, "card"), (1, "farge")}
-    assert "kort, lanekort" in [p for p in pv.problems if p.column == "card"][0].text
+    assert {(p.line, p.column) for p in pv.problems} == {(1, "kort")}
+    assert "kort, lanekort" in pv.problems[0].text
+    assert [str(n) for n in pv.notices] == ["Columns ignored: farge"]
 
 
 def test_every_problem_names_line_column_and_order_ref(plain):
@@ -123,7 +124,8 @@ def test_every_problem_names_line_column_and_order_ref(plain):
     pv = check(plain, data)
     found = {(p.line, p.column, p.ref) for p in pv.problems}
     assert found == {(3, "lånekort", "r-8"), (4, "strekkode", "r-9"), (5, None, "r-10")}
-    assert str(pv.problems[0]).startswith("Line 3, order r-8, column lånekort: Not a card")
+    assert str(pv.problems[0]).startswith(
+        "Line 3, order r-8, column lånekort: Not a card number this station accepts: 12345")
 
 
 def test_empty_columns_at_the_end_are_fine(plain):

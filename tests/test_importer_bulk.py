@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import Counter
 
@@ -67,8 +68,10 @@ def test_batches_write_orders_items_audit_and_tell_the_hook(session, station, mo
                                    AuditEvent.detail)
                             .where(AuditEvent.order_id.in_(result.order_ids))).all()
     assert Counter(a.order_id for a in audit) == Counter(result.order_ids)
+    sha = hashlib.sha256(orders_csv(100, items=2)).hexdigest()  # the file, to know it again
     assert {(a.actor, a.action, a.detail) for a in audit} == {
-        ("import bulk.csv", "created", audit_codes.detail("items", num=2))}
+        ("import bulk.csv", "created", audit_codes.detail("items", num=2, file="",
+                                                           sha256=sha))}
     order = session.get(Order, result.order_ids[0])
     assert order.created_at is not None and order.items[0].title == "Bok 0"
 

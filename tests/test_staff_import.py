@@ -229,3 +229,42 @@ def test_a_repeated_row_bomb_is_one_problem_on_the_page(staff):
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "1 problem found" in html
     assert "More than 100000 rows; split the file into several imports" in html
+
+
+# --- files as library systems export them (issue 29) ------------------------------------
+
+def confirm(staff, app, html: str) -> None:
+    token = html.split("/staff/import/")[1].split('"')[0]
+    staff.post(f"/staff/import/{token}")
+    finish(app, token)
+
+
+NO_REFS = "card,item_barcode,title\nN000000001,111,Snømannen\nN000000002,221,Doppler\n"
+
+
+def test_the_same_file_twice_is_refused_until_import_again_is_ticked(staff, app, session):
+    first = upload(staff, NO_REFS, "uke49.csv").get_data(as_text=True)
+    confirm(staff, app, first)
+    r = upload(staff, NO_REFS, "uke49.csv")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "confirm-import" not in html
+    assert "This file was imported on" in html and "by kari (uke49.csv)" in html
+    assert 'id="import-again"' in html and 'name="again"' in html
+    r = staff.post("/staff/import", content_type="multipart/form-data",
+                   data={"file": (io.BytesIO(NO_REFS.encode()), "uke49.csv"), "again": "y"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    confirm(staff, app, r.get_data(as_text=True))
+    assert session.query(Order).count() == 4
+
+
+def test_notices_and_header_problems_are_in_the_staffs_words(staff):
+    staff.get("/staff/login?lang=nb")
+    refresh()
+    html = upload(staff, "Takeaway-bestillinger uke 49\nLånekort;Strekkode;Forfatter\n"
+                         "N000000001;1;Hamsun\n").get_data(as_text=True)
+    assert "Overskriftene står på linje 2; linjene over ble hoppet over" in html
+    assert "Kolonner som ikke ble lest: Forfatter" in html
+    html = upload(staff, "Lånekort;Forfatter\nN000000001;Hamsun\n").get_data(as_text=True)
+    assert ("Ingen kolonne for eksemplarets strekkode (en overskrift som Strekkode eller "
+            "Eksemplar)") in html
+    assert "item_barcode" not in html.split("<table")[1]

@@ -18,14 +18,19 @@ PROGRESS_FROM = 200  # orders; smaller files finish before a bar would be seen
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "ods", "json"]),
               help="File format (default: from the content, else the extension).")
 @click.option("--dry-run", is_flag=True, help="Check the file and report, import nothing.")
+@click.option("--again", is_flag=True,
+              help="Import rows that open orders hold already (the same card and item, or "
+                   "the same file imported before); without it they are refused.")
 @pass_station
-def import_(station: StationContext, file: str, fmt: str | None, dry_run: bool) -> None:
+def import_(station: StationContext, file: str, fmt: str | None, dry_run: bool,
+            again: bool) -> None:
     """Import orders from a CSV, .xlsx, .ods or JSON FILE ("-" for stdin); all or nothing.
 
     CSV may use `,` or `;` and be UTF-8 (with or without BOM) or Windows-1252: both are
     detected. Columns: card, item_barcode, title, order_ref, branch, or their Norwegian
     names (lånekort, strekkode, tittel, referanse, filial ...; see the README). A branch
-    the library does not know (see [station] branches) is a problem too.
+    the library does not know (see [station] branches) is a problem too, and so are rows
+    that open orders hold already, unless --again.
     """
     from kiosk.extensions import db
 
@@ -33,21 +38,28 @@ def import_(station: StationContext, file: str, fmt: str | None, dry_run: bool) 
     source = sys.stdin.buffer if file == "-" else file
     with app.app_context():
         try:
-            _import(app.extensions["station"], file, source, fmt, dry_run)
+            _import(app.extensions["station"], file, source, fmt, dry_run, again)
         finally:
             db.session.remove()
             db.engine.dispose()  # a one-shot command leaves no connection behind
 
 
 def _import(st: Any, file: str, source: str | IO[bytes], fmt: str | None,
-            dry_run: bool) -> None:
-    from kiosk.domain import importer
+            dry_run: bool, again: bool = False) -> None:
+    from kiosk.domain import import_repeats, importer
     from kiosk.domain.orders import Actor
     from kiosk.extensions import db
 
     branches = st.known_branches(db.session)
-    pv = importer.preview(db.session, source, st.cards, st.branch, fmt, branches)
+    pv = importer.preview(db.session, source, st.cards, st.branch, fmt, branches,
+                          name=click.format_filename(file, shorten=True), again=again)
+    for notice in pv.notices:
+        click.echo(f"{file}: {notice}", err=True)
     if not pv.ok:
+        if any(p.problem in (import_repeats.SAME_FILE, import_repeats.SAME_ROW)
+               for p in pv.problems):
+            click.echo(f"{file}: open orders hold these rows already; `kiosk import --again` "
+                       "imports them once more", err=True)
         _report(file, pv.problems)
     if dry_run:
         click.echo(f"{file}: {_summary(len(pv.drafts), pv.items, pv.per_branch)} "

@@ -77,6 +77,17 @@ class Problem:
                 "column": self.column, "problem": self.text}
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Something read past that staff should know of (a title row, columns ignored)."""
+
+    notice: str
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __str__(self) -> str:
+        return fill(self.notice, self.params)
+
+
 @dataclass(slots=True)  # 100,000 of them in a big import
 class Draft:
     """An order read from the input, with where it started (for problem reports)."""
@@ -129,6 +140,9 @@ class Preview:
     delimiter: str | None = None  # of a CSV file, as detected
     labels: dict[str, str] = field(default_factory=dict)  # column → its name in the file
     width: int = 0  # columns in the header
+    notices: list[Notice] = field(default_factory=list)  # what was read past, not problems
+    name: str = ""  # the file's name, as uploaded or given
+    sha256: str = ""  # of the file's bytes: the same file imported again is recognised
 
     def __post_init__(self) -> None:
         if not isinstance(self.problems, Problems):
@@ -196,15 +210,40 @@ def _text(value: Any, column: str, problems: list[Problem], where: dict[str, Any
     return text
 
 
+NOT_A_CARD = N_("Not a card number this station accepts: %(value)s; check the number, or ask "
+                "IT which card numbers are set up")
+ZEROS_LOST = N_("The spreadsheet holds the card number %(value)s as a number, so leading zeros "
+                "may have been lost; format the column as text and type the numbers again")
+ZEROS_LONGEST = 24  # characters a card restored with zeros may have
+
+
 def _card(value: Any, cards: CardReader, problems: list[Problem], where: dict[str, Any],
           label: str = "card") -> str:
+    numeric = isinstance(value, import_tables.NumberCell)
     raw = _text(value, "card", problems, where, required=True, label=label)
+    if raw and numeric:
+        return _numeric_card(raw, cards, problems, where, label)
     number = cards.card(raw) if raw else None
     if raw and number is None:
-        # The number itself stays out of the report: reports end up in logs and tickets.
-        problems.append(Problem(N_("Not a card number the station accepts (see [cards] "
-                                   "patterns)"), column=label, **where))
+        problems.append(Problem(NOT_A_CARD, column=label, params={"value": raw[:64]}, **where))
     return number or ""
+
+
+def _numeric_card(raw: str, cards: CardReader, problems: list[Problem],
+                  where: dict[str, Any], label: str) -> str:
+    """Return the card a number cell stood for: zeros put back when one length fits.
+
+    A spreadsheet keeps 0012345678 as 12345678. When the card patterns allow only one
+    length of the number with zeros before it, that is the card; when they allow several
+    (or the number as read and a longer one), the card cannot be known: a problem.
+    """
+    fits = [c for c in (raw.zfill(n) for n in range(len(raw), ZEROS_LONGEST + 1))
+            if cards.card(c) == c]
+    if len(fits) == 1:
+        return fits[0]
+    template = ZEROS_LOST if fits else NOT_A_CARD
+    problems.append(Problem(template, column=label, params={"value": raw[:64]}, **where))
+    return ""
 
 
 def check_order(data: Any, cards: CardReader, default_branch: str,
@@ -262,10 +301,48 @@ def check_order(data: Any, cards: CardReader, default_branch: str,
     return Draft(new, order=order), []
 
 
+class Branches:
+    """The library's branches, matched without case: spell() gives the known spelling.
+
+    An exact match is asked first (`in` on the known branches may be one cheap query);
+    only a branch in other case lists them all, once.
+    """
+
+    def __init__(self, known: Collection[str]):
+        self.known = known
+        self._folded: dict[str, str] | None = None
+        self._seen: dict[str, str | None] = {}
+
+    def spell(self, branch: str) -> str | None:
+        """Return branch as the library spells it, or None if it is not one of them."""
+        if branch not in self._seen:
+            if branch in self.known:
+                self._seen[branch] = branch
+            else:
+                if self._folded is None:
+                    self._folded = {b.casefold(): b for b in self.known}
+                self._seen[branch] = self._folded.get(branch.casefold())
+        return self._seen[branch]
+
+    def listed(self) -> str:
+        """Return every known branch, for a problem's text."""
+        return ", ".join(sorted(self.known))
+
+
 def check_branches(drafts: list[Draft], known: Collection[str]) -> list[Problem]:
-    """Return a problem for each order whose branch is not one of the known branches."""
-    unknown = [d for d in drafts if d.new.branch not in known]
-    listed = ", ".join(sorted(known)) if unknown else ""  # listing them may read an index
+    """Return a problem for each order whose branch is not one of the known branches.
+
+    Branches match without case; a draft's branch is set to the known spelling.
+    """
+    spelled = Branches(known)
+    unknown = []
+    for d in drafts:
+        branch = spelled.spell(d.new.branch)
+        if branch is None:
+            unknown.append(d)
+        elif branch != d.new.branch:
+            d.new = replace(d.new, branch=branch)
+    listed = spelled.listed() if unknown else ""  # listing them may read an index
     return [Problem(N_("Unknown branch %(branch)s (the library's branches: %(known)s)"),
                     line=d.line, order=d.order, ref=d.new.ref,
                     column=d.branch_column or "branch",

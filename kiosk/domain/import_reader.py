@@ -11,15 +11,18 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Collection
+from dataclasses import replace
+from typing import Any
 
-from kiosk.domain import import_files, import_sheets, import_tables
+from kiosk.domain import identifiers, import_files, import_sheets, import_tables
 from kiosk.domain.cards import CardReader
 from kiosk.domain.import_files import (
-    CSV_COLUMNS,
     CSV_REQUIRED,
     LIMITS,
     MAX_ITEMS,
     Draft,
+    Notice,
     Preview,
     Problem,
     _card,
@@ -40,10 +43,17 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "order_ref": ("order_ref", "ref", "reference", "order", "referanse", "bestilling",
                   "bestillingsnummer", "bestillingsreferanse", "ordre", "ordrenummer"),
     "branch": ("branch", "filial", "avdeling", "hentested"),
+    "patron_name": ("patron_name", "name", "navn", "namn", "låner", "lånar", "lånernavn",
+                    "lånarnamn", "patron"),
 }
 
-def read_orders(data: bytes, fmt: str, cards: CardReader, default_branch: str) -> Preview:
-    """Check a whole file's bytes as fmt (csv, json, xlsx, ods); return its orders and problems."""
+def read_orders(data: bytes, fmt: str, cards: CardReader, default_branch: str,
+                branches: Collection[str] | None = None) -> Preview:
+    """Check a whole file's bytes as fmt (csv, json, xlsx, ods); return its orders and problems.
+
+    With branches (the library's), a row's branch is matched without case and stored as
+    the library spells it; any other branch is a problem of that row.
+    """
     pv = Preview(fmt)
     if len(data) > import_files.MAX_BYTES:
         mib = import_files.MAX_BYTES // (1024 * 1024)
@@ -66,7 +76,7 @@ def read_orders(data: bytes, fmt: str, cards: CardReader, default_branch: str) -
     except import_tables.Unreadable as exc:
         pv.problems.append(Problem(exc.template, line=exc.line, params=exc.params))
         return pv
-    _read_table(rows, cards, default_branch, pv)
+    _read_table(rows, cards, default_branch, pv, branches)
     return pv
 
 
@@ -94,30 +104,48 @@ def _column_key(name: str) -> str:
 
 ALIAS_KEYS = {_column_key(alias): column for column, aliases in COLUMN_ALIASES.items()
               for alias in aliases}
+HEADER_SEARCH = 20  # rows that are not empty, looked through for the header row
+# A missing required column, in the staff's words (the file's own names vary).
+MISSING = {"card": N_("No column for the card number (a header such as Lånekort or "
+                      "Kortnummer)"),
+           "item_barcode": N_("No column for the item barcode (a header such as Strekkode "
+                              "or Eksemplar)")}
 
 
-def _read_header(cells: list[str], line: int, pv: Preview) -> dict[str, int] | None:
-    """Return {column: index} for a header row, or None with its problems noted."""
+def _header(cells: list[str]) -> tuple[dict[str, list[int]], list[str], list[str]]:
+    """Return a row read as a header: {column: indexes}, its labels, the labels not known."""
     labels = [c.strip() for c in cells]
     while labels and not labels[-1]:
         labels.pop()  # spreadsheets and some exports add empty columns at the end
     found: dict[str, list[int]] = {}
+    unknown = []
     for i, label in enumerate(labels):
         column = ALIAS_KEYS.get(_column_key(label))
         if column is None:
-            pv.problems.append(Problem(
-                N_("Unknown column (known: %(known)s, or their Norwegian names)"), line=line,
-                column=label[:40] or "(empty)", params={"known": ", ".join(CSV_COLUMNS)}))
+            if label:
+                unknown.append(label[:40])
         else:
             found.setdefault(column, []).append(i)
-    for column in CSV_REQUIRED:
-        if column not in found:
-            pv.problems.append(Problem(N_("Required column missing"), line=line, column=column))
-    for column, where in found.items():
+    return found, labels, unknown
+
+
+def _use_header(found: dict[str, list[int]], labels: list[str], unknown: list[str],
+                line: int, pv: Preview) -> dict[str, int] | None:
+    """Return {column: index} of a header row, or None with its problems noted."""
+    missing = [column for column in CSV_REQUIRED if column not in found]
+    for column in missing:
+        pv.problems.append(Problem(MISSING[column], line=line))
+    if missing and unknown:  # one of them may be the missing column, misspelt
+        pv.problems.append(Problem(N_("Columns not recognised: %(names)s"), line=line,
+                                   params={"names": ", ".join(unknown)}))
+    for where in found.values():
         if len(where) > 1:
             pv.problems.append(Problem(N_("Column appears more than once (%(names)s)"),
-                                       line=line, column=column,
+                                       line=line, column=labels[where[0]],
                                        params={"names": ", ".join(labels[i] for i in where)}))
+    if unknown and not missing:
+        pv.notices.append(Notice(N_("Columns ignored: %(names)s"),
+                                 {"names": ", ".join(unknown)}))
     if pv.problems:
         return None
     pv.labels = {column: labels[where[0]] for column, where in found.items()}
@@ -125,15 +153,58 @@ def _read_header(cells: list[str], line: int, pv: Preview) -> dict[str, int] | N
     return {column: where[0] for column, where in found.items()}
 
 
+def _find_header(rows: import_tables.Rows, pv: Preview) -> tuple[dict[str, int] | None, int]:
+    """Return the header's {column: index} and line: the first row naming the required columns.
+
+    Rows above it (a title such as "Takeaway-bestillinger uke 49") are skipped with a
+    notice; when no row names them, the first row's problems are noted.
+    """
+    first: tuple[int, list[str]] | None = None
+    best: tuple[int, int, list[str]] | None = None  # the row naming most columns, its line
+    seen = 0
+    for line, row in rows:
+        if not any(v.strip() for v in row):
+            continue
+        seen += 1
+        if first is None:
+            first = (line, row)
+        found, labels, unknown = _header(row)
+        if all(c in found for c in CSV_REQUIRED):
+            if first[0] != line:
+                pv.notices.append(Notice(
+                    N_("The header is on line %(line)d; the lines above it were skipped "
+                       "(%(text)s)"),
+                    {"line": line, "text": " ".join(v.strip() for v in first[1]
+                                                    if v.strip())[:80]}))
+            return _use_header(found, labels, unknown, line, pv), line
+        if best is None or len(found) > best[0]:
+            best = (len(found), line, row)
+        if seen >= HEADER_SEARCH:
+            break
+    if best is None:
+        pv.problems.append(Problem(N_("Empty file: expected a header row with a card number "
+                                      "column and an item barcode column (such as Lånekort "
+                                      "and Strekkode)"), line=1))
+        return None, 1
+    _use_header(*_header(best[2]), best[1], pv)  # notes what that row lacks
+    return None, best[1]
+
+
 def _read_table(rows: import_tables.Rows, cards: CardReader, default_branch: str,
-                pv: Preview) -> None:
-    index: dict[str, int] | None = None
-    width = 0  # columns of the header, empty ones at the end left out
+                pv: Preview, branches: Collection[str] | None = None) -> None:
+    try:
+        index, header_line = _find_header(rows, pv)
+    except csv.Error as exc:
+        pv.problems.append(Problem(N_("Not readable as CSV: %(error)s"),
+                                   params={"error": str(exc)}))
+        return
+    if index is None:
+        return
+    width = pv.width  # columns of the header, empty ones at the end left out
     groups: dict[str | tuple[str, str], Draft] = {}  # by ref, else by (card, branch)
     owners: dict[str, tuple[str, str, int]] = {}  # ref → card, branch, first line
-    has_rows = False
+    known = import_files.Branches(branches) if branches is not None else None
     read = 0  # rows after the header, empty ones aside
-    header_line = 1
     while True:
         try:
             line, row = next(rows)
@@ -145,14 +216,6 @@ def _read_table(rows: import_tables.Rows, cards: CardReader, default_branch: str
             return
         if not any(v.strip() for v in row):
             continue
-        if index is None:
-            header_line = line
-            index = _read_header(row, line, pv)
-            if index is None:
-                return
-            width = pv.width
-            continue
-        has_rows = True
         read += 1
         if read > import_sheets.MAX_ROWS:  # the file is refused: stop reading it
             pv.problems.append(Problem(import_sheets.TOO_MANY_ROWS, line=line,
@@ -166,19 +229,41 @@ def _read_table(rows: import_tables.Rows, cards: CardReader, default_branch: str
                                        params={"fields": len(row), "columns": width}))
             continue
         values = {column: row[i] for column, i in index.items()}
-        _row(values, line, ref or None, cards, default_branch, pv, groups, owners)
-    if index is None:
-        pv.problems.append(Problem(N_("Empty file: expected a header row with %(columns)s"),
-                                   line=1, params={"columns": ", ".join(CSV_REQUIRED)}))
-    elif not has_rows:
+        _row(values, line, ref or None, cards, default_branch, pv, groups, owners, known)
+    if not read:
         pv.problems.append(Problem(N_("No orders in the file, only a header"),
                                    line=header_line))
     pv.drafts = list(groups.values())
 
 
+def _branch(branch: str, known: import_files.Branches | None, found: list[Problem],
+            where: dict[str, Any], label: str | None) -> str:
+    """Return branch as the library spells it; note a problem if it is not one of known."""
+    spelled = known.spell(branch) if known is not None else branch
+    if spelled is None:
+        found.append(Problem(N_("Unknown branch %(branch)s (the library's branches: "
+                                "%(known)s)"), column=label or "branch",
+                             params={"branch": branch, "known": known.listed()}, **where))
+        return branch
+    return spelled
+
+
+def _checked(values: dict[str, str | None], labels: dict[str, str], found: list[Problem],
+             where: dict[str, Any]) -> None:
+    """Note a problem for each value of a row that may not travel (kiosk.domain.identifiers)."""
+    for column, value in values.items():
+        check = (identifiers.identifier_problem if column in ("item_barcode", "order_ref")
+                 else identifiers.text_problem)
+        label = labels.get(column, column)
+        problem = check(value, label)
+        if problem:
+            found.append(Problem(problem[0], column=label, params=problem[1], **where))
+
+
 def _row(row: dict[str, str], line: int, ref_seen: str | None, cards: CardReader,
          default_branch: str, pv: Preview, groups: dict[str | tuple[str, str], Draft],
-         owners: dict) -> None:
+         owners: dict, known: import_files.Branches | None = None) -> None:
+    """Check one row, noting every problem it has; add a good row to its order."""
     where = {"line": line, "ref": ref_seen}
     found: list[Problem] = []
     label = pv.labels.get
@@ -187,27 +272,32 @@ def _row(row: dict[str, str], line: int, ref_seen: str | None, cards: CardReader
                     label=label("item_barcode"))
     title = _text(row.get("title"), "title", found, where, label=label("title"))
     ref = _text(row.get("order_ref"), "order_ref", found, where, label=label("order_ref"))
-    branch = (_text(row.get("branch"), "branch", found, where, label=label("branch"))
-              or default_branch)
-    if ref and ref in owners and not found:
+    name = _text(row.get("patron_name"), "patron_name", found, where,
+                 label=label("patron_name"))
+    branch = _text(row.get("branch"), "branch", found, where, label=label("branch"))
+    _checked({"item_barcode": barcode, "order_ref": ref, "title": title, "branch": branch,
+              "patron_name": name}, pv.labels, found, where)
+    branch = _branch(branch or default_branch, known, found, where, label("branch"))
+    if ref and ref in owners:
         first_card, first_branch, first = owners[ref]
-        if first_card != card:
+        if card and first_card != card:
             found.append(Problem(N_("Order ref %(ref)s has a different card on line %(first)d"),
                                  column=label("order_ref"), params={"ref": ref, "first": first},
                                  **where))
-        elif first_branch != branch:
+        elif first_branch.casefold() != branch.casefold():
             found.append(Problem(N_("Order ref %(ref)s has a different branch on line "
                                     "%(first)d"), column=label("branch"),
                                  params={"ref": ref, "first": first}, **where))
+    elif ref and card:
+        owners[ref] = (card, branch, line)
     pv.problems += found
     if found:
         return
-    if ref:
-        owners.setdefault(ref, (card, branch, line))
-    key = ref or (card, branch)
+    key = ref or (card, branch.casefold())
     draft = groups.get(key)
     if draft is None:
-        draft = groups[key] = Draft(NewOrder(card=card, items=(), branch=branch, ref=ref),
+        draft = groups[key] = Draft(NewOrder(card=card, items=(), branch=branch, ref=ref,
+                                             patron_name=name),
                                     line=line, branch_column=label("branch"))
     if barcode in draft.lines:
         pv.problems.append(Problem(N_("Barcode %(barcode)s is already in this order on line "
@@ -221,5 +311,4 @@ def _row(row: dict[str, str], line: int, ref_seen: str | None, cards: CardReader
                                    **where))
         return
     draft.lines[barcode] = line
-    draft.new = NewOrder(card=card, branch=branch, ref=ref,
-                         items=draft.new.items + (NewItem(barcode, title),))
+    draft.new = replace(draft.new, items=draft.new.items + (NewItem(barcode, title),))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 import zipfile
 import zlib
@@ -106,17 +107,23 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 def sniff_delimiter(text: str) -> str:
-    """Return the separator the header line uses most (outside quotes): `,`, `;` or tab."""
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    counts = dict.fromkeys(DELIMITERS, 0)
-    quoted = False
-    for ch in header:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in counts:
-            counts[ch] += 1
-    best = max(DELIMITERS, key=lambda d: counts[d])  # ties keep the first: `,`
-    return best if counts[best] else ","
+    """Return the separator the header line uses most (outside quotes): `,`, `;` or tab.
+
+    The header is the first line holding any of them: a title line above it ("Takeaway-
+    bestillinger uke 49", saved alone on its line) has none.
+    """
+    for line in itertools.islice(io.StringIO(text), 100):
+        counts = dict.fromkeys(DELIMITERS, 0)
+        quoted = False
+        for ch in line:
+            if ch == '"':
+                quoted = not quoted
+            elif not quoted and ch in counts:
+                counts[ch] += 1
+        best = max(DELIMITERS, key=lambda d: counts[d])  # ties keep the first: `,`
+        if counts[best]:
+            return best
+    return ","
 
 
 def csv_rows(text: str) -> tuple[Rows, str]:
@@ -161,14 +168,22 @@ def sheet_rows(data: bytes, fmt: str) -> Rows:
     return ((n, [cell_text(v) for v in row]) for n, row in enumerate(cells, start=1))
 
 
+class NumberCell(str):
+    """A cell the spreadsheet held as a number: any leading zeros it was typed with are gone."""
+
+    __slots__ = ()
+
+
 def cell_text(value: Any) -> str:
     """Return a spreadsheet cell as the text a CSV export would hold."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return NumberCell(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))  # 300001.0 → "300001": numbers in a sheet are floats
+        return NumberCell(int(value))  # 300001.0 → "300001": numbers in a sheet are floats
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return str(value)

@@ -24,7 +24,14 @@ from sqlalchemy import Column, Connection, Table, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.domain import audit, identifiers, order_events, pickup_codes, shelving
+from kiosk.domain import (
+    audit,
+    identifiers,
+    import_repeats,
+    order_events,
+    pickup_codes,
+    shelving,
+)
 from kiosk.domain.cards import CardReader
 from kiosk.domain.import_files import (
     Draft,
@@ -136,17 +143,22 @@ def check_characters(drafts: list[Draft], labels: dict[str, str] | None = None
 
 
 def preview(session: Session, source: Source, cards: CardReader, default_branch: str,
-            fmt: str | None = None, branches: Collection[str] | None = None) -> Preview:
+            fmt: str | None = None, branches: Collection[str] | None = None,
+            name: str | None = None, again: bool = False) -> Preview:
     """Read and check source without writing anything; return orders and problems.
 
     With branches (the library's known branches), an order for any other is a problem.
+    Rows that open orders hold already, or a file imported before, are problems unless
+    again (see `import_repeats`); name is the file's name when source does not carry it.
     """
     try:
-        data, name = read_source(source)
+        data, found_name = read_source(source)
     except OSError as exc:
         return Preview(fmt or "?", problems=[Problem(N_("Cannot read the file: %(error)s"),
                                                      params={"error": exc.strerror})])
-    pv = read_orders(data, fmt or detect_format(data, name), cards, default_branch)
+    name = name or found_name
+    pv = read_orders(data, fmt or detect_format(data, name), cards, default_branch, branches)
+    pv.name, pv.sha256 = name[:100], import_repeats.file_hash(data)
     pv.problems += check_characters(pv.drafts, pv.labels)
     if any(p.problem in (identifiers.NOT_AN_IDENTIFIER, identifiers.BAD_TEXT)
            for p in pv.problems):
@@ -154,6 +166,8 @@ def preview(session: Session, source: Source, cards: CardReader, default_branch:
     pv.problems += check_refs(session, pv.drafts)
     if branches is not None:
         pv.problems += check_branches(pv.drafts, branches)
+    if not again:
+        pv.problems += import_repeats.check_repeats(session, pv.drafts, pv.sha256)
     if pv.drafts:  # each order needs a free pickup code (issue 26)
         held = session.scalar(select(func.count()).select_from(Order).where(
             Order.status.in_([s.value for s in ACTIVE_STATUSES])))
@@ -167,21 +181,22 @@ def preview(session: Session, source: Source, cards: CardReader, default_branch:
 def import_orders(session: Session, source: Source | Preview, actor: Actor, cards: CardReader,
                   default_branch: str, progress: Progress | None = None,
                   fmt: str | None = None, on_created: OnCreated | None = None,
-                  branches: Collection[str] | None = None) -> ImportResult:
+                  branches: Collection[str] | None = None, name: str | None = None,
+                  again: bool = False) -> ImportResult:
     """Check source, then create every order in one transaction; raise ImportFailed if any is bad.
 
     Pass a `Preview` already made to skip reading the source again; `on_created`
     sees each batch of new orders inside the transaction (see `OnCreated`).
     """
-    pv = source if isinstance(source, Preview) else preview(session, source, cards,
-                                                            default_branch, fmt, branches)
+    pv = source if isinstance(source, Preview) else preview(
+        session, source, cards, default_branch, fmt, branches, name=name, again=again)
     if not pv.ok:
         raise ImportFailed(pv.problems or [Problem(N_("No orders in the file"))])
     started = time.perf_counter()
     for _ in range(ATTEMPTS):
         try:
             ids = shelving.with_retry(
-                session, lambda: _write(session, pv.drafts, actor, progress, on_created))
+                session, lambda: _write(session, pv, actor, progress, on_created))
         except OrderError as exc:  # no free pickup codes left
             raise ImportFailed([Problem(exc.template, params=exc.params)]) from None
         except IntegrityError:
@@ -198,9 +213,10 @@ def import_orders(session: Session, source: Source | Preview, actor: Actor, card
                                    "nothing imported, please try again"))])
 
 
-def _write(session: Session, drafts: list[Draft], actor: Actor, progress: Progress | None,
+def _write(session: Session, pv: Preview, actor: Actor, progress: Progress | None,
            on_created: OnCreated | None) -> list[int]:
-    """Insert drafts' orders, items and audit events in batches; return the new order ids."""
+    """Insert the preview's orders, items and audit events in batches; return their ids."""
+    drafts = pv.drafts
     conn = session.connection()
     _begin_writing(conn)
     active = [s.value for s in ACTIVE_STATUSES]
@@ -211,6 +227,7 @@ def _write(session: Session, drafts: list[Draft], actor: Actor, progress: Progre
     ids = _new_ids(conn, len(drafts))
     now = _stored(conn, Order.__table__.c.created_at, utcnow())
     received = OrderStatus.RECEIVED.value
+    origin = {"file": pv.name, "sha256": pv.sha256} if pv.sha256 else {}
     for start in range(0, len(drafts), BATCH):
         batch = list(zip(ids[start:start + BATCH], drafts[start:start + BATCH],
                          codes[start:start + BATCH], strict=True))
@@ -221,7 +238,7 @@ def _write(session: Session, drafts: list[Draft], actor: Actor, progress: Progre
             (oid, i.barcode, i.title) for oid, d, _ in batch for i in d.new.items])
         _insert(conn, AuditEvent.__table__, AUDIT_COLUMNS, [
             (oid, now, actor.name, actor.station, "created", received, received,
-             audit.detail("items", num=len(d.new.items))) for oid, d, _ in batch])
+             audit.detail("items", num=len(d.new.items), **origin)) for oid, d, _ in batch])
         if on_created:
             on_created(session, [CreatedOrder(oid, d.new.ref, d.new.branch, code)
                                  for oid, d, code in batch])

@@ -218,6 +218,16 @@ def pack_item(session: Session, order: Order, barcode: str, actor: Actor) -> Ite
     if item.packed_at is not None:
         raise OrderError(N_("Item %(barcode)s is already in the bag"),
                          {"barcode": barcode, "kind": "duplicate_item"}, barcode=barcode)
+    # One copy cannot be in two bags: an order imported twice lists it twice (issue 29).
+    other = session.scalar(
+        select(Order.pickup_code).join(Item, Item.order_id == Order.id)
+        .where(Item.barcode == item.barcode, Item.packed_at.is_not(None), Order.id != order.id,
+               Order.status.in_([s.value for s in ACTIVE_STATUSES])).limit(1))
+    if other is not None:
+        raise OrderError(N_("Item %(barcode)s is already packed in another bag (pickup code "
+                            "%(other)s); check which order it belongs to"),
+                         {"barcode": barcode, "kind": "packed_elsewhere", "pickup_code": other},
+                         barcode=barcode, other=other)
     start_packing(session, order, actor)
     item.packed_at = utcnow()
     return item

@@ -20,8 +20,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import NotFound
+from wtforms import BooleanField
 
-from kiosk.domain import import_files, importer
+from kiosk.domain import import_files, import_repeats, importer
 from kiosk.domain.messages import N_, sentence_start
 from kiosk.domain.orders import Actor
 from kiosk.extensions import db
@@ -38,6 +39,8 @@ SHOWN = 50  # orders listed in a preview
 class UploadForm(FlaskForm):
     file = FileField(_l("Order file (CSV, Excel, OpenDocument or JSON)"),
                      validators=[FileRequired()])
+    again = BooleanField(_l("Import again: orders from this file, or the same card and item, "
+                            "are open already, and I want them once more"))
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Upload:
     name: str
     data: bytes
     owner: int
+    again: bool = False  # staff ticked "Import again": repeats of open orders are wanted
     created: float = field(default_factory=time.monotonic)
     state: str = "previewed"  # previewed | running | done | failed
     done: int = 0
@@ -64,6 +68,11 @@ class Upload:
 def problem_text(problem: import_files.Problem) -> str:
     """Return what is wrong, in the page's language."""
     return _(problem.problem, **problem.params)
+
+
+def notice_text(notice: import_files.Notice) -> str:
+    """Return a notice of the preview in the page's language."""
+    return _(notice.notice, **notice.params)
 
 
 def describe_problem(problem: import_files.Problem) -> str:
@@ -110,15 +119,19 @@ def import_preview():
         return render_template("staff/orders/import.html", form=form), 400
     file = form.file.data
     upload = Upload(name=file.filename or "upload", data=file.read(),
-                    owner=session["staff_id"])
+                    owner=session["staff_id"], again=bool(form.again.data))
     pv = importer.preview(db.session, upload.data, station().cards, station().branch,
                           import_files.detect_format(upload.data, upload.name),
-                          branches=station().known_branches(db.session))
+                          branches=station().known_branches(db.session), name=upload.name,
+                          again=upload.again)
     db.session.rollback()
     token = _keep(upload) if pv.ok else None
+    repeats = any(p.problem in (import_repeats.SAME_FILE, import_repeats.SAME_ROW)
+                  for p in pv.problems)
+    again_form = UploadForm(formdata=None, again=True) if repeats else None
     return render_template("staff/orders/import_preview.html", pv=pv, upload=upload,
                            token=token, shown=pv.drafts[:SHOWN], form=ActionForm(),
-                           upload_form=UploadForm(),
+                           again_form=again_form, notice_text=notice_text,
                            problem_text=problem_text), 200 if pv.ok else 422
 
 
@@ -132,7 +145,7 @@ def _run(app: Flask, upload: Upload, who: Actor) -> None:
             upload.result = importer.import_orders(
                 db.session, upload.data, who, st.cards, st.branch, progress=progress,
                 fmt=import_files.detect_format(upload.data, upload.name),
-                branches=st.known_branches(db.session))
+                branches=st.known_branches(db.session), name=upload.name, again=upload.again)
             upload.state = "done"
         except importer.ImportFailed as exc:
             upload.problems = exc.problems
