@@ -88,3 +88,22 @@ def test_result_fits_without_scrolling(app, page, size, case):
                if b["top"] < 0 or b["left"] < 0 or b["bottom"] > height or b["right"] > width
                or b["height"] < 44]
     assert not outside, (size, case, outside)
+
+
+@pytest.mark.parametrize("size", ["landscape", "laptop"])
+def test_result_still_fits_after_a_button_answers(app, page, size):
+    """The thanks under a pressed "I have collected" button is a line more: fitted again."""
+    station = app.extensions["station"]
+    with app.app_context():
+        for _ in range(6):
+            make_order(db.session, card=CARD, items=3, slot="A-05", station=station)
+    width, height = SIZES[size]
+    page.set_viewport_size({"width": width, "height": height})
+    show_result(page, CARD)
+    for button in page.locator("#result .collect button").all()[-2:]:
+        button.click()
+    expect(page.locator("#result .collect .action-status:not(:empty)")).to_have_count(2)
+    found = page.evaluate(MEASURE)
+    assert found["scrollHeight"] <= height and found["scrollWidth"] <= width, found
+    outside = [b for b in found["buttons"] if b["bottom"] > height or b["right"] > width]
+    assert not outside, outside

@@ -290,9 +290,13 @@
     }
   }
 
-  window.addEventListener("resize", function () {
+  // Fitted again when the window or the result's own lines change (a button's answer, the
+  // time warning): a line more must not push "Done" off the screen.
+  function refit() {
     if (!resultEl.hidden && resultEl.classList.contains("result-ready")) fitResult();
-  });
+  }
+
+  window.addEventListener("resize", refit);
 
   function slotCard(s, data) {
     var card = el("li", {"class": "pickup"},
@@ -354,6 +358,7 @@
       post(cfg.urls.print, {event_id: data.event_id}).then(function (response) {
         status.textContent = response.ok ? t.printed : t.print_unavailable;
         button.disabled = response.ok;
+        refit();
       }).catch(function () {
         status.textContent = t.print_unavailable;
         button.disabled = false;
@@ -391,6 +396,7 @@
             var notice = codes.map(function (c) { return t.notices[c]; }).filter(Boolean)[0];
             status.textContent = done ? t.collected : (notice || t.collect_failed);
             button.disabled = done;
+            refit();
           });
         }).catch(function () {
           status.textContent = t.collect_failed;
@@ -511,6 +517,7 @@
       timer.warned = true;
       warningEl.textContent = t.time_warning;
       warningEl.hidden = false;
+      refit();
     }
   }
 
