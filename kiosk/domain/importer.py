@@ -159,7 +159,8 @@ def preview(session: Session, source: Source, cards: CardReader, default_branch:
     name = name or found_name
     pv = read_orders(data, fmt or detect_format(data, name), cards, default_branch, branches)
     pv.name, pv.sha256 = name[:100], import_repeats.file_hash(data)
-    pv.problems += check_characters(pv.drafts, pv.labels)
+    # Rows of a table were checked one by one as they were read; JSON orders are checked here.
+    pv.problems += check_characters([d for d in pv.drafts if not d.lines], pv.labels)
     if any(p.problem in (identifiers.NOT_AN_IDENTIFIER, identifiers.BAD_TEXT)
            for p in pv.problems):
         pv.drafts = []  # text the database cannot even be asked about (a lone surrogate)
