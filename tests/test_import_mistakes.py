@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from staff_helpers import login
 
 from kiosk import create_app
-from kiosk.domain import audit, importer
+from kiosk.domain import audit, importer, shelving
 from kiosk.domain import orders as order_ops
 from kiosk.extensions import db
 from kiosk.models import Order
@@ -55,6 +55,9 @@ def test_an_unknown_branch_is_a_problem_in_the_preview_and_nothing_is_imported(s
 def test_known_branches_are_configured_this_one_and_those_shelved_at(app, session, station,
                                                                      make_settings):
     assert set(station.known_branches(session)) == {"main"}
+    for branch in ("bryn", "rud"):  # their walls in this shared database
+        shelving.sync_shelves(session, [{"name": "A", "slots": 2, "capacity": 1}], branch)
+    session.commit()
     make_order(session, branch="bryn", slot="A-01", station=station)  # bryn's bags on a shelf
     make_order(session, branch="rud", slot="A-02", station=station, status="collected")
     make_order(session, branch="received-only")  # never shelved: no station seen
@@ -102,8 +105,10 @@ def test_json_orders_name_their_branch_problem_with_the_ref(session, station):
 def test_orders_search_finds_every_branch_with_a_branch_filter(staff, session):
     here = make_order(session, ref="H1")
     typo = make_order(session, ref="T1", branch="sanvika")
-    page = staff.get("/staff/orders").get_data(as_text=True)
+    page = staff.get("/staff/orders?branch=all").get_data(as_text=True)
     assert f"/staff/orders/{here.id}" in page and f"/staff/orders/{typo.id}" in page
+    page = staff.get("/staff/orders").get_data(as_text=True)  # opens on the station's branch
+    assert f"/staff/orders/{here.id}" in page and f"/staff/orders/{typo.id}" not in page
     assert '<option value="sanvika"' in page
     found = staff.get("/staff/orders?q=T1").get_data(as_text=True)
     assert f"/staff/orders/{typo.id}" in found and f"/staff/orders/{here.id}" not in found

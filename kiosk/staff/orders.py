@@ -53,6 +53,8 @@ def orders():
     status = request.args.get("status", "")
     scope = branch_scope(anyone=True)
     query_text = request.args.get("q", "").strip()[:64]
+    if query_text and not request.args.get("branch"):
+        scope = None  # a search finds the order whichever branch it was filed under
     page = webpolicy.int_arg("page", 1, minimum=1, maximum=webpolicy.MAX_OFFSET // PAGE)
     query = select(Order)
     if scope is not None:
