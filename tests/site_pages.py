@@ -19,6 +19,7 @@ from staff_helpers import PASSWORD, make_user
 
 from kiosk.domain import orders as order_ops
 from kiosk.domain import shelving
+from kiosk.domain.branches import branch_name
 from kiosk.extensions import db
 from kiosk.ils import queue
 from kiosk.models import IlsJob, Order
@@ -89,12 +90,14 @@ def populate(app: Flask) -> SiteData:
         orders = session.scalars(db.select(Order)).all()
         data.values = sorted({*(i.title for o in orders for i in o.items if i.title),
                               *(o.ref for o in orders if o.ref), *(o.branch for o in orders),
+                              *(branch_name(o.branch) for o in orders),
                               ACTOR.name, ACTOR.station, station.name, ADMIN, "ola",
                               "Hold for another", "the second copy is lost", "Sult",
                               "orders.csv",
                               *(s["name"] for s in station.settings.shelves),
                               *(v for o in OFFERS for v in (o["title"], o["text"], o["url"]))})
-    data.ids = {"order_id": data.orders["packing"]}
+    # name: an offer picture that is not cached (a 404, left out as no page)
+    data.ids = {"order_id": data.orders["packing"], "name": "none.png"}
     return data
 
 
