@@ -180,9 +180,9 @@ BIG = {**READY, "pickups": [{**READY["pickups"][0], "items": 200,
 
 
 @pytest.mark.parametrize("lang, more, bags", [
-    ("nb", "og 197 til.", "6 poser til er klare. Skjermen viser hvor."),
-    ("nn", "og 197 til.", "6 posar til er klare. Skjermen viser kvar."),
-    ("en", "and 197 more.", "6 more bags are ready. The screen shows where.")])
+    ("nb", "Og 197 til.", "6 poser til er klare. Skjermen viser hvor."),
+    ("nn", "Og 197 til.", "6 posar til er klare. Skjermen viser kvar."),
+    ("en", "And 197 more.", "6 more bags are ready. The screen shows where.")])
 def test_a_big_order_says_a_few_titles_and_how_many_more(lang, more, bags):
     said = [s.text for s in Speaker(lang, private=True).scan(BIG)]
     titles = next(t for t in said if "Tittel 0" in t)

@@ -169,7 +169,7 @@ class Speaker:
         out = [self._say(_("Titles: {titles}."), titles=(said, escape(said)))]
         more = len(titles) - MAX_TITLES
         if more > 0:
-            out.append(self._say(ngettext("and %(num)d more.", "and %(num)d more.", more)
+            out.append(self._say(ngettext("And %(num)d more.", "And %(num)d more.", more)
                                  % {"num": more}))
         return out
 
