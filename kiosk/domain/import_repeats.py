@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk.domain import audit
@@ -44,40 +44,44 @@ def check_repeats(session: Session, drafts: list[Draft], sha256: str) -> list[Pr
             .where(AuditEvent.action == "created", Order.status.in_(active),
                    AuditEvent.detail.contains(f'"sha256": "{sha256}"')).limit(1))
         if earlier is not None:
-            problems.append(Problem(SAME_FILE, params=_origin(session, earlier)))
+            problems.append(Problem(SAME_FILE, params=_origins(session, [earlier])[earlier]))
     wanted: dict[tuple[str, str], tuple[Draft, int | None]] = {}
     for d in drafts:
         for item in d.new.items:
             wanted[(d.new.card, item.barcode)] = (d, d.lines.get(item.barcode, d.line))
     barcodes = sorted({barcode for _, barcode in wanted})
-    origins: dict[int, dict[str, str]] = {}
+    hits: list[tuple[int, str, str, Draft, int | None]] = []
     for i in range(0, len(barcodes), CHUNK):
+        # The status in a function: the planner starts from the item barcodes' index, not
+        # from every open order's items (0.6 s for 2,000 rows against 4,000 open orders).
         rows = session.execute(
             select(Order.id, Order.card, Order.pickup_code, Item.barcode)
-            .join(Item, Item.order_id == Order.id)
-            .where(Order.status.in_(active), Item.barcode.in_(barcodes[i:i + CHUNK])))
+            .select_from(Item).join(Order, Order.id == Item.order_id)
+            .where(Item.barcode.in_(barcodes[i:i + CHUNK]),
+                   func.coalesce(Order.status, "").in_(active)))
         for order_id, card, code, barcode in rows:
             hit = wanted.get((card, barcode))
-            if hit is None:
-                continue
-            d, line = hit
-            if order_id not in origins:
-                origins[order_id] = _origin(session, order_id)
-            problems.append(Problem(SAME_ROW, line=line, order=d.order, ref=d.new.ref,
-                                    params={"barcode": barcode, "code": code,
-                                            **origins[order_id]}))
+            if hit is not None:
+                hits.append((order_id, code, barcode, *hit))
+    origins = _origins(session, sorted({h[0] for h in hits}))
+    hits.sort(key=lambda h: (h[4] or 0, h[3].order or 0))
+    problems += [Problem(SAME_ROW, line=line, order=d.order, ref=d.new.ref,
+                         params={"barcode": barcode, "code": code, **origins[order_id]})
+                 for order_id, code, barcode, d, line in hits]
     return problems
 
 
-def _origin(session: Session, order_id: int) -> dict[str, str]:
-    """Return when, by whom and from which file an order was created."""
-    event = session.scalars(select(AuditEvent).where(
-        AuditEvent.order_id == order_id, AuditEvent.action == "created").limit(1)).first()
-    if event is None:
-        return {"when": "?", "who": "?", "file": "?"}
-    found = audit.parse(event.detail) or {}
-    return {"when": _local(event.at), "who": event.actor,
-            "file": str(found.get("file") or "-")}
+def _origins(session: Session, order_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Return when, by whom and from which file each order was created."""
+    found = dict.fromkeys(order_ids, {"when": "?", "who": "?", "file": "?"})
+    for i in range(0, len(order_ids), CHUNK):
+        for event in session.scalars(select(AuditEvent).where(
+                AuditEvent.order_id.in_(order_ids[i:i + CHUNK]),
+                AuditEvent.action == "created")):
+            detail = audit.parse(event.detail) or {}
+            found[event.order_id] = {"when": _local(event.at), "who": event.actor,
+                                     "file": str(detail.get("file") or "-")}
+    return found
 
 
 def _local(at: dt.datetime) -> str:
