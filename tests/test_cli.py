@@ -341,7 +341,7 @@ def test_each_command_s_help_mentions_config(command):
 
 def test_the_docs_example_imports_with_the_configuration_install_sh_writes(tmp_path,
                                                                             database_url):
-    """A new library's first import: install.sh's configuration, the README's example file."""
+    """A new library's first import: install.sh's configuration, the docs' example file."""
     root = Path(__file__).parent.parent
     script = (root / "systemd" / "install.sh").read_text()
     written = script.split("<<'TOML'\n", 1)[1].split("\nTOML\n", 1)[0]

@@ -28,7 +28,7 @@ def import_(station: StationContext, file: str, fmt: str | None, dry_run: bool,
 
     CSV may use `,` or `;` and be UTF-8 (with or without BOM) or Windows-1252: both are
     detected. Columns: card, item_barcode, title, order_ref, branch, or their Norwegian
-    names (lånekort, strekkode, tittel, referanse, filial ...; see the README). A branch
+    names (lånekort, strekkode, tittel, referanse, filial ...; see docs/staff-pages.md). A branch
     the library does not know (see [station] branches) is a problem too, and so are rows
     that open orders hold already, unless --again.
     """

@@ -34,7 +34,7 @@ from kiosk.domain.import_problems import (  # noqa: F401  (re-exported: callers 
 from kiosk.domain.messages import N_
 from kiosk.domain.orders import NewItem, NewOrder
 
-# The one upload limit (README, "Importing orders"): an order file is at most this many
+# The one upload limit (docs/staff-pages.md, "Order files"): an order file is at most this many
 # bytes, from the command line or the staff page alike. A request may be a little larger
 # (the form around the file); past that the web server refuses it with 413, in the staff's
 # language, with this same message (kiosk.views.errors).

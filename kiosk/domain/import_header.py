@@ -1,7 +1,7 @@
 """The header row of an order file: the first row that names the card and item columns.
 
 Column names are the English ones or their Norwegian aliases (`COLUMN_ALIASES`, listed
-in the README), compared without case, spaces, "_", "-" or ".". Rows above the header (a
+in docs/staff-pages.md), compared without case, spaces, "_", "-" or ".". Rows above the header (a
 title) are skipped with a notice; columns the station does not use are ignored, listed
 in one notice.
 """
@@ -14,7 +14,7 @@ from kiosk.domain.import_problems import Notice, Preview, Problem
 from kiosk.domain.messages import N_
 
 # Column names a file may use, besides the English ones (compared without case, spaces,
-# "_", "-" or "."); listed in the README.
+# "_", "-" or "."); listed in docs/staff-pages.md.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "card": ("card", "card_number", "lånekort", "lanekort", "lånekortnummer", "kortnummer",
              "kort", "lånenummer", "lånarnummer"),

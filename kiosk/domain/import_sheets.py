@@ -7,7 +7,7 @@ counting rows and columns up to the last one holding a value (repeats multiplied
 expanded; trailing empty rows and columns, which LibreOffice writes for formatting, do
 not count) and the text in cells, and stops at the first row past the limits. Together
 with the row limit of the table reader, this keeps a preview's memory bounded whatever
-the file says (README, "Order files").
+the file says (docs/staff-pages.md, "Order files").
 """
 
 from __future__ import annotations
