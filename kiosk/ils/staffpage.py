@@ -76,8 +76,8 @@ def reconcile_now():
     station = _station()
     link, status = attach(station), getattr(station, "holds", None)
     if link is None or status is None:
-        flash(_("Reconciliation needs the station to read holds from the library system. IT can turn that on."),
-              "error")
+        flash(_("Reconciliation needs the station to read holds from the library system. "
+                "IT can turn that on."), "error")
         return redirect(url_for("ils_staff.overview"))
     locations = list(station.settings.ils.pickup_locations) or [station.branch]
     report = reconcile.run(db.session, link, status, station.branch, locations)
