@@ -97,6 +97,19 @@ def test_packed_is_blocked_by_missing_items_unless_a_reason_is_given(staff, sess
     assert events[0].actor == "kari" and "item lost" in events[0].detail
 
 
+@pytest.mark.parametrize("note", ["lost\u202e", "lost\x00", "lost\u200b", "\x1b[31mlost"])
+def test_a_packing_note_with_hidden_characters_is_refused_and_nothing_changes(staff, session,
+                                                                             note):
+    order = make_order(session, items=2)
+    staff.post(f"/staff/packing/{order.id}/item", data={"code": order.items[0].barcode})
+    r = staff.post(f"/staff/packing/{order.id}/packed", data={"override_reason": note},
+                   headers=FETCH)
+    assert r.status_code == 400 and r.json["kind"] == "bad_text"
+    assert "control, invisible or direction-changing character" in r.json["message"]
+    session.refresh(order)
+    assert order.packed_at is None and order.pack_note is None
+
+
 def test_all_items_scanned_then_packed(staff, session):
     order = make_order(session, items=2)
     for item in order.items:

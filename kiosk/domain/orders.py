@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.domain import audit, order_events, pickup_codes
 from kiosk.domain.cards import mask
+from kiosk.domain.identifiers import text_problem
 from kiosk.domain.messages import N_, Nn_, StationError
 from kiosk.models import ACTIVE_STATUSES, AuditEvent, Item, Order, OrderStatus, utcnow
 
@@ -48,6 +49,12 @@ class OrderError(StationError):
 
 class NotFound(OrderError):
     status_code = 404
+
+
+class BadText(OrderError):
+    """Free text (a packing note) holding a character that cannot be shown or stored."""
+
+    status_code = 400
 
 
 @dataclass(frozen=True)
@@ -247,6 +254,9 @@ def finish_packing(session: Session, order: Order, actor: Actor,
     if order.packed_at is not None:
         return
     missing = missing_items(order)
+    problem = text_problem(override_reason, "reason") if missing else None
+    if problem:  # the note is shown on staff pages and in the order's history
+        raise BadText(problem[0], {"kind": "bad_text"}, **problem[1])
     if missing and not (override_reason and override_reason.strip()):
         raise OrderError(Nn_("%(num)d item not packed", "%(num)d items not packed"),
                          {"missing": [i.barcode for i in missing], "kind": "missing_items"},

@@ -177,7 +177,9 @@ def finish_packing(order_id: int):
                 "to pack without them.", len(missing), items=", ".join(missing))
         else:
             message = describe(exc)
-        return answer(message, ok=False, to=here, missing=missing)
+        kind = exc.detail.get("kind") if isinstance(exc.detail, dict) else None
+        return answer(message, ok=False, to=here, missing=missing, kind=kind,
+                      status=exc.status_code)
     return answer(_("Order %(code)s is packed. Print the bag label, then shelve it.",
                     code=order.pickup_code),
                   to=here, go=True)
