@@ -219,3 +219,14 @@ def test_no_configuration_keys_or_command_lines_on_staff_pages(app, client, lang
         if hits:
             found[path] = hits
     assert found == {}
+
+
+@pytest.mark.parametrize("config_overrides", [
+    {"offers": [{"kind": "podcast", "feed": "http://127.0.0.1:9/podcast.xml"}]}])
+def test_the_offers_page_names_a_feed_in_words_not_by_its_configuration_key(app, client):
+    from test_i18n_staff import log_in, visible_text
+
+    log_in(client, app, "nb")
+    text = visible_text(client.get("/staff/offers").get_data(as_text=True))
+    assert re.search(r"Feed 1:\s+http://127\.0\.0\.1:9/podcast\.xml", text)
+    assert CONFIG_KEY.findall(text) == []
