@@ -31,7 +31,7 @@ def old_url(tmp_path):
 
 
 def test_upgrading_moves_the_shelves_to_the_first_branch_and_no_bag_moves(old_url):
-    """A database of the schema before branches (0009) with bags on its shelf."""
+    """A database as the main before this round made it (0008) with bags on its shelf."""
     def station(branch: str):
         return create_app(parse(merge(BASE_CONFIG, {
             "database": {"url": old_url}, "station": {"name": branch, "branch": branch},
@@ -39,7 +39,7 @@ def test_upgrading_moves_the_shelves_to_the_first_branch_and_no_bag_moves(old_ur
 
     first = station("bekkestua")
     with first.app_context():
-        upgrade(directory=first.extensions["migrate"].directory, revision="0009")
+        upgrade(directory=first.extensions["migrate"].directory, revision="0008")
         for sql in (
                 "INSERT INTO shelves (id, name, position) VALUES (5, 'A', 0)",
                 "INSERT INTO slots (id, shelf_id, number, label, capacity, active) "
