@@ -53,3 +53,23 @@ def test_a_spreadsheet_with_a_typo_is_refused_then_fixed_and_a_wrong_order_corre
     expect(page.locator("table.audit")).to_contain_text("card *******003 → *******002")
     session.expire_all()
     assert session.query(Order).filter_by(ref="R2").one().card == "N000000002"
+
+
+def test_a_file_over_the_upload_limit_is_refused_in_the_staff_language_before_it_is_sent(
+        page, app):
+    """Past the web server's own limit its refusal would be English: the page says it first."""
+    from kiosk.domain import import_files
+
+    make_user(app, "kari")
+    log_in(page)
+    page.goto("/staff/import?lang=nb")
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+    page.locator('input[type="file"]').set_input_files(files=[{
+        "name": "bestillinger.csv", "mimeType": "text/csv",
+        "buffer": b"x" * (import_files.MAX_BYTES + 1)}])
+    page.locator('button[type="submit"].primary').click()
+    refusal = page.locator(".scan-result.error")
+    expect(refusal).to_be_visible()
+    expect(refusal).to_have_text("Filen er større enn 8 MiB; del den opp i flere importer")
+    assert sent == [] and page.url.endswith("/staff/import?lang=nb")

@@ -109,14 +109,22 @@ def _mine(token: str) -> Upload:
 
 @bp.get("/import")
 def import_page():
-    return render_template("staff/orders/import.html", form=UploadForm())
+    return _upload_page(UploadForm())
+
+
+def _upload_page(form: UploadForm) -> str:
+    """Render the upload form; it knows the upload limit, to refuse a bigger file at once."""
+    mib = import_files.MAX_BYTES // (1024 * 1024)
+    return render_template("staff/orders/import.html", form=form,
+                           max_bytes=import_files.MAX_BYTES,
+                           too_large=_(import_files.TOO_LARGE, mib=mib))
 
 
 @bp.post("/import")
 def import_preview():
     form = UploadForm()
     if not form.validate():
-        return render_template("staff/orders/import.html", form=form), 400
+        return _upload_page(form), 400
     file = form.file.data
     upload = Upload(name=file.filename or "upload", data=file.read(),
                     owner=session["staff_id"], again=bool(form.again.data))

@@ -42,6 +42,20 @@
     if (!ok) { void document.body.offsetWidth; document.body.classList.add("alarm"); }
   }
 
+  /* An order file over the upload limit is refused here, in the page's language, before it
+     is sent: a body past the web server's own limit would get the server's English 413. */
+  document.querySelectorAll("form[data-max-bytes]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      const input = form.querySelector('input[type="file"]');
+      const file = input && input.files && input.files[0];
+      if (file && file.size > Number(form.dataset.maxBytes)) {
+        event.preventDefault();
+        show(form, false, form.dataset.tooLarge);
+        beep("error");
+      }
+    });
+  });
+
   function markPacked(barcode, left) {
     document.querySelectorAll("[data-item]").forEach(function (li) {
       if (li.dataset.item === barcode) { li.classList.remove("missing"); li.classList.add("packed"); }
