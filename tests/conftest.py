@@ -19,10 +19,13 @@ import clock_switch
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
 
 from kiosk import create_app
 from kiosk.config import parse
 from kiosk.extensions import db
+from kiosk.models import AuditEvent, Item, Order
 from kiosk.schema import upgrade_database
 
 POSTGRES_ADMIN = os.environ.get("KIOSK_TEST_POSTGRES", "")
@@ -161,6 +164,51 @@ def make_settings(database_url):
         return parse(merge(merge(BASE_CONFIG, {"database": {"url": database_url}}), extra))
 
     return build
+
+
+@pytest.fixture(scope="module")
+def memory_engine():
+    """An in-memory schema: plain domain functions over a session, no app, no migrations."""
+    engine = create_engine("sqlite://", poolclass=StaticPool,
+                           connect_args={"check_same_thread": False})
+    db.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def plain(memory_engine):
+    """A session on the in-memory schema; the orders a test wrote are gone after it."""
+    with Session(memory_engine) as session:
+        yield session
+        session.rollback()
+        for model in (AuditEvent, Item, Order):
+            session.query(model).delete()
+        session.commit()
+
+
+@pytest.fixture
+def offers_state_dir(tmp_path, monkeypatch) -> Path:
+    """Keep the offers cache (and its pictures) in this test's folder on any backend."""
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def make_offers_app(make_settings):
+    """Build station apps with these offers over this test's database (a second: a restart)."""
+    apps = []
+
+    def build(offers: list[dict]):
+        app = create_app(make_settings({"offers": offers}),
+                         {"TESTING": True, "WTF_CSRF_ENABLED": False})
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture

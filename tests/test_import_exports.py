@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import pytest
 from sheet_files import ods, xlsx
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from kiosk.domain import import_files, import_repeats, importer
 from kiosk.domain import orders as order_ops
 from kiosk.domain.cards import CardReader
 from kiosk.domain.orders import Actor
-from kiosk.extensions import db
-from kiosk.models import AuditEvent, Item, Order
+from kiosk.models import AuditEvent, Order
 
 ACTOR = Actor("kari", "Sandvika, skranke")
 NINE = CardReader([r"^N\d{9}$"])
@@ -27,25 +23,6 @@ EXPORT = [[TITLE, None, None, None, None, None],
           ["N000000001", "03010012345", "Kari Nordmann", "Hamsun", "2026-12-01", "Sandvika"],
           ["N000000001", "03010012346", "Kari Nordmann", "Undset", "2026-12-01", "Sandvika"],
           ["N000000002", "03010012347", "Ola Nordmann", "Vesaas", "2026-12-02", "BEKKESTUA"]]
-
-
-@pytest.fixture(scope="module")
-def engine():
-    engine = create_engine("sqlite://", poolclass=StaticPool,
-                           connect_args={"check_same_thread": False})
-    db.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def plain(engine):
-    with Session(engine) as session:
-        yield session
-        session.rollback()
-        for model in (AuditEvent, Item, Order):  # what these tests write
-            session.query(model).delete()
-        session.commit()
 
 
 def preview(session, data, cards=NINE, name="", again=False):

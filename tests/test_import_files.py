@@ -7,13 +7,9 @@ import zipfile
 
 import pytest
 from sheet_files import ods, xlsx
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from kiosk.domain import import_files, import_tables, importer
 from kiosk.domain.cards import CardReader
-from kiosk.extensions import db
 
 CARDS = CardReader([r"^N\d{9}$"])
 
@@ -28,22 +24,6 @@ def csv_text(rows: list[list[str]], sep: str) -> str:
     def cell(v: str) -> str:
         return f'"{v}"' if (sep in v or '"' in v) else v
     return "\r\n".join(sep.join(cell(v) for v in row) for row in rows) + "\r\n"
-
-
-@pytest.fixture(scope="module")
-def engine():
-    engine = create_engine("sqlite://", poolclass=StaticPool,
-                           connect_args={"check_same_thread": False})
-    db.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def plain(engine):
-    with Session(engine) as session:
-        yield session
-        session.rollback()
 
 
 def check(session, data: bytes, name: str = "", branches=None) -> import_files.Preview:

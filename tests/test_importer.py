@@ -7,14 +7,10 @@ import json
 
 import pytest
 from factories import make_order
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from kiosk.domain import import_files, importer
 from kiosk.domain.cards import CardReader
 from kiosk.domain.orders import Actor
-from kiosk.extensions import db
 from kiosk.models import AuditEvent, Item, Order
 
 ACTOR = Actor("import test.csv", "Test station")
@@ -34,23 +30,6 @@ class Plain:
 
     cards = CardReader([r"^N\d{9}$"])
     branch = "main"
-
-
-@pytest.fixture(scope="module")
-def engine():
-    """An in-memory schema: parsing and checking are plain functions over a session."""
-    engine = create_engine("sqlite://", poolclass=StaticPool,
-                           connect_args={"check_same_thread": False})
-    db.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def plain(engine):
-    with Session(engine) as session:
-        yield session
-        session.rollback()
 
 
 def run(session, station, data, fmt=None, progress=None):

@@ -16,7 +16,6 @@ import pytest
 from factories import make_order
 from test_offers_feeds import RSS, FeedServer, feed_server  # noqa: F401 - a fixture
 
-from kiosk import create_app
 from kiosk.cli import main as kiosk_main
 from kiosk.extensions import db
 from kiosk.models import StaffUser
@@ -25,6 +24,8 @@ from kiosk.offers.cache import OfferCache
 from kiosk.offers.sources import Offer
 
 TODAY = dt.date.today()
+
+pytestmark = pytest.mark.usefixtures("offers_state_dir")
 
 
 def offer(**values) -> dict:
@@ -46,29 +47,6 @@ CONFIG_OFFERS = {
               starts=(TODAY + dt.timedelta(days=1)).isoformat()),
     ],
 }
-
-
-@pytest.fixture(autouse=True)
-def state_dir(tmp_path, monkeypatch):
-    """Keep the offers cache in this test's folder on any database backend."""
-    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path))
-
-
-@pytest.fixture
-def make_app(make_settings):
-    """Build station apps over this test's database (a second one is a restart)."""
-    apps = []
-
-    def build(offers: list[dict]):
-        app = create_app(make_settings({"offers": offers}),
-                         {"TESTING": True, "WTF_CSRF_ENABLED": False})
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture
@@ -122,9 +100,9 @@ def test_qr_codes_decode_to_exactly_their_url(client, decode):
 # --- feeds ---------------------------------------------------------------------------------
 
 
-def test_feed_is_fetched_in_the_background_never_by_a_request(make_app, feed_server):  # noqa: F811
+def test_feed_is_fetched_in_the_background_never_by_a_request(make_offers_app, feed_server):  # noqa: F811
     url = feed_server.serve("/podkast.xml", RSS)
-    app = make_app([{"kind": "podcast", "feed": url, "refresh_minutes": 60}, offer()])
+    app = make_offers_app([{"kind": "podcast", "feed": url, "refresh_minutes": 60}, offer()])
     client = app.test_client()
     assert titles(client) == ["Lån e-bøker"]
     assert feed_server.hits == {}  # the request did not wait on the feed
@@ -141,13 +119,13 @@ def refreshers() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "offers-refresh"]
 
 
-def test_runtime_without_feeds_starts_nothing(make_app, feed_server):  # noqa: F811
+def test_runtime_without_feeds_starts_nothing(make_offers_app, feed_server):  # noqa: F811
     before = refreshers()
-    stop = runtime.start(make_app([offer()]))
+    stop = runtime.start(make_offers_app([offer()]))
     assert refreshers() == before  # no thread for configured offers alone …
     stop()
     url = feed_server.serve("/podkast.xml", RSS)
-    stop = runtime.start(make_app([offer(), {"kind": "podcast", "feed": url}]))
+    stop = runtime.start(make_offers_app([offer(), {"kind": "podcast", "feed": url}]))
     try:
         assert len(refreshers()) == len(before) + 1  # … but one as soon as there is a feed
     finally:
@@ -157,12 +135,12 @@ def test_runtime_without_feeds_starts_nothing(make_app, feed_server):  # noqa: F
 
 @pytest.mark.parametrize("breakage", ["server error", "garbage", "server gone"])
 def test_dead_feed_keeps_the_last_good_set_also_after_a_restart(
-        make_app, tmp_path, caplog, breakage):
+        make_offers_app, tmp_path, caplog, breakage):
     server = FeedServer()
     try:
         url = server.serve("/podkast.xml", RSS)
         entries = [{"kind": "podcast", "feed": url}]
-        first = make_app(entries)
+        first = make_offers_app(entries)
         first.extensions["offers"].refresh()
         assert len(titles(first.test_client())) == 2
         assert len(list((tmp_path / "offers-cache").glob("*.json"))) == 1
@@ -178,7 +156,7 @@ def test_dead_feed_keeps_the_last_good_set_also_after_a_restart(
         assert "showing the last good set (2 offers)" in caplog.text
         assert len(titles(first.test_client())) == 2
 
-        restarted = make_app(entries)  # a new process reads the cache file
+        restarted = make_offers_app(entries)  # a new process reads the cache file
         board = restarted.extensions["offers"]
         assert board.feeds[0].from_cache
         assert titles(restarted.test_client()) == ["Episode 12: Lydbøker", "Episode 11: Krim"]
@@ -196,9 +174,9 @@ def test_dead_feed_keeps_the_last_good_set_also_after_a_restart(
     b"<!doctype html><html><body>Sign in to the guest Wi-Fi</body></html>",
     b'{"error": "rate limited"}',
 ], ids=["garbage XML", "huge", "HTML page", "wrong JSON"])
-def test_malformed_feed_is_logged_and_ignored(make_app, feed_server, caplog, body):  # noqa: F811
+def test_malformed_feed_is_logged_and_ignored(make_offers_app, feed_server, caplog, body):  # noqa: F811
     url = feed_server.serve("/feed", body)
-    app = make_app([{"kind": "podcast", "feed": url}, offer()])
+    app = make_offers_app([{"kind": "podcast", "feed": url}, offer()])
     with caplog.at_level(logging.WARNING, logger="kiosk.offers"):
         app.extensions["offers"].refresh()
     assert "offers[0] feed" in caplog.text
@@ -206,7 +184,7 @@ def test_malformed_feed_is_logged_and_ignored(make_app, feed_server, caplog, bod
     assert app.test_client().get("/staff/offers").status_code in (302, 401)
 
 
-def test_ended_events_disappear_by_themselves(make_app, tmp_path):
+def test_ended_events_disappear_by_themselves(make_offers_app, tmp_path):
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
     def stamp(delta: dt.timedelta) -> str:
@@ -220,7 +198,7 @@ def test_ended_events_disappear_by_themselves(make_app, tmp_path):
         f"BEGIN:VEVENT\r\nSUMMARY:Strømmet kveld\r\nDTSTART:{stamp(dt.timedelta(hours=1))}\r\n"
         f"DTEND:{stamp(dt.timedelta(hours=2))}\r\nURL:https://example.org/kveld\r\nEND:VEVENT\r\n"
         "END:VCALENDAR\r\n", encoding="utf-8")
-    app = make_app([{"kind": "event", "feed": str(events), "feed_kind": "ical"}])
+    app = make_offers_app([{"kind": "event", "feed": str(events), "feed_kind": "ical"}])
     board = app.extensions["offers"]
     board.refresh()
     body = app.test_client().get("/kiosk/offers").get_json()
@@ -256,13 +234,13 @@ def test_no_after_pickup_offer_unless_configured(client, session, station):
 LONG_URL = "https://example.org/" + "ø" * 1900  # 1,920 characters (allowed), 3,820 bytes
 
 
-def test_an_offer_too_long_for_a_qr_code_is_left_out_never_a_500(make_app, feed_server,  # noqa: F811
+def test_an_offer_too_long_for_a_qr_code_is_left_out_never_a_500(make_offers_app, feed_server,  # noqa: F811
                                                                     tmp_path, caplog):
     items = [{"title": "For lang", "url": LONG_URL}, {"title": "Passer", "url": "https://e.org/"}]
     url = feed_server.serve("/offers.json", json.dumps(items), "application/json")
     entries = [{"kind": "ebooks", "feed": url, "after_pickup": True},
                offer(title="Også for lang", url=LONG_URL, after_pickup=True)]
-    app = make_app(entries)
+    app = make_offers_app(entries)
     with caplog.at_level(logging.WARNING, logger="kiosk.offers"):
         app.extensions["offers"].refresh()
     assert "'For lang' left out" in caplog.text and "'Også for lang' left out" in caplog.text
@@ -274,7 +252,7 @@ def test_an_offer_too_long_for_a_qr_code_is_left_out_never_a_500(make_app, feed_
     cache.save(board.feeds[0].key, url, time.time(),
                [Offer(kind="ebooks", title="For lang", text="", url=LONG_URL, after_pickup=True)])
     feed_server.serve("/offers.json", "down", "text/plain", status=503)
-    restarted = make_app(entries)
+    restarted = make_offers_app(entries)
     assert restarted.extensions["offers"].feeds[0].from_cache
     assert_no_500_anywhere(restarted, [], "N123456780")
 

@@ -11,32 +11,12 @@ import pytest
 from test_offers import offer, wait_for
 from test_offers_feeds import FeedServer, feed_server  # noqa: F401 - a fixture
 
-from kiosk import barcodes, create_app
-from kiosk.extensions import db
+from kiosk import barcodes
 from kiosk.offers import images, runtime
 
 PNG = barcodes.qr_png("bilde")
 
-
-@pytest.fixture(autouse=True)
-def state_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path))
-
-
-@pytest.fixture
-def make_app(make_settings):
-    apps = []
-
-    def build(offers: list[dict]):
-        app = create_app(make_settings({"offers": offers}),
-                         {"TESTING": True, "WTF_CSRF_ENABLED": False})
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
+pytestmark = pytest.mark.usefixtures("offers_state_dir")
 
 
 def shown(app) -> dict[str, str]:
@@ -45,7 +25,7 @@ def shown(app) -> dict[str, str]:
 
 
 def test_pictures_are_fetched_by_the_station_checked_and_served_from_it(
-        make_app, feed_server, caplog):  # noqa: F811
+        make_offers_app, feed_server, caplog):  # noqa: F811
     pictures = {
         "Bilde": feed_server.serve("/cover.png", PNG, "image/png"),
         "HTML": feed_server.serve("/page.png", b"<html><script>x</script></html>", "text/html"),
@@ -61,7 +41,7 @@ def test_pictures_are_fetched_by_the_station_checked_and_served_from_it(
     configured = feed_server.serve("/configured.png", PNG, "image/png")
     entries = [{"kind": "ebooks", "feed": url},
                offer(title="Konfigurert", image=configured)]
-    app = make_app(entries)
+    app = make_offers_app(entries)
     assert shown(app)["Konfigurert"] == ""  # not fetched by a request
     with caplog.at_level(logging.WARNING, logger="kiosk.offers"):
         app.extensions["offers"].refresh()
@@ -78,7 +58,7 @@ def test_pictures_are_fetched_by_the_station_checked_and_served_from_it(
     assert feed_server.hits["/cover.png"] == 1
 
     app.extensions["offers"].refresh()  # kept: not fetched again, also after a restart
-    restarted = make_app(entries)
+    restarted = make_offers_app(entries)
     assert shown(restarted) == seen
     assert feed_server.hits["/cover.png"] == 1 and feed_server.hits["/configured.png"] == 1
 
@@ -94,8 +74,8 @@ def test_pages_load_images_only_from_the_station(client):
     assert "http:" not in policy and "https:" not in policy
 
 
-def test_the_refresher_runs_for_configured_pictures_alone(make_app, feed_server):  # noqa: F811
-    app = make_app([offer(image=feed_server.serve("/c.png", PNG, "image/png"))])
+def test_the_refresher_runs_for_configured_pictures_alone(make_offers_app, feed_server):  # noqa: F811
+    app = make_offers_app([offer(image=feed_server.serve("/c.png", PNG, "image/png"))])
     stop = runtime.start(app)
     try:
         wait_for(lambda: shown(app)["Lån e-bøker"] != "")  # fetched on the refresher's thread
