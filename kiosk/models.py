@@ -149,6 +149,9 @@ class Order(db.Model):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     anonymised_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     pack_note: Mapped[str | None] = mapped_column(Text)
+    # Set while a collect lends the items in the library system (kiosk.domain.orders
+    # start_collecting): no other change of the order may land until it ends or times out.
+    collecting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Raised by every write of the row; an UPDATE carries the number it read, so of two
     # changes made at once only the first lands and the other raises StaleDataError (0009).
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -269,6 +269,11 @@ class FaultProxy:
         self.tls = tls
         self.garble_answers = 0  # how many of the next answers get a wrong checksum
         self.swallow_answer_to: str | None = None  # e.g. "11": ILS acts, station hears nothing
+        # hold_answer: an answer code (e.g. "12", a checkout's): the next such answer waits
+        # for `release` (set `held` when it arrives), so a test acts while the ILS "thinks".
+        self.hold_answer: str | None = None
+        self.held = threading.Event()
+        self.release = threading.Event()
         self.requests: list[bytes] = []
         self.answers: list[bytes] = []  # as they reached the station
         self.connections = 0  # how many times the station connected (the ILS up or not)
@@ -337,6 +342,10 @@ class FaultProxy:
         for frame in _frames(src):
             if swallow.is_set():
                 break  # the ILS did it; the station never hears
+            if self.hold_answer and frame[:2] == self.hold_answer.encode():
+                self.hold_answer = None
+                self.held.set()
+                self.release.wait(30)
             if self.garble_answers > 0 and b"AZ" in frame:
                 self.garble_answers -= 1
                 frame = _garble(frame)

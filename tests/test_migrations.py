@@ -116,6 +116,8 @@ def test_0009_order_version_starts_old_orders_at_one_and_refuses_a_stale_write(e
 
         from kiosk.domain import orders as order_ops
 
+        db.session.commit()  # PostgreSQL: the ALTER TABLEs below wait for open reads
+        upgrade(directory=folder)  # today's model reads the columns of later migrations too
         order = order_ops.get(db.session, 9)
         # Another station changes the order after this one read it: this write is refused.
         with db.engine.begin() as other:
@@ -129,6 +131,30 @@ def test_0009_order_version_starts_old_orders_at_one_and_refuses_a_stale_write(e
         db.session.commit()  # PostgreSQL: the ALTER TABLE below waits for open reads
         downgrade(directory=folder, revision="0008")
         assert db.session.execute(text("SELECT ref FROM orders")).scalar() == "OLD-9"
+        assert db.session.execute(text("SELECT count(*) FROM items")).scalar() == 1
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0011_collecting_since_keeps_the_orders_and_goes_back(empty_url):
+    app = create_app(parse(merge(BASE_CONFIG, {"database": {"url": empty_url}})),
+                     {"TESTING": True})
+    folder = app.extensions["migrate"].directory
+    with app.app_context():
+        upgrade(directory=folder, revision="0010")
+        db.session.execute(text(
+            "INSERT INTO orders (id, ref, card, branch, status, pickup_code, source, "
+            "created_at, updated_at) VALUES (11, 'OLD-11', 'N500000011', 'main', 'received', "
+            "'KR-411', 'import', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        db.session.execute(text("INSERT INTO items (order_id, barcode) VALUES (11, '0500011')"))
+        db.session.commit()
+        upgrade(directory=folder, revision="0011")
+        assert db.session.execute(text(
+            "SELECT ref, collecting_since FROM orders")).one() == ("OLD-11", None)
+        assert db.session.execute(text("SELECT count(*) FROM items")).scalar() == 1
+        db.session.commit()
+        downgrade(directory=folder, revision="0010")
+        assert db.session.execute(text("SELECT ref FROM orders")).scalar() == "OLD-11"
         assert db.session.execute(text("SELECT count(*) FROM items")).scalar() == 1
         db.session.remove()
         db.engine.dispose()

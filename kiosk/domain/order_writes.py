@@ -20,8 +20,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from kiosk.domain.messages import N_
-from kiosk.domain.orders import OrderError
-from kiosk.models import Order
+from kiosk.domain.orders import ALLOWED, OrderError, refuse_if_being_collected
+from kiosk.models import Order, OrderStatus, utcnow
 
 T = TypeVar("T")
 
@@ -117,3 +117,22 @@ def _still_as_seen(session: Session, seen: dict[int, int]) -> None:
         if order is not None and order.__dict__.get("version", version) != version:
             session.rollback()
             raise changed_meanwhile(session, order_id)
+
+
+def start_collecting(order: Order) -> None:
+    """Claim a ready order for a collect that lends its items (commit to make it hold).
+
+    Until `end_collecting`, every other status change of the order is refused; a second
+    collect too. An order that cannot be collected is refused here, before anything is lent.
+    """
+    refuse_if_being_collected(order)
+    if OrderStatus.COLLECTED not in ALLOWED[order.status]:
+        raise OrderError(N_("Order %(order)s is %(status)s and cannot become %(wanted)s"),
+                         {"status": order.status, "wanted": OrderStatus.COLLECTED},
+                         order=order.id, status=order.status, wanted=OrderStatus.COLLECTED)
+    order.collecting_since = utcnow()
+
+
+def end_collecting(order: Order) -> None:
+    """Let go of a collect's claim (the collect has ended, collected or not)."""
+    order.collecting_since = None

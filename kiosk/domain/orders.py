@@ -91,8 +91,31 @@ def record(session: Session, order: Order, actor: Actor, action: str,
     ))
 
 
+# How long a collect's claim keeps other changes off the order: far longer than lending
+# takes (each checkout is bounded by [ils] timeout_s), short enough that an order a dead
+# station had claimed is free again soon.
+COLLECTING_FOR = dt.timedelta(minutes=3)
+
+
+def being_collected(order: Order) -> bool:
+    """Return True while a collect is lending the order's items (its claim not yet old)."""
+    since = order.collecting_since
+    if since is None:
+        return False
+    since = since if since.tzinfo else since.replace(tzinfo=dt.UTC)  # SQLite: naive UTC
+    return utcnow() - since < COLLECTING_FOR
+
+
+def refuse_if_being_collected(order: Order) -> None:
+    """Raise OrderError while a collect is lending the order's items."""
+    if being_collected(order):
+        raise OrderError(N_("Order %(order)s is being collected at the entrance right now"),
+                         {"status": order.status, "kind": "being_collected"}, order=order.id)
+
+
 def move(session: Session, order: Order, to: str, actor: Actor, detail: str | None = None) -> None:
     """Change an order's status if the move is allowed, with an audit event."""
+    refuse_if_being_collected(order)
     if to not in ALLOWED[order.status]:
         raise OrderError(N_("Order %(order)s is %(status)s and cannot become %(wanted)s"),
                          {"status": order.status, "wanted": to},

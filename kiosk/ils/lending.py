@@ -37,7 +37,7 @@ from kiosk.domain.pickup import ItemOutcome, PickupOutcome
 from kiosk.ils import attach, queue
 from kiosk.ils.client import LinkDown, LoginRefused
 from kiosk.ils.link import IlsLink
-from kiosk.models import Order, OrderStatus, utcnow
+from kiosk.models import Order, OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,9 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
         open_items = [i for i in order.items if i.lent_at is None]
         jobs = [queue.job_for_item(session, item, card) for item in open_items]
         # Claim the order with its jobs: a collect or cancel that landed since it was read
-        # makes this write fail (ChangedMeanwhile, 409) before anything is sent.
-        order.updated_at = utcnow()
+        # makes this write fail (ChangedMeanwhile, 409) before anything is sent, and one
+        # coming while the items are lent is refused (being collected) until close().
+        order_writes.start_collecting(order)
         order_writes.commit(session)  # durable before anything is sent
         offline = False
         for job in jobs:
@@ -109,6 +110,7 @@ def collect_with_checkout(session: Session, order: Order, card: str, link: IlsLi
     lent = [i for i in outcome.items if i.state != "refused"]
 
     def close() -> None:
+        order_writes.end_collecting(order)
         if not outcome.refused:
             order_ops.collect(session, order, actor, detail=audit.join(
                 detail, audit.detail("lent_queued" if offline else "lent", num=len(lent))))
