@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from kiosk import clock
 from kiosk.devices.printer import SlipPrinter
 from kiosk.devices.scanner import ScannerState, SerialScanner
 from kiosk.devices.slip import slip_from_result
@@ -33,7 +33,7 @@ class StationScanListener:
 
     def on_scan(self, card: str, raw: bytes) -> None:
         """Run the scan through the station's one scan path; print if configured."""
-        self.station.devices["scanner"].last_activity = time.time()
+        self.station.devices["scanner"].last_activity = clock.timestamp()
         log.debug("serial scan of %s: card %s", plural(len(raw), "%(num)d byte", "%(num)d bytes"),
                   mask(card))
         result = self.station.handle_scan(card, source="serial")
@@ -57,7 +57,7 @@ def build_printer(settings: Any, station: Any) -> SlipPrinter | None:
     def on_state(value: str, detail: str) -> None:
         state.set(value, detail)
         if value == "ok":
-            state.last_activity = time.time()
+            state.last_activity = clock.timestamp()
 
     return SlipPrinter(section, settings.station.name, settings.station.language, on_state)
 

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kiosk import clock
 from kiosk.domain.cards import mask
 from kiosk.ils import sip2
 from kiosk.ils.answers import (  # re-exported: callers import the answers from the link
@@ -224,7 +225,7 @@ class IlsLink:
                 client = self._connected_client(d)
                 reply = client.request(*parts, expect=expect, deadline=d)
             if self.device is not None:
-                self.device.last_activity = time.time()
+                self.device.last_activity = clock.timestamp()
             return reply
 
         return self._run(exchange, background=background)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from kiosk import clock
 from kiosk.domain.clearance import clearance_list
 from kiosk.models import ACTIVE_STATUSES, IlsJob, Order, OrderStatus, Place, Slot
 
@@ -79,9 +79,10 @@ def database_metrics(session: Any, station: Any) -> Iterator[Metric]:
     yield GaugeMetricFamily("kiosk_sip2_queue_depth",
                             "Checkouts and check-ins waiting to be sent to the library system.",
                             value=float(depth or 0))
+    age = max(0.0, clock.timestamp() - _timestamp(oldest)) if oldest else 0.0
     yield GaugeMetricFamily("kiosk_sip2_queue_oldest_age_seconds",
                             "Age of the oldest job waiting for the ILS (0 when none waits).",
-                            value=max(0.0, time.time() - _timestamp(oldest)) if oldest else 0.0)
+                            value=age)
 
 
 def branch_metrics(session: Any) -> Iterator[Metric]:

@@ -132,7 +132,7 @@ class OfferBoard:
     def refresh_feed(self, state: FeedState, now: dt.datetime | None = None) -> bool:
         """Fetch one feed now; return True when it gave a good set."""
         period_s = int(state.entry.get("refresh_minutes") or 60) * 60
-        state.last_attempt = time.time()
+        state.last_attempt = clock.timestamp()
         try:
             offers = scannable(load_feed(state.entry, now=now, source=f"offers[{state.index}]"),
                                f"offers[{state.index}] feed {state.feed}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
+from kiosk import clock
 from kiosk.domain import order_events
 from kiosk.webhooks.outbox import (
     EVENT_TYPES,
@@ -113,7 +113,7 @@ def backlog_metrics(session: Any, endpoints: list[Endpoint] | None = None) -> It
         label = receiver_label(endpoints or [], url)
         if state == PENDING:
             total, age = pending.get(label, (0.0, 0.0))
-            pending[label] = (total + count, max(age, time.time() - _epoch(first)))
+            pending[label] = (total + count, max(age, clock.timestamp() - _epoch(first)))
         else:
             given_up[label] = given_up.get(label, 0.0) + count
     for label, (total, age) in sorted(pending.items()):
