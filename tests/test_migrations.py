@@ -30,6 +30,12 @@ def empty_url(tmp_path):
         yield f"sqlite:///{tmp_path / 'old.db'}"
 
 
+def station_at(url: str):
+    """Return a station app over url (not migrated yet) and its migrations folder."""
+    app = create_app(parse(merge(BASE_CONFIG, {"database": {"url": url}})), {"TESTING": True})
+    return app, app.extensions["migrate"].directory
+
+
 def test_upgrade_from_the_previous_head_keeps_orders_and_adds_the_new_tables(empty_url):
     app = create_app(parse(merge(BASE_CONFIG, {"database": {"url": empty_url}})),
                      {"TESTING": True})
@@ -64,9 +70,7 @@ def test_upgrade_from_the_previous_head_keeps_orders_and_adds_the_new_tables(emp
 
 
 def test_0006_session_generation_keeps_the_accounts(empty_url):
-    app = create_app(parse(merge(BASE_CONFIG, {"database": {"url": empty_url}})),
-                     {"TESTING": True})
-    folder = app.extensions["migrate"].directory
+    app, folder = station_at(empty_url)
     with app.app_context():
         upgrade(directory=folder, revision="0005")
         db.session.execute(text(
@@ -94,9 +98,7 @@ def test_0006_session_generation_keeps_the_accounts(empty_url):
 
 
 def test_0009_order_version_starts_old_orders_at_one_and_refuses_a_stale_write(empty_url):
-    app = create_app(parse(merge(BASE_CONFIG, {"database": {"url": empty_url}})),
-                     {"TESTING": True})
-    folder = app.extensions["migrate"].directory
+    app, folder = station_at(empty_url)
     with app.app_context():
         upgrade(directory=folder, revision="0008")
         db.session.execute(text(
@@ -137,9 +139,7 @@ def test_0009_order_version_starts_old_orders_at_one_and_refuses_a_stale_write(e
 
 
 def test_0011_collecting_since_keeps_the_orders_and_goes_back(empty_url):
-    app = create_app(parse(merge(BASE_CONFIG, {"database": {"url": empty_url}})),
-                     {"TESTING": True})
-    folder = app.extensions["migrate"].directory
+    app, folder = station_at(empty_url)
     with app.app_context():
         upgrade(directory=folder, revision="0010")
         db.session.execute(text(
